@@ -1,0 +1,42 @@
+# The two commands: `make test` and `make report`. Both create .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+YEAR   ?= 2025
+DATA   ?= data/default
+PERSONS ?= 6025511
+OUT    ?= reports/$(YEAR)
+
+.PHONY: test report evaluation data lab clean venv benchmark
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --user --name fordelingsmodel --display-name "Python (fordelingsmodel)" >/dev/null
+	touch $@
+
+# The embedded default data: national-scale synthetic data, generated once (deterministic).
+$(DATA)/.complete: $(VENV)/.installed src/model/synthetic.py
+	$(PY) -m model synth --out $(DATA) --persons $(PERSONS) --years 2021-$(YEAR)
+	touch $@
+
+data: $(DATA)/.complete
+
+test: venv
+	$(PY) -m pytest
+
+report: venv data
+	$(PY) -m model report --year $(YEAR) --data $(DATA) --out $(OUT)
+
+lab: venv
+	$(VENV)/bin/jupyter lab notebooks/
+
+benchmark: venv
+	$(PY) benchmarks/fit_national.py --persons 1000000
+	$(PY) benchmarks/fit_national.py --persons 6025511
+
+clean:
+	rm -rf $(VENV) reports data

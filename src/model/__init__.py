@@ -1,0 +1,1 @@
+"""GP capacity model."""

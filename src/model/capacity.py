@@ -1,0 +1,117 @@
+"""GP capacities per municipality and health council: MODEL.md steps 4-5.
+
+Named stages: weighted citizens -> need -> capacities.
+
+* weighted citizens per municipality = sum of weights of its group-1
+  residents x (projected end-of-year population in the planning year /
+  current number of group-1 citizens);
+* need = weighted citizens / 1,600 (§4.6.4);
+* area floor = area_km2 / 35 (§4.2.2, §4.5.3); indicative number = the larger
+  of need and floor (design choice: the floor applies per municipality);
+* per health council: capacities = the sum of the indicative numbers,
+  rounded up (or to nearest) with a tolerance, the exact value kept beside;
+* counted allocation = clinics' allocated capacities less those of island
+  doctors with fewer than 500 listed patients (§4.2.4); headroom =
+  capacities - counted allocation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .config import ModelConfig
+
+
+def round_capacity(x, config: ModelConfig):
+    """Round health-council capacities as configured, with a tolerance.
+
+    ``rounding='up'``: ceil(x - tol), so 449.0000000001 stays 449 and 449.2
+    becomes 450.  ``rounding='nearest'``: halves round up (449.5 -> 450).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    tol = config.rounding_tolerance
+    if config.rounding == "up":
+        r = np.ceil(x - tol)
+    else:
+        r = np.floor(x + 0.5 + tol)
+    return r.astype(np.int64)
+
+
+def capacity_by_municipality(
+    weights_by_municipality: pd.DataFrame,
+    municipalities: pd.DataFrame,
+    projection: pd.DataFrame,
+    le: pd.DataFrame,
+    config: ModelConfig,
+) -> pd.DataFrame:
+    """Weighted citizens, need, area floor and indicative number per municipality.
+
+    In: ``weights_by_municipality`` (municipality_code, citizens = group-1
+    residents, sum_weight), the municipalities reference table, the
+    population projection (municipality_code, year, population_end_of_year)
+    and the life-expectancy table of :func:`model.weights.life_expectancy_factors`.
+    Out: one row per municipality (all 98, sorted by code) with the columns of
+    ``capacity_by_municipality.csv``.
+    """
+    m = municipalities[["municipality_code", "kommune", "sundhedsraad", "area_km2"]].rename(
+        columns={"kommune": "name", "sundhedsraad": "health_council"})
+    m = m.merge(weights_by_municipality, on="municipality_code", how="left")
+    m[["citizens", "sum_weight"]] = m[["citizens", "sum_weight"]].fillna(0)
+    proj = projection.loc[projection["year"] == config.planning_year, ["municipality_code", "population_end_of_year"]]
+    if proj.empty:
+        raise ValueError(f"population_projection has no rows for the planning year {config.planning_year}")
+    m = m.merge(proj, on="municipality_code", how="left")
+    missing = m.loc[m["population_end_of_year"].isna(), "municipality_code"].tolist()
+    if missing:
+        raise ValueError(f"population_projection: no {config.planning_year} figure for municipality code(s) {missing}")
+    m = m.merge(le, on="municipality_code", how="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(m["citizens"] > 0, m["population_end_of_year"] / m["citizens"], 0.0)
+    m["projection_factor"] = scale
+    m["weighted_citizens"] = m["sum_weight"] * scale
+    m["need"] = m["weighted_citizens"] / config.citizens_per_capacity
+    m["area_floor"] = m["area_km2"] / config.km2_per_capacity if config.km2_per_capacity else 0.0
+    m["indicative"] = np.maximum(m["need"], m["area_floor"])
+    m["floor_binds"] = m["area_floor"] > m["need"]
+    cols = ["municipality_code", "name", "health_council", "citizens", "population_end_of_year", "projection_factor",
+            "weighted_citizens", "life_expectancy", "life_expectancy_factor", "life_expectancy_imputed",
+            "need", "area_km2", "area_floor", "floor_binds", "indicative"]
+    return m[cols].sort_values("municipality_code").reset_index(drop=True)
+
+
+def capacity_by_health_council(
+    by_municipality: pd.DataFrame,
+    municipalities: pd.DataFrame,
+    clinic_table: pd.DataFrame,
+    config: ModelConfig,
+) -> pd.DataFrame:
+    """Binding capacities, counted allocation and headroom per health council.
+
+    In: :func:`capacity_by_municipality`'s table, the municipalities reference
+    table (for region_from_2027) and the clinic table of
+    :func:`model.clinics.clinic_table` (health_council, capacities,
+    island_excluded).
+    Out: the columns of ``capacity_by_health_council.csv``.
+    """
+    g = by_municipality.groupby("health_council").agg(
+        weighted_citizens=("weighted_citizens", "sum"),
+        need_exact=("need", "sum"),
+        area_floor=("area_floor", "sum"),
+        capacities_exact=("indicative", "sum"),
+        municipalities_floor_binds=("floor_binds", "sum"),
+    )
+    g["capacities"] = round_capacity(g["capacities_exact"].to_numpy(), config)
+    region = municipalities.groupby("sundhedsraad")["region_from_2027"].first()
+    g.insert(0, "region_from_2027", region.reindex(g.index))
+    c = clinic_table.assign(island_cap=np.where(clinic_table["island_excluded"], clinic_table["capacities"], 0.0))
+    alloc = c.groupby("health_council").agg(allocated=("capacities", "sum"), island_excluded=("island_cap", "sum"))
+    g = g.join(alloc, how="left").fillna({"allocated": 0.0, "island_excluded": 0.0})
+    g["counted_allocation"] = g["allocated"] - g["island_excluded"]
+    g["headroom"] = g["capacities"] - g["counted_allocation"]
+    g["may_allocate_new"] = g["headroom"] > 0
+    g = g.reset_index().rename(columns={"index": "health_council"})
+    cols = ["health_council", "region_from_2027", "weighted_citizens", "need_exact", "area_floor", "capacities_exact",
+            "capacities", "allocated", "island_excluded", "counted_allocation", "headroom", "may_allocate_new",
+            "municipalities_floor_binds"]
+    return g[cols].sort_values("health_council").reset_index(drop=True)

@@ -1,0 +1,174 @@
+"""Command-line entry: ``python -m model <verb> ...``.
+
+Verbs: ``synth`` (national-scale synthetic data), ``validate`` (data
+contracts), ``ingest`` (service lines -> fees), ``fit`` (the model),
+``clinic-sheets`` (one page per clinic), ``report`` (the annual report,
+rendered with papermill).  Every pipeline verb validates its inputs first
+and writes nothing when validation fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _years(text: str) -> list[int]:
+    """'2021-2025' -> [2021, ..., 2025]; '2023,2025' -> [2023, 2025]."""
+    out: list[int] = []
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    return out
+
+
+def _validate_or_exit(data: Path, years: list[int] | None = None) -> None:
+    from .schema import validate_folder
+
+    report = validate_folder(data, years=years)
+    if not report.ok:
+        print(report.format(), file=sys.stderr)
+        print(f"validation failed: nothing was written. {report.summary_line()}", file=sys.stderr)
+        raise SystemExit(1)
+    if report.warnings:
+        print(report.format(), file=sys.stderr)
+
+
+def cmd_synth(a: argparse.Namespace) -> int:
+    from .synthetic import generate
+
+    t0 = time.perf_counter()
+    info = generate(a.out, persons=a.persons, years=_years(a.years), seed=a.seed, services=not a.no_services)
+    print(f"synthetic data written to {a.out} in {time.perf_counter() - t0:.1f} s")
+    if isinstance(info, dict):
+        print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    from .schema import validate_folder
+
+    report = validate_folder(Path(a.data), years=_years(a.years) if a.years else None)
+    if not report.ok:
+        print(report.format())
+        return 1
+    if report.warnings and a.verbose:
+        print(report.format())
+    print(report.summary_line())
+    return 0
+
+
+def cmd_ingest(a: argparse.Namespace) -> int:
+    from .ingest import ingest
+
+    data = Path(a.data)
+    _validate_or_exit(data, [a.year])
+    out = Path(a.out) if a.out else data / "persons.parquet"
+    summary = ingest(data, a.year, out)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def cmd_fit(a: argparse.Namespace) -> int:
+    from .config import ModelConfig
+    from .pipeline import load_inputs, run_model, write_run
+
+    config = ModelConfig(year=a.year, planning_year=a.planning_year or a.year + 1)
+    if a.variant != "base":
+        config = config.variant(a.variant)
+    data = Path(a.data)
+    t0 = time.perf_counter()
+    if not a.no_validate:
+        _validate_or_exit(data, [config.year])
+    t_val = time.perf_counter() - t0
+    inputs = load_inputs(data, config.year)
+    t_load = time.perf_counter() - t0 - t_val
+    run = run_model(inputs, config, variant=a.variant)
+    run.timings = {"validate": round(t_val, 3), "load": round(t_load, 3), **run.timings}
+    write_run(run, a.out, inputs)
+    hc = run.tables["capacity_by_health_council"]
+    print(f"fit {a.variant} {config.year}: {int(run.fits[a.variant].nobs):,} persons in {int(run.fits[a.variant].n_cells):,} cells, "
+          f"R² {run.fits[a.variant].rsquared:.4f}; {int(hc['capacities'].sum()):,} capacities in {len(hc)} health councils; "
+          f"{time.perf_counter() - t0:.1f} s -> {a.out}")
+    return 0
+
+
+def cmd_clinic_sheets(a: argparse.Namespace) -> int:
+    from .render import clinic_sheets
+
+    n = clinic_sheets(Path(a.run), Path(a.out) if a.out else None, clinic=a.clinic)
+    print(f"wrote {n} clinic sheet(s)")
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from .render import render_report
+
+    render_report(year=a.year, data=Path(a.data), out=Path(a.out) if a.out else None,
+                  previous=Path(a.previous) if a.previous else None, timeout=a.timeout)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m model", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    s = sub.add_parser("synth", help="write the national-scale synthetic data set")
+    s.add_argument("--out", required=True, help="folder to write the tables to")
+    s.add_argument("--persons", type=int, default=6_025_511, help="citizens in the latest year (default: the real 6,025,511)")
+    s.add_argument("--years", default="2021-2025", help="panel years, e.g. 2021-2025")
+    s.add_argument("--seed", type=int, default=20250630)
+    s.add_argument("--no-services", action="store_true", help="skip services.parquet (service lines)")
+    s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("validate", help="check a data folder against data_schema/; exit 1 with the failure report")
+    s.add_argument("data", help="data folder")
+    s.add_argument("--years", default=None, help="only these years of persons.parquet")
+    s.add_argument("-v", "--verbose", action="store_true", help="also list warnings")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("ingest", help="aggregate services.parquet into persons' gross_fee and local_services_fee")
+    s.add_argument("--data", required=True)
+    s.add_argument("--year", type=int, required=True)
+    s.add_argument("--out", default=None, help="persons file to write (default: replace DATA/persons.parquet atomically)")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("fit", help="fit the model and write coefficients, weights, capacities and clinic numbers")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--year", type=int, default=2025)
+    s.add_argument("--planning-year", type=int, default=None)
+    s.add_argument("--variant", default="base", help="a named variant of model.config.VARIANTS")
+    s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
+    s.set_defaults(func=cmd_fit)
+
+    s = sub.add_parser("clinic-sheets", help="one HTML page per clinic (Danish and English)")
+    s.add_argument("--run", required=True, help="a run folder written by fit")
+    s.add_argument("--out", default=None)
+    s.add_argument("--clinic", default=None, help="only this clinic_id")
+    s.set_defaults(func=cmd_clinic_sheets)
+
+    s = sub.add_parser("report", help="render the annual model report with papermill")
+    s.add_argument("--year", type=int, default=2025)
+    s.add_argument("--data", default="data/default")
+    s.add_argument("--out", default=None, help="default reports/<year>")
+    s.add_argument("--previous", default=None, help="last year's report folder, for 'what changed'")
+    s.add_argument("--timeout", type=int, default=900, help="execution timeout per cell, seconds")
+    s.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run a verb; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,272 @@
+"""The one configuration object: every model choice in one frozen dataclass.
+
+Each field is a choice that MODEL.md either fixes (the executive order's
+constants: 1,600 citizens per capacity, one capacity per 35 km², island
+doctors under 500 patients left out) or marks as a **design choice** (age
+bands, normalisation, rounding step...).  A sensitivity variant is this
+object with fields replaced (:func:`dataclasses.replace`), never copied code:
+see :data:`VARIANTS` and :meth:`ModelConfig.variant`.
+
+Danish terms used throughout (explained once):
+
+* *sundhedsråd* -- health council; the 17 planning areas whose capacity
+  number is binding.
+* *sygdomsvægt* -- disease weight; a citizen's expected use relative to the
+  national average, corrected for the municipality's life expectancy.
+* *bruttohonorar* -- gross fee; what general practice was paid for the
+  citizen in the year (the dependent variable).
+* *kronikerhonorar* -- chronic-care fee for type 2 diabetes / COPD patients.
+* *minimumspatienttal* -- a clinic's minimum patient number (closing limit).
+* *udmøntede kapaciteter* -- capacities already allocated to clinics.
+* *ø-læger* -- island doctors.
+* *ydernummer* -- provider number, the clinic's ID.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+#: Age bands of MODEL.md step 2 (design choice): lower bounds, inclusive.
+DEFAULT_AGE_BANDS: tuple[int, ...] = (0, 3, 6, 16, 25, 35, 45, 55, 65, 75, 85)
+
+ORIGIN_GROUPS = ("danish", "menapt", "western", "other_non_western")
+CIVIL_STATUS_CODES = ("U", "G", "F", "E", "P", "O", "L")
+
+
+def band_label(lower: int, upper: int | None) -> str:
+    """Label of an age band, e.g. ``(16, 24) -> "16-24"``, ``(85, None) -> "85+"``."""
+    return f"{lower}+" if upper is None else f"{lower}-{upper}"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Every choice of the model; defaults are the base specification.
+
+    Change a field with :meth:`replace` (validated) and name a sensitivity
+    variant in :data:`VARIANTS`.  All fields are plain literals so the
+    object round-trips through JSON (manifests, notebook parameters).
+    """
+
+    # --- years -----------------------------------------------------------
+    year: int = 2025
+    """Reference year of the fit: the latest complete year of use (§4.4.3)."""
+    planning_year: int = 2026
+    """Year the capacities are for; its end-of-year projected population is used (§4.2.2)."""
+
+    # --- estimation sample (MODEL.md step 1-2) -----------------------------
+    insurance_group: int = 1
+    """Only citizens in health-insurance group 1 count (§4.6.2)."""
+    excluded_practice_forms: tuple[str, ...] = ("regional", "tender")
+    """Practice forms whose patients are left out of the fit (§4.4.3); empty keeps all."""
+
+    # --- dependent variable ------------------------------------------------
+    chronic_fee_share: float = 1.0
+    """Share of the chronic-care fee counted as use: y = gross_fee + share x chronic_fee (§4.4.3)."""
+    exclude_local_services: bool = False
+    """Leave locally agreed services (e.g. ultrasound 4350-4360) out of the fee."""
+
+    # --- regressors --------------------------------------------------------
+    age_bands: tuple[int, ...] = DEFAULT_AGE_BANDS
+    """Lower bounds of the age bands (design choice); the last band is open."""
+    include_sex: bool = True
+    """Age band x sex fully interacted; False gives age bands only (DSAM's objection, §4.4.2.1)."""
+    reference_age_band: int = 25
+    """Lower bound of the reference age band (absorbed by the intercept)."""
+    reference_sex: int = 1
+    """Sex of the reference cell (1 male, 2 female)."""
+    origin_terms: tuple[str, ...] = ("menapt",)
+    """Origin dummies; each entry is one origin group or a '+'-joined union, e.g. 'menapt+other_non_western'."""
+    civil_status_codes: tuple[str, ...] = ("E", "F", "L", "O")
+    """CIVST codes of the civil-status dummy (widowed or divorced, §4.4.2.1)."""
+    civil_status_term: str = "widowed_divorced"
+    """Name of the civil-status term."""
+    civil_status_by_age: bool = False
+    """Interact the civil-status term with age groups (16-44, 45-64, 65+)."""
+    labour_age_min: int = 16
+    """Lowest age of the labour-market terms (§4.4.2.2)."""
+    labour_age_max: int | None = 67
+    """Highest age of the labour-market terms; follows the state pension age; None: no upper limit."""
+    somatic_bins: tuple[int, ...] = (2, 3)
+    """Lower bounds of the somatic-disease count dummies; 0..bins[0]-1 is the reference (one disease weighs as none)."""
+    psychiatric_column: str = "psychiatric"
+    """'psychiatric' or 'psychiatric_extended' (adds F21-F29, F60-F69)."""
+    cancer_column: str = "cancer_5y"
+    """'cancer_5y' or 'cancer_10y'."""
+
+    # --- estimator ---------------------------------------------------------
+    cov_type: str = "HC1"
+    """'HC1' (heteroskedasticity-robust), 'cluster' (by clinic) or 'nonrobust'."""
+    clinic_fixed_effects: bool = False
+    """Estimate clinic fixed effects and average them out when predicting (Anselmi et al.)."""
+
+    # --- weights -----------------------------------------------------------
+    life_expectancy_column: str = "life_expectancy_at_birth"
+    """Municipal life-expectancy figure used for the correction (§4.4.2.4)."""
+    life_expectancy_correction: bool = True
+    """Apply factor = national / municipal life expectancy (design choice)."""
+    normalise_weights: bool = True
+    """Scale weights so that the national mean (group 1) is exactly 1 (design choice)."""
+
+    # --- capacities (MODEL.md step 5) ---------------------------------------
+    citizens_per_capacity: float = 1600.0
+    """Disease-weighted citizens per GP capacity (§4.6.4)."""
+    km2_per_capacity: float | None = 35.0
+    """Area floor: one capacity per this many km² per municipality (§4.2.2, §4.5.3); None: no floor."""
+    rounding: str = "up"
+    """Health-council rounding: 'up' (§4.6.4) or 'nearest'."""
+    rounding_tolerance: float = 1e-6
+    """449.0000000001 counts as 449 when rounding up."""
+    island_min_patients: int = 500
+    """Island-doctor clinics with fewer listed patients are left out of the counted allocation (§4.2.4)."""
+
+    # --- clinics (MODEL.md step 6) -------------------------------------------
+    clinic_rounding_step: int = 50
+    """Clinic minimum patient numbers are rounded to the nearest multiple (§4.3.9)."""
+    clinic_cap: float | None = None
+    """Optional regional cap on the minimum patient number (§4.3.6)."""
+
+    # --- reporting -----------------------------------------------------------
+    min_cell_size: int = 5
+    """Disclosure control: no published count below this."""
+    national_goal_gps: int = 5000
+    """National goal: at least 5,000 GPs in 2035 (§4.2.1)."""
+
+    # ------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        """A copy with fields replaced; unknown names or wrong types raise ``ValueError``."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ValueError(
+                f"unknown configuration field(s): {', '.join(unknown)}; "
+                f"known fields: {', '.join(f.name for f in fields(self))}"
+            )
+        changes = {k: _coerce(k, v) for k, v in changes.items()}
+        return dataclasses.replace(self, **changes)
+
+    def variant(self, name: str) -> "ModelConfig":
+        """The configuration of a named sensitivity variant (see :data:`VARIANTS`)."""
+        if name not in VARIANTS:
+            raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+        return self.replace(**VARIANTS[name]["changes"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of all fields (tuples become lists)."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        return cls().replace(**d)
+
+    def diff(self, other: "ModelConfig") -> dict[str, tuple[Any, Any]]:
+        """Fields whose values differ: ``{name: (self_value, other_value)}``."""
+        a, b = self.to_dict(), other.to_dict()
+        return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
+    # --- derived -----------------------------------------------------------
+    def age_band_labels(self) -> list[str]:
+        """Labels of the age bands, e.g. ['0-2', '3-5', ..., '85+']."""
+        b = self.age_bands
+        return [band_label(lo, (b[i + 1] - 1) if i + 1 < len(b) else None) for i, lo in enumerate(b)]
+
+
+def _jsonable(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+_TUPLE_FIELDS = {"excluded_practice_forms", "age_bands", "origin_terms", "civil_status_codes", "somatic_bins"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in _TUPLE_FIELDS and isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _validate(c: ModelConfig) -> None:
+    """Check types and ranges of every field; raise ``ValueError`` naming the field."""
+    hints = {f.name: f.type for f in fields(c)}
+    for f in fields(c):
+        v = getattr(c, f.name)
+        t = str(hints[f.name])
+        ok = True
+        if t == "int":
+            ok = isinstance(v, int) and not isinstance(v, bool)
+        elif t == "float":
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        elif t == "bool":
+            ok = isinstance(v, bool)
+        elif t == "str":
+            ok = isinstance(v, str)
+        elif t.startswith("tuple"):
+            ok = isinstance(v, tuple)
+        elif t == "int | None":
+            ok = v is None or (isinstance(v, int) and not isinstance(v, bool))
+        elif t == "float | None":
+            ok = v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+        if not ok:
+            raise ValueError(f"configuration field {f.name!r} must be {t}, got {v!r} ({type(v).__name__})")
+    checks = [
+        (c.insurance_group in (1, 2), "insurance_group must be 1 or 2"),
+        (set(c.excluded_practice_forms) <= {"solo", "partnership", "collaboration", "regional", "tender"},
+         "excluded_practice_forms must be practice forms (solo, partnership, collaboration, regional, tender)"),
+        (0.0 <= c.chronic_fee_share <= 1.0, "chronic_fee_share must be between 0 and 1"),
+        (len(c.age_bands) >= 2 and c.age_bands[0] == 0 and list(c.age_bands) == sorted(set(c.age_bands)),
+         "age_bands must start at 0 and increase strictly"),
+        (c.reference_age_band in c.age_bands, "reference_age_band must be one of age_bands"),
+        (c.reference_sex in (1, 2), "reference_sex must be 1 or 2"),
+        (all(set(t.split("+")) <= set(ORIGIN_GROUPS) - {"danish"} for t in c.origin_terms),
+         f"origin_terms must be groups from {ORIGIN_GROUPS[1:]} or '+'-joined unions"),
+        (set(c.civil_status_codes) <= set(CIVIL_STATUS_CODES), f"civil_status_codes must be CIVST codes {CIVIL_STATUS_CODES}"),
+        (c.labour_age_max is None or c.labour_age_max >= c.labour_age_min, "labour_age_max must be >= labour_age_min"),
+        (len(c.somatic_bins) >= 1 and c.somatic_bins[0] >= 1 and list(c.somatic_bins) == sorted(set(c.somatic_bins)),
+         "somatic_bins must be increasing lower bounds >= 1"),
+        (c.psychiatric_column in ("psychiatric", "psychiatric_extended"), "psychiatric_column must be psychiatric or psychiatric_extended"),
+        (c.cancer_column in ("cancer_5y", "cancer_10y"), "cancer_column must be cancer_5y or cancer_10y"),
+        (c.cov_type in ("HC1", "HC0", "cluster", "nonrobust"), "cov_type must be HC1, HC0, cluster or nonrobust"),
+        (c.citizens_per_capacity > 0, "citizens_per_capacity must be > 0"),
+        (c.km2_per_capacity is None or c.km2_per_capacity > 0, "km2_per_capacity must be > 0 or None"),
+        (c.rounding in ("up", "nearest"), "rounding must be 'up' or 'nearest'"),
+        (0 <= c.rounding_tolerance < 0.5, "rounding_tolerance must be in [0, 0.5)"),
+        (c.clinic_rounding_step >= 1, "clinic_rounding_step must be >= 1"),
+        (c.clinic_cap is None or c.clinic_cap > 0, "clinic_cap must be > 0 or None"),
+        (c.min_cell_size >= 1, "min_cell_size must be >= 1"),
+        (c.planning_year >= c.year, "planning_year must be >= year"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ValueError(f"invalid configuration: {msg}")
+
+
+#: Named sensitivity variants: fields replaced relative to the base model (MODEL.md step 8).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "base": {"label": "Base model (without regional and tender clinics)", "changes": {}},
+    "with_regional_tender": {
+        "label": "Fit including patients of regional and tender clinics",
+        "changes": {"excluded_practice_forms": ()},
+    },
+    "chronic_fee_half": {"label": "Half the chronic-care fee counted as use", "changes": {"chronic_fee_share": 0.5}},
+    "chronic_fee_none": {"label": "Chronic-care fee not counted as use", "changes": {"chronic_fee_share": 0.0}},
+    "civil_single": {"label": "Single (unmarried) as civil-status term", "changes": {"civil_status_codes": ("U",), "civil_status_term": "single"}},
+    "civil_single_by_age": {
+        "label": "Single x age group as civil-status terms",
+        "changes": {"civil_status_codes": ("U",), "civil_status_term": "single", "civil_status_by_age": True},
+    },
+    "origin_non_western": {"label": "All non-Western origin", "changes": {"origin_terms": ("menapt+other_non_western",)}},
+    "origin_each_group": {"label": "Each origin group separately", "changes": {"origin_terms": ("menapt", "western", "other_non_western")}},
+    "labour_16_plus": {"label": "Labour-market terms from 16 with no upper age", "changes": {"labour_age_max": None}},
+    "somatic_fine": {"label": "Somatic disease counts 0-1/2/3/4+", "changes": {"somatic_bins": (2, 3, 4)}},
+    "somatic_each_count": {"label": "Somatic disease counts 0/1/2/3/4+", "changes": {"somatic_bins": (1, 2, 3, 4)}},
+    "psychiatric_extended": {"label": "Extended psychiatric scope (F21-F29, F60-F69)", "changes": {"psychiatric_column": "psychiatric_extended"}},
+    "cancer_10y": {"label": "Cancer within 10 years", "changes": {"cancer_column": "cancer_10y"}},
+    "no_sex": {"label": "Sex left out as a weight", "changes": {"include_sex": False}},
+    "rounding_nearest": {"label": "Health-council capacities rounded to nearest", "changes": {"rounding": "nearest"}},
+    "no_life_expectancy": {"label": "No life-expectancy correction", "changes": {"life_expectancy_correction": False}},
+    "without_local_services": {"label": "Locally agreed services (ultrasound 4350-4360) left out of the fee", "changes": {"exclude_local_services": True}},
+    "clustered_se": {"label": "Standard errors clustered by clinic", "changes": {"cov_type": "cluster"}},
+}

@@ -1,0 +1,266 @@
+"""Features: from person rows to the model's 0/1 regressors, via cells.
+
+MODEL.md step 2.  Every regressor is a dummy, so citizens with identical
+characteristics form a *cell*; the regression only needs, per cell, the
+number of citizens and the sums of use and squared use (see
+:mod:`model.regression`).  This module
+
+1. turns each person into a few small integer *factors* (age band, sex,
+   origin term, civil status, labour-market status, somatic-disease bin,
+   psychiatric, cancer) -- :func:`person_factors`;
+2. packs the factors into one integer cell key per person and aggregates
+   to cells with :func:`numpy.bincount` -- :func:`build_cells`;
+3. expands the factors of the (few thousand) cells into the named dummy
+   columns of the design -- :func:`design_matrix`, with names from
+   :func:`term_names`.
+
+Term names (base model): ``Intercept``; age x sex ``female_0-2`` ...
+``male_85+`` (reference: ``male_25-34``); ``origin_menapt``;
+``widowed_divorced``; ``labour_temporarily_outside``,
+``labour_permanently_outside``; ``somatic_2``, ``somatic_3plus``;
+``psychiatric``; ``cancer_5y``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .config import ModelConfig, band_label
+
+#: Factor columns, in the order they are packed into the cell key.
+FACTORS = ("age_band", "sex", "origin", "civil", "labour", "somatic", "psychiatric", "cancer")
+LABOUR_CODES = {"temporarily_outside": 1, "permanently_outside": 2}
+CIVIL_AGE_GROUPS = ((16, "16-44"), (45, "45-64"), (65, "65+"))
+SEX_LABEL = {1: "male", 2: "female"}
+
+
+def _origin_unions(config: ModelConfig) -> list[set[str]]:
+    return [set(t.split("+")) for t in config.origin_terms]
+
+
+def origin_term_name(term: str) -> str:
+    """``'menapt+other_non_western' -> 'origin_menapt_other_non_western'``."""
+    return "origin_" + "_".join(term.split("+"))
+
+
+def somatic_term_names(config: ModelConfig) -> list[str]:
+    """Names of the somatic-disease dummies: bins (2, 3) give somatic_2, somatic_3plus."""
+    b = config.somatic_bins
+    names = []
+    for i, lo in enumerate(b):
+        hi = b[i + 1] - 1 if i + 1 < len(b) else None
+        names.append(f"somatic_{lo}plus" if hi is None else (f"somatic_{lo}" if hi == lo else f"somatic_{lo}-{hi}"))
+    return names
+
+
+def civil_term_names(config: ModelConfig) -> list[str]:
+    """Names of the civil-status dummies (one, or one per age group)."""
+    if config.civil_status_by_age:
+        return [f"{config.civil_status_term}_{label}" for _, label in CIVIL_AGE_GROUPS]
+    return [config.civil_status_term]
+
+
+def age_sex_term_names(config: ModelConfig) -> list[str]:
+    """Names of the age(-by-sex) dummies, in cell order, reference included."""
+    labels = config.age_band_labels()
+    if config.include_sex:
+        return [f"{SEX_LABEL[s]}_{lab}" for s in (1, 2) for lab in labels]
+    return [f"age_{lab}" for lab in labels]
+
+
+def reference_term(config: ModelConfig) -> str:
+    """The age(-sex) cell absorbed by the intercept, e.g. ``male_25-34``."""
+    i = config.age_bands.index(config.reference_age_band)
+    lab = config.age_band_labels()[i]
+    return f"{SEX_LABEL[config.reference_sex]}_{lab}" if config.include_sex else f"age_{lab}"
+
+
+def term_names(config: ModelConfig) -> list[str]:
+    """All regressors of the design, in order, starting with ``Intercept``."""
+    ref = reference_term(config)
+    names = ["Intercept"] + [t for t in age_sex_term_names(config) if t != ref]
+    names += [origin_term_name(t) for t in config.origin_terms]
+    names += civil_term_names(config)
+    names += ["labour_temporarily_outside", "labour_permanently_outside"]
+    names += somatic_term_names(config)
+    names += [config.psychiatric_column, config.cancer_column]
+    return names
+
+
+def person_factors(persons: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
+    """Small-integer factors per person (same index as ``persons``).
+
+    In: persons with the columns of ``data_schema/persons.schema.yaml``.
+    Out: int8 columns :data:`FACTORS`:
+
+    * ``age_band``: index into ``config.age_bands``;
+    * ``sex``: 0 male / 1 female (0 for all when ``include_sex`` is False);
+    * ``origin``: 0 none, k = k-th entry of ``config.origin_terms``;
+    * ``civil``: 0 no, 1 yes, or 1..3 = age group of the civil term when by age;
+    * ``labour``: 0 none, 1 temporarily outside, 2 permanently outside (only
+      inside the labour-market age limits);
+    * ``somatic``: 0 reference, k = k-th bin of ``config.somatic_bins``;
+    * ``psychiatric``, ``cancer``: 0/1 from the configured columns.
+    """
+    age = persons["age"].to_numpy()
+    out = {}
+    out["age_band"] = (np.searchsorted(np.asarray(config.age_bands), age, side="right") - 1).astype(np.int8)
+    out["sex"] = ((persons["sex"].to_numpy() == 2) & config.include_sex).astype(np.int8)
+
+    origin = np.zeros(len(persons), dtype=np.int8)
+    og = persons["origin_group"].astype(str).to_numpy()
+    for k, groups in enumerate(_origin_unions(config), start=1):
+        origin[np.isin(og, list(groups)) & (origin == 0)] = k
+    out["origin"] = origin
+
+    civ = persons["civil_status"].astype(str).isin(config.civil_status_codes).to_numpy()
+    if config.civil_status_by_age:
+        grp = np.zeros(len(persons), dtype=np.int8)
+        for k, (lo, _) in enumerate(CIVIL_AGE_GROUPS, start=1):
+            grp[age >= lo] = k
+        out["civil"] = np.where(civ, grp, 0).astype(np.int8)
+    else:
+        out["civil"] = civ.astype(np.int8)
+
+    in_ages = age >= config.labour_age_min
+    if config.labour_age_max is not None:
+        in_ages &= age <= config.labour_age_max
+    ls = persons["labour_status"].astype(str).to_numpy()
+    lab = np.zeros(len(persons), dtype=np.int8)
+    lab[(ls == "temporarily_outside") & in_ages] = 1
+    lab[(ls == "permanently_outside") & in_ages] = 2
+    out["labour"] = lab
+
+    som = persons["somatic_diseases"].to_numpy()
+    out["somatic"] = np.searchsorted(np.asarray(config.somatic_bins), som, side="right").astype(np.int8)
+    out["psychiatric"] = persons[config.psychiatric_column].to_numpy().astype(np.int8)
+    out["cancer"] = persons[config.cancer_column].to_numpy().astype(np.int8)
+    return pd.DataFrame(out, index=persons.index)
+
+
+def _radices(config: ModelConfig) -> np.ndarray:
+    return np.array([
+        len(config.age_bands), 2, len(config.origin_terms) + 1,
+        (len(CIVIL_AGE_GROUPS) if config.civil_status_by_age else 1) + 1,
+        3, len(config.somatic_bins) + 1, 2, 2,
+    ], dtype=np.int64)
+
+
+def cell_keys(factors: pd.DataFrame, config: ModelConfig) -> np.ndarray:
+    """One int64 key per person: the mixed-radix packing of its factors."""
+    rad = _radices(config)
+    key = np.zeros(len(factors), dtype=np.int64)
+    for col, r in zip(FACTORS, rad):
+        key = key * r + factors[col].to_numpy().astype(np.int64)
+    return key
+
+
+def unpack_keys(keys: np.ndarray, config: ModelConfig) -> pd.DataFrame:
+    """Inverse of :func:`cell_keys`: factor columns for each key."""
+    rad = _radices(config)
+    keys = np.asarray(keys, dtype=np.int64).copy()
+    cols = {}
+    for col, r in zip(reversed(FACTORS), reversed(rad)):
+        cols[col] = (keys % r).astype(np.int8)
+        keys //= r
+    return pd.DataFrame({c: cols[c] for c in FACTORS})
+
+
+@dataclass
+class Cells:
+    """Persons aggregated to cells of identical regressors.
+
+    ``table``: one row per cell with the factor columns, ``key``, ``n``,
+    ``sum_y``, ``sum_y2`` (and ``cluster`` when aggregated per clinic too);
+    ``person_cell``: for each person, the row of ``table`` holding its cell.
+    """
+
+    table: pd.DataFrame
+    person_cell: np.ndarray
+
+
+def build_cells(keys: np.ndarray, y: np.ndarray, config: ModelConfig, cluster: np.ndarray | None = None) -> Cells:
+    """Aggregate persons to cells: count, sum of y, sum of y squared.
+
+    In: per-person cell keys (:func:`cell_keys`), use ``y`` (float), and
+    optionally integer cluster codes (clinic) to split cells by cluster.
+    Out: :class:`Cells`.  Work is O(persons) with one sort (``np.unique``).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if cluster is not None:
+        cluster = np.asarray(cluster, dtype=np.int64)
+        ncl = int(cluster.max()) + 1 if len(cluster) else 1
+        combined = keys * ncl + cluster
+        uniq, inv = np.unique(combined, return_inverse=True)
+        cell_key, cell_cluster = uniq // ncl, uniq % ncl
+    else:
+        uniq, inv = np.unique(keys, return_inverse=True)
+        cell_key, cell_cluster = uniq, None
+    m = len(uniq)
+    table = unpack_keys(cell_key, config)
+    table["key"] = cell_key
+    table["n"] = np.bincount(inv, minlength=m).astype(np.int64)
+    table["sum_y"] = np.bincount(inv, weights=y, minlength=m)
+    table["sum_y2"] = np.bincount(inv, weights=y * y, minlength=m)
+    if cell_cluster is not None:
+        table["cluster"] = cell_cluster
+    return Cells(table=table, person_cell=inv)
+
+
+def design_matrix(factors: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
+    """The 0/1 design (columns :func:`term_names`) for rows of factors (usually cells)."""
+    names = term_names(config)
+    X = pd.DataFrame(0, index=factors.index, columns=names, dtype=np.int8)
+    X["Intercept"] = 1
+    nb = len(config.age_bands)
+    agesex = factors["age_band"].to_numpy().astype(int) + nb * factors["sex"].to_numpy().astype(int)
+    all_as = age_sex_term_names(config)
+    for i, name in enumerate(all_as):
+        if name in X.columns:
+            X.loc[agesex == i, name] = 1
+    for k, t in enumerate(config.origin_terms, start=1):
+        X[origin_term_name(t)] = (factors["origin"] == k).astype(np.int8)
+    for k, name in enumerate(civil_term_names(config), start=1):
+        X[name] = (factors["civil"] == k).astype(np.int8)
+    X["labour_temporarily_outside"] = (factors["labour"] == 1).astype(np.int8)
+    X["labour_permanently_outside"] = (factors["labour"] == 2).astype(np.int8)
+    for k, name in enumerate(somatic_term_names(config), start=1):
+        X[name] = (factors["somatic"] == k).astype(np.int8)
+    X[config.psychiatric_column] = factors["psychiatric"].astype(np.int8)
+    X[config.cancer_column] = factors["cancer"].astype(np.int8)
+    return X
+
+
+def describe_cells(factors: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
+    """Readable labels of each cell's characteristics (for the price list)."""
+    labels = config.age_band_labels()
+    out = pd.DataFrame(index=factors.index)
+    out["age_band"] = [labels[i] for i in factors["age_band"]]
+    out["sex"] = np.where(factors["sex"] == 1, "female", "male") if config.include_sex else "all"
+    origin_names = ["other"] + list(config.origin_terms)
+    out["origin"] = [origin_names[i] for i in factors["origin"]]
+    civ_names = ["no"] + civil_term_names(config)
+    out["civil_status"] = [civ_names[i] for i in factors["civil"]]
+    out["labour"] = np.array(["-", "temporarily_outside", "permanently_outside"])[factors["labour"].to_numpy()]
+    som_names = [f"0-{config.somatic_bins[0] - 1}"] + [n.removeprefix("somatic_") for n in somatic_term_names(config)]
+    out["somatic_diseases"] = [som_names[i] for i in factors["somatic"]]
+    out["psychiatric"] = factors["psychiatric"].astype(bool).to_numpy()
+    out["cancer"] = factors["cancer"].astype(bool).to_numpy()
+    return out
+
+
+def outcome(persons: pd.DataFrame, config: ModelConfig) -> np.ndarray:
+    """Dependent variable y: gross_fee + chronic_fee_share x chronic_fee, less local services if configured."""
+    y = persons["gross_fee"].to_numpy(dtype=np.float64) + config.chronic_fee_share * persons["chronic_fee"].to_numpy(dtype=np.float64)
+    if config.exclude_local_services:
+        y = y - persons["local_services_fee"].to_numpy(dtype=np.float64)
+    return y
+
+
+__all__ = [
+    "FACTORS", "Cells", "build_cells", "cell_keys", "unpack_keys", "design_matrix", "describe_cells",
+    "outcome", "person_factors", "term_names", "reference_term", "band_label",
+]

@@ -1,0 +1,422 @@
+"""The model chain end to end: inputs -> fit -> weights -> capacities -> clinic numbers.
+
+MODEL.md steps 1-6.  :func:`load_inputs` reads the files of a data folder
+(only the columns and the year needed); :func:`run_model` takes plain data
+frames and a frozen :class:`~model.config.ModelConfig` and returns a
+:class:`ModelRun` holding the fits and the output tables; :func:`write_run`
+writes them to a temporary folder and moves it into place only when all of
+it is written.
+
+The chain's stages are named in every output, in this order: predicted use,
+normalised weight, life-expectancy-corrected weight, weighted citizens,
+need, capacities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from . import capacity as cap
+from . import clinics as cl
+from . import features as ft
+from . import weights as wt
+from .config import ModelConfig
+from .regression import fit_cells
+
+PERSON_COLUMNS = [
+    "year", "municipality_code", "sex", "age", "civil_status", "origin_group", "insurance_group", "labour_status",
+    "somatic_diseases", "psychiatric", "psychiatric_extended", "cancer_5y", "cancer_10y", "clinic_id",
+    "gross_fee", "chronic_fee", "local_services_fee",
+]
+INPUT_FILES = ("persons.parquet", "clinics.csv", "municipalities.csv", "population_projection.csv")
+
+
+@dataclass
+class Inputs:
+    """The model's inputs as plain data frames (IDs and codes as strings)."""
+
+    persons: pd.DataFrame
+    clinics: pd.DataFrame
+    municipalities: pd.DataFrame
+    projection: pd.DataFrame
+    files: dict[str, str] = field(default_factory=dict)  # name -> sha256
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(chunk):
+            h.update(b)
+    return h.hexdigest()
+
+
+def read_persons(path: Path, year: int, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read one year of persons.parquet, only the model's columns, IDs as strings.
+
+    String columns arrive as pandas categoricals (dictionary-encoded), which
+    keeps a national year near 300 MB in memory.
+    """
+    cols = columns or PERSON_COLUMNS
+    table = pq.read_table(path, columns=cols, filters=[("year", "=", year)],
+                          read_dictionary=[c for c in ("municipality_code", "clinic_id", "civil_status", "origin_group", "labour_status") if c in cols])
+    df = table.to_pandas()
+    if df.empty:
+        years = sorted(pq.read_table(path, columns=["year"]).column("year").unique().to_pylist())
+        raise ValueError(f"{path}: no persons for year {year}; years present: {years}")
+    return df
+
+
+def read_municipalities(path: Path) -> pd.DataFrame:
+    """municipalities.csv with the code as a 3-character string in ``municipality_code``."""
+    m = pd.read_csv(path, dtype={"kommunekode": str}, encoding="utf-8-sig")
+    m["municipality_code"] = m["kommunekode"].str.zfill(3)
+    return m
+
+
+def read_clinics(path: Path) -> pd.DataFrame:
+    """clinics.csv with IDs and codes as strings and booleans parsed."""
+    c = pd.read_csv(path, dtype={"clinic_id": str, "municipality_code": str, "postcode": str, "split_from": str},
+                    keep_default_na=False, na_values={"capacities": [""], "vacant_capacities": [""]}, encoding="utf-8-sig")
+    c["island_doctor"] = c["island_doctor"].astype(str).str.lower().isin(["true", "1", "yes"])
+    return c
+
+
+def read_projection(path: Path) -> pd.DataFrame:
+    """population_projection.csv with the municipality code as a string."""
+    return pd.read_csv(path, dtype={"municipality_code": str}, encoding="utf-8-sig")
+
+
+def load_inputs(data_dir: str | Path, year: int, hashes: bool = True) -> Inputs:
+    """Read the model's input files from a data folder (no validation here; see :mod:`model.schema`)."""
+    d = Path(data_dir)
+    missing = [f for f in INPUT_FILES if not (d / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"{d}: missing input file(s): {', '.join(missing)}")
+    inputs = Inputs(
+        persons=read_persons(d / "persons.parquet", year),
+        clinics=read_clinics(d / "clinics.csv"),
+        municipalities=read_municipalities(d / "municipalities.csv"),
+        projection=read_projection(d / "population_projection.csv"),
+    )
+    if hashes:
+        inputs.files = {f: sha256_file(d / f) for f in INPUT_FILES}
+    return inputs
+
+
+@dataclass
+class ModelRun:
+    """Result of :func:`run_model`: the fits (by variant name) and the output tables."""
+
+    config: ModelConfig
+    variant: str
+    fits: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    timings: dict[str, float]
+    national_life_expectancy: float
+
+
+def _timer():
+    t0 = time.perf_counter()
+    marks: dict[str, float] = {}
+
+    def mark(name: str) -> None:
+        nonlocal t0
+        t = time.perf_counter()
+        marks[name] = round(t - t0, 4)
+        t0 = t
+
+    return marks, mark
+
+
+def _codes(series: pd.Series, categories) -> np.ndarray:
+    """Integer codes of ``series`` against ``categories`` (-1 where absent)."""
+    return pd.Categorical(series, categories=categories).codes.astype(np.int64)
+
+
+def fit_variant(keys: np.ndarray, y: np.ndarray, clinic_codes: np.ndarray, mask: np.ndarray, config: ModelConfig):
+    """Fit the regression on the persons in ``mask`` via cells; returns the results object."""
+    cluster = clinic_codes[mask] if config.cov_type == "cluster" else None
+    cells = ft.build_cells(keys[mask], y[mask], config, cluster=cluster)
+    X = ft.design_matrix(cells.table, config)
+    frame = pd.concat([X, cells.table[["n", "sum_y", "sum_y2"] + (["cluster"] if cluster is not None else [])]], axis=1)
+    return fit_cells(frame, ft.term_names(config), cov_type=config.cov_type, cluster_col="cluster")
+
+
+def price_list_keys(config: ModelConfig) -> np.ndarray:
+    """Cell keys of every admissible combination of characteristics (the price list's rows)."""
+    rad = ft._radices(config)
+    grid = pd.DataFrame(list(itertools.product(*[range(r) for r in rad])), columns=list(ft.FACTORS)).astype(np.int8)
+    if not config.include_sex:
+        grid = grid[grid["sex"] == 0]
+    bands = np.asarray(config.age_bands)
+    lo = bands[grid["age_band"].to_numpy()]
+    hi = np.append(bands[1:] - 1, 200)[grid["age_band"].to_numpy()]
+    lab_max = config.labour_age_max if config.labour_age_max is not None else 200
+    labour_ok = (grid["labour"] == 0) | ((hi >= config.labour_age_min) & (lo <= lab_max))
+    if config.civil_status_by_age:
+        glo = np.array([0] + [a for a, _ in ft.CIVIL_AGE_GROUPS])
+        ghi = np.array([200] + [a - 1 for a, _ in ft.CIVIL_AGE_GROUPS[1:]] + [200])
+        c = grid["civil"].to_numpy()
+        civil_ok = (c == 0) | ((hi >= glo[c]) & (lo <= ghi[c]))
+    else:
+        civil_ok = np.ones(len(grid), bool)
+    grid = grid[labour_ok & civil_ok]
+    return np.sort(ft.cell_keys(grid, config))
+
+
+def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> ModelRun:
+    """Run MODEL.md steps 1-6 on one year of inputs.
+
+    In: :class:`Inputs` (persons of ``config.year``) and the configuration.
+    Out: :class:`ModelRun` with the fits of ``variant`` and of its
+    counterpart with/without regional and tender clinics, and the tables
+    ``coefficients``, ``fit_statistics``, ``weights_by_cell``,
+    ``capacity_by_municipality``, ``capacity_by_health_council``,
+    ``clinic_minimums``, ``life_expectancy``.
+    """
+    marks, mark = _timer()
+    p = inputs.persons
+    if "year" in p.columns:
+        p = p[p["year"] == config.year]
+    p = p[p["insurance_group"] == config.insurance_group]
+    if p.empty:
+        raise ValueError(f"no persons in insurance group {config.insurance_group} in {config.year}")
+    munis = inputs.municipalities
+    clinics = inputs.clinics
+    muni_codes = munis["municipality_code"].tolist()
+    clinic_ids = clinics["clinic_id"].tolist()
+    pm = _codes(p["municipality_code"], muni_codes)
+    pc = _codes(p["clinic_id"], clinic_ids)
+    if (pm < 0).any() or (pc < 0).any():
+        raise ValueError("persons refer to unknown municipalities or clinics: validate the data folder first")
+    mark("select")
+
+    factors = ft.person_factors(p, config)
+    keys = ft.cell_keys(factors, config)
+    y = ft.outcome(p, config)
+    mark("features")
+
+    # --- step 2: the fit, with and without regional and tender clinics, side by side
+    form = clinics["practice_form"].to_numpy()[pc]
+    counterpart = "with_regional_tender" if config.excluded_practice_forms else "base"
+    fits: dict[str, Any] = {}
+    configs = {variant: config}
+    if counterpart != variant:
+        other = config.replace(excluded_practice_forms=() if config.excluded_practice_forms else ("regional", "tender"))
+        configs[counterpart] = other
+    for name, cfg in configs.items():
+        mask = ~np.isin(form, list(cfg.excluded_practice_forms)) if cfg.excluded_practice_forms else np.ones(len(p), bool)
+        fits[name] = fit_variant(keys, y, pc, mask, cfg)
+    fit = fits[variant]
+    mark("fit")
+
+    # --- step 3: predicted use -> normalised weight -> life-expectancy-corrected weight
+    uk, inv = np.unique(keys, return_inverse=True)
+    pred_cell = np.asarray(fit.predict(ft.design_matrix(ft.unpack_keys(uk, config), config)), dtype=np.float64)
+    if (pred_cell <= 0).any():
+        raise ValueError("the fit predicts non-positive use for some cells; weights would be meaningless")
+    predicted = pred_cell[inv]
+    le = wt.life_expectancy_factors(munis, config)
+    factor_by_code = le.set_index("municipality_code")["life_expectancy_factor"].reindex(muni_codes).to_numpy()
+    factor = factor_by_code[pm]
+    w = wt.disease_weights(predicted, factor)
+    mark("weights")
+
+    # --- step 4: aggregate to municipalities and clinics
+    nm, nc = len(muni_codes), len(clinic_ids)
+    by_muni = pd.DataFrame({
+        "municipality_code": muni_codes,
+        "citizens": np.bincount(pm, minlength=nm),
+        "predicted_use": np.bincount(pm, weights=predicted, minlength=nm),
+        "sum_normalised_weight": np.bincount(pm, weights=w["normalised_weight"], minlength=nm),
+        "sum_weight": np.bincount(pm, weights=w["weight"], minlength=nm),
+    })
+    listed = pd.DataFrame({
+        "clinic_id": clinic_ids,
+        "listed_patients": np.bincount(pc, minlength=nc),
+        "sum_weight": np.bincount(pc, weights=w["weight"], minlength=nc),
+    })
+    listed = listed[listed["listed_patients"] > 0]
+    mark("aggregate")
+
+    # --- step 5: capacities
+    bm = cap.capacity_by_municipality(by_muni[["municipality_code", "citizens", "sum_weight"]], munis, inputs.projection, le, config)
+    extra = by_muni.set_index("municipality_code")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bm.insert(4, "mean_predicted_use", bm["municipality_code"].map(extra["predicted_use"] / extra["citizens"]))
+        bm.insert(5, "mean_normalised_weight", bm["municipality_code"].map(extra["sum_normalised_weight"] / extra["citizens"]))
+        bm.insert(6, "mean_weight", bm["municipality_code"].map(extra["sum_weight"] / extra["citizens"]))
+    # --- step 6: clinic minimum patient numbers
+    muni_mean_w = (extra["sum_weight"] / extra["citizens"].where(extra["citizens"] > 0))
+    ct = cl.clinic_table(clinics, listed, muni_mean_w, munis, config)
+    hc = cap.capacity_by_health_council(bm, munis, ct, config)
+    mark("capacities")
+
+    # --- the price list and coefficients
+    pk = price_list_keys(config)
+    pf = ft.unpack_keys(pk, config)
+    pred_pl = np.asarray(fit.predict(ft.design_matrix(pf, config)), dtype=np.float64)
+    n_pl = pd.Series(np.bincount(inv, minlength=len(uk)), index=uk).reindex(pk).fillna(0).astype(np.int64).to_numpy()
+    price = ft.describe_cells(pf, config)
+    price.insert(0, "cell", pk)
+    price["persons"] = n_pl
+    price["predicted_use"] = pred_pl
+    price["normalised_weight"] = pred_pl / predicted.mean()
+    coefs = []
+    stats = []
+    for name, f in fits.items():
+        sf = f.summary_frame().copy()
+        sf.insert(0, "variant", name)
+        sf.insert(0, "year", config.year)
+        coefs.append(sf)
+        stats.append({
+            "year": config.year, "variant": name, "persons": int(f.nobs), "cells": int(f.n_cells), "terms": len(f.params),
+            "r_squared": float(f.rsquared), "r_squared_adj": float(f.rsquared_adj), "cov_type": f.cov_type,
+        })
+    stats_df = pd.DataFrame(stats)
+    mark("tables")
+
+    return ModelRun(
+        config=config, variant=variant, fits=fits,
+        tables={
+            "coefficients": pd.concat(coefs, ignore_index=True),
+            "fit_statistics": stats_df,
+            "weights_by_cell": price,
+            "capacity_by_municipality": bm,
+            "capacity_by_health_council": hc,
+            "clinic_minimums": ct,
+            "life_expectancy": le,
+        },
+        timings=marks,
+        national_life_expectancy=le.attrs["national_life_expectancy"],
+    )
+
+
+# ---------------------------------------------------------------------------
+# writing a run: temporary folder, then move into place
+
+def git_commit(root: Path | None = None) -> str | None:
+    """The current git commit of the project, or None outside a checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root or Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or None
+    except Exception:
+        return None
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that determine the results."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("fordelingsmodel", "numpy", "pandas", "pyarrow", "duckdb", "statsmodels", "scipy", "pandera",
+                 "matplotlib", "papermill", "nbconvert"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    import platform
+
+    out["python"] = platform.python_version()
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Deterministic CSV: fixed float format, LF line endings, UTF-8."""
+    df.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+
+
+@dataclass
+class AtomicFolder:
+    """Write into a temporary sibling folder; :meth:`commit` replaces ``target`` in one rename.
+
+    Used as a context manager: on an exception the temporary folder is
+    removed and ``target`` is left as it was.
+    """
+
+    target: Path
+
+    def __enter__(self) -> Path:
+        self.target = Path(self.target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        old = None
+        if self.target.exists():
+            old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
+            os.replace(self.target, old)
+        os.replace(self.tmp, self.target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return False
+
+
+OUTPUT_TABLES = ("coefficients", "fit_statistics", "weights_by_cell", "capacity_by_health_council",
+                 "capacity_by_municipality", "clinic_minimums", "life_expectancy")
+
+
+def constants(config: ModelConfig, national_le: float) -> dict[str, Any]:
+    """The model's constants for the year, as data (so reports can show what changed)."""
+    return {
+        "year": config.year,
+        "planning_year": config.planning_year,
+        "citizens_per_capacity": config.citizens_per_capacity,
+        "km2_per_capacity": config.km2_per_capacity,
+        "island_min_patients": config.island_min_patients,
+        "age_bands": config.age_band_labels(),
+        "national_life_expectancy": national_le,
+        "clinic_rounding_step": config.clinic_rounding_step,
+    }
+
+
+def write_run(run: ModelRun, out: str | Path, inputs: Inputs | None = None, extra: dict | None = None) -> Path:
+    """Write a run's tables, fit summaries and manifest to ``out`` atomically.
+
+    Files: ``<table>.csv`` for :data:`OUTPUT_TABLES`, ``fit_summary_<variant>.txt``,
+    ``constants.json`` and ``manifest.json`` (input hashes, configuration,
+    package versions, commit, timings per stage).  Person-level data is
+    never written.
+    """
+    t0 = time.perf_counter()
+    with AtomicFolder(Path(out)) as tmp:
+        for name in OUTPUT_TABLES:
+            write_csv(run.tables[name], tmp / f"{name}.csv")
+        for name, f in run.fits.items():
+            (tmp / f"fit_summary_{name}.txt").write_text(str(f.summary()) + "\n", encoding="utf-8")
+        (tmp / "constants.json").write_text(json.dumps(constants(run.config, run.national_life_expectancy), indent=2) + "\n")
+        manifest = {
+            "command": "fit",
+            "variant": run.variant,
+            "config": run.config.to_dict(),
+            "inputs": (inputs.files if inputs else {}),
+            "outputs": {},
+            "versions": package_versions(),
+            "commit": git_commit(),
+            "timings_seconds": {**run.timings, "write": round(time.perf_counter() - t0, 4)},
+        }
+        if extra:
+            manifest.update(extra)
+        manifest["outputs"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return Path(out)

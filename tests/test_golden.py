@@ -1,0 +1,193 @@
+"""Golden test: a hand-made data set whose every stage is worked out by hand.
+
+27 group-1 citizens (plus one in group 2), three clinics, two municipalities
+in one health council.  The configuration has two age bands (0-64, 65+) so
+that the design has exactly 12 terms and the data exactly 12 cells: the fit
+is saturated and every fitted value is its cell's mean, which makes the
+hand calculation below exact.
+
+Cells (y = gross_fee + chronic_fee, DKK), two persons each unless stated:
+
+====  =====================================  ============  =========
+cell  who                                     y values      mean
+====  =====================================  ============  =========
+A     male 30, nothing else (3 persons;       800 1000 1200   1000
+      one has 1 somatic disease: = none)
+B     male 70 (one is 'permanently outside'   2400 2600      2500
+      but 70 > 67, so that is ignored)
+C     female 30                               1400 1600      1500
+D     female 70 (one: 2100 gross + 1000       2900 3100      3000
+      chronic fee)
+E     male 30, MENAPT origin                  1300 1500      1400
+F     male 30, widowed (CIVST E)              1100 1300      1200
+G     male 30, temporarily outside            1500 1700      1600
+H     male 30, permanently outside            1900 2100      2000
+I     male 30, 2 somatic diseases             1200 1400      1300
+J     male 30, 3 and 4 somatic diseases       1700 1900      1800
+K     male 30, psychiatric                    2200 2400      2300
+L     male 30, cancer within 5 years          1800 2000      1900
+====  =====================================  ============  =========
+
+Two more citizens are listed at the regional clinic C3 (a cell-A man and a
+cell-C woman, 100 DKK each): left out of the base fit, in the other one.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.config import ModelConfig
+from model.pipeline import Inputs, run_model
+
+CFG = ModelConfig(year=2025, planning_year=2026, age_bands=(0, 65), reference_age_band=0)
+
+BASE = dict(year=2025, insurance_group=1, civil_status="U", origin_group="danish", labour_status="in_work_or_education",
+            somatic_diseases=0, psychiatric=False, psychiatric_extended=False, cancer_5y=False, cancer_10y=False,
+            chronic_fee=0.0, local_services_fee=0.0)
+
+
+def P(pid, muni, clinic, sex, age, y, **kw):
+    return {**BASE, "person_id": pid, "municipality_code": muni, "clinic_id": clinic, "sex": sex, "age": age, "gross_fee": float(y), **kw}
+
+
+def persons() -> pd.DataFrame:
+    rows = [
+        P("A1", "901", "000001", 1, 30, 800), P("A2", "901", "000001", 1, 30, 1000),
+        P("A3", "902", "000001", 1, 30, 1200, somatic_diseases=1),  # lives in 902, listed in 901
+        P("B1", "901", "000001", 1, 70, 2400, labour_status="not_applicable"),
+        P("B2", "902", "000002", 1, 70, 2600, labour_status="permanently_outside"),
+        P("C1", "901", "000001", 2, 30, 1400), P("C2", "902", "000002", 2, 30, 1600),
+        P("D1", "901", "000001", 2, 70, 2900, labour_status="not_applicable"),
+        P("D2", "902", "000002", 2, 70, 2100, chronic_fee=1000.0, labour_status="not_applicable"),
+    ]
+    extra = {
+        "E": (1300, 1500, dict(origin_group="menapt")),
+        "F": (1100, 1300, dict(civil_status="E")),
+        "G": (1500, 1700, dict(labour_status="temporarily_outside")),
+        "H": (1900, 2100, dict(labour_status="permanently_outside")),
+        "I": (1200, 1400, dict(somatic_diseases=2)),
+        "J": (1700, 1900, None),
+        "K": (2200, 2400, dict(psychiatric=True, psychiatric_extended=True)),
+        "L": (1800, 2000, dict(cancer_5y=True, cancer_10y=True)),
+    }
+    for cell, (y1, y2, kw) in extra.items():
+        if cell == "J":
+            rows.append(P("J1", "901", "000001", 1, 30, y1, somatic_diseases=3))
+            rows.append(P("J2", "902", "000002", 1, 30, y2, somatic_diseases=4))
+        else:
+            rows.append(P(f"{cell}1", "901", "000001", 1, 30, y1, **kw))
+            rows.append(P(f"{cell}2", "902", "000002", 1, 30, y2, **kw))
+    rows += [
+        P("R1", "902", "000003", 1, 30, 100), P("R2", "902", "000003", 2, 30, 100),
+        P("X1", "901", "000001", 1, 30, 50000, insurance_group=2),  # group 2: counts nowhere
+    ]
+    return pd.DataFrame(rows)
+
+
+def inputs() -> Inputs:
+    clinics = pd.DataFrame({
+        "clinic_id": ["000001", "000002", "000003"], "name": ["C1", "C2", "C3"],
+        "municipality_code": ["901", "902", "902"], "postcode": ["9000", "9001", "9001"],
+        "practice_form": ["solo", "partnership", "regional"], "capacities": [1.0, 1.5, 1.0],
+        "vacant_capacities": [0.0, 0.0, 0.0], "island_doctor": [False, False, False],
+        "opened": ["2000-01-01"] * 3, "closed": [""] * 3, "split_from": [""] * 3,
+    })
+    munis = pd.DataFrame({
+        "municipality_code": ["901", "902"], "kommune": ["Nord", "Syd"], "region_from_2027": ["R", "R"],
+        "sundhedsraad": ["HC", "HC"], "area_km2": [70.0, 10.0], "population_2026_01_01": [1000, 3000],
+        "life_expectancy_at_birth": [80.0, 82.0],
+    })
+    proj = pd.DataFrame({"municipality_code": ["901", "902"], "year": [2026, 2026], "population_end_of_year": [2600, 2800]})
+    return Inputs(persons=persons(), clinics=clinics, municipalities=munis, projection=proj)
+
+
+@pytest.fixture(scope="module")
+def run():
+    return run_model(inputs(), CFG)
+
+
+def test_coefficients_are_the_cell_means(run):
+    b = run.fits["base"].params
+    want = {
+        "Intercept": 1000, "male_65+": 1500, "female_0-64": 500, "female_65+": 2000, "origin_menapt": 400,
+        "widowed_divorced": 200, "labour_temporarily_outside": 600, "labour_permanently_outside": 1000,
+        "somatic_2": 300, "somatic_3plus": 800, "psychiatric": 1300, "cancer_5y": 900,
+    }
+    assert list(b.index) == list(want)
+    np.testing.assert_allclose(b.to_numpy(), list(want.values()), rtol=1e-10)
+    # with the regional clinic's two citizens (100 DKK each) in cells A and C:
+    w = run.fits["with_regional_tender"].params
+    a = (800 + 1000 + 1200 + 100) / 4
+    assert w["Intercept"] == pytest.approx(a)
+    assert w["female_0-64"] == pytest.approx((1400 + 1600 + 100) / 3 - a)
+    assert run.fits["base"].nobs == 25 and run.fits["with_regional_tender"].nobs == 27
+
+
+# predicted use per person (= cell mean), by municipality of residence
+PRED_901 = 1000 + 1000 + 2500 + 1500 + 3000 + (1400 + 1200 + 1600 + 2000 + 1300 + 1800 + 2300 + 1900)  # 13 persons
+PRED_902 = 1000 + 2500 + 1500 + 3000 + (1400 + 1200 + 1600 + 2000 + 1300 + 1800 + 2300 + 1900) + 1000 + 1500  # 14
+NATIONAL_LE = (80 * 1000 + 82 * 3000) / 4000  # 81.5
+F901, F902 = NATIONAL_LE / 80, NATIONAL_LE / 82
+T = PRED_901 * F901 + PRED_902 * F902  # sum of corrected predicted use; mean weight 1 => scale 27 / T
+SW_901 = 27 * PRED_901 * F901 / T
+SW_902 = 27 * PRED_902 * F902 / T
+
+
+def test_weights_and_municipalities(run):
+    assert PRED_901 == 22500 and PRED_902 == 24000
+    m = run.tables["capacity_by_municipality"].set_index("municipality_code")
+    assert m.loc["901", "citizens"] == 13 and m.loc["902", "citizens"] == 14
+    assert m.loc["901", "mean_predicted_use"] == pytest.approx(22500 / 13)
+    assert m.loc["901", "mean_normalised_weight"] == pytest.approx((22500 / 13) / (46500 / 27))
+    assert m.loc["901", "life_expectancy_factor"] == pytest.approx(1.01875)
+    assert m.loc["902", "life_expectancy_factor"] == pytest.approx(81.5 / 82)
+    # projection: 2600 / 13 = 200 and 2800 / 14 = 200
+    assert m.loc["901", "weighted_citizens"] == pytest.approx(200 * SW_901)
+    assert m.loc["902", "weighted_citizens"] == pytest.approx(200 * SW_902)
+    assert m.loc["901", "need"] == pytest.approx(200 * SW_901 / 1600)  # 1.654
+    assert m.loc["901", "area_floor"] == pytest.approx(2.0)  # 70 km2 / 35: binds
+    assert m.loc["901", "indicative"] == pytest.approx(2.0)
+    assert bool(m.loc["901", "floor_binds"]) and not bool(m.loc["902", "floor_binds"])
+    assert m.loc["902", "indicative"] == pytest.approx(200 * SW_902 / 1600)  # 1.721 > 10/35
+
+
+def test_health_council(run):
+    h = run.tables["capacity_by_health_council"].set_index("health_council").loc["HC"]
+    exact = 2.0 + 200 * SW_902 / 1600
+    assert h["weighted_citizens"] == pytest.approx(5400)  # 27 weights of mean 1, x 200
+    assert h["capacities_exact"] == pytest.approx(exact)  # 3.72
+    assert h["capacities"] == 4
+    assert h["allocated"] == 3.5 and h["island_excluded"] == 0 and h["counted_allocation"] == 3.5
+    assert h["headroom"] == pytest.approx(0.5) and bool(h["may_allocate_new"])
+
+
+def test_clinic_minimums(run):
+    c = run.tables["clinic_minimums"].set_index("clinic_id")
+    scale = 27 / T
+    sw1 = scale * (PRED_901 * F901 + 1000 * F902)  # 13 residents of 901 + A3 from 902
+    sw2 = scale * (2500 + 1500 + 3000 + 13500) * F902
+    sw3 = scale * (1000 + 1500) * F902
+    expect = {"000001": (14, sw1 / 14, 1.0), "000002": (11, sw2 / 11, 1.5), "000003": (2, sw3 / 2, 1.0)}
+    for cid, (n, mw, caps) in expect.items():
+        assert c.loc[cid, "listed_patients"] == n
+        assert c.loc[cid, "mean_weight"] == pytest.approx(mw)
+        exact = caps * 1600 / mw
+        assert c.loc[cid, "minimum_patients_exact"] == pytest.approx(exact)
+        assert c.loc[cid, "minimum_patients"] == 50 * np.floor(exact / 50 + 0.5)
+    # by hand: 1 x 1600 / 0.98606 = 1622.6 -> 1600; 1.5 x 1600 / 1.06918 = 2244.7 -> 2250;
+    # 1 x 1600 / 0.71713 = 2231.1 -> 2250 (the regional clinic's two light patients)
+    assert c["minimum_patients"].to_dict() == {"000001": 1600, "000002": 2250, "000003": 2250}
+    assert c["mean_weight"].round(5).to_dict() == {"000001": 0.98606, "000002": 1.06918, "000003": 0.71713}
+
+
+def test_price_list(run):
+    pl = run.tables["weights_by_cell"]
+    plain_old_woman = pl[(pl["age_band"] == "65+") & (pl["sex"] == "female") & (pl["origin"] == "other")
+                         & (pl["civil_status"] == "no") & (pl["labour"] == "-") & (pl["somatic_diseases"] == "0-1")
+                         & ~pl["psychiatric"] & ~pl["cancer"]]
+    assert len(plain_old_woman) == 1
+    row = plain_old_woman.iloc[0]
+    assert row["predicted_use"] == pytest.approx(3000)
+    assert row["normalised_weight"] == pytest.approx(3000 / (46500 / 27))
+    # no labour-market terms offered for 65+ (the age limit is 67, the band 65+ straddles it: offered)
+    assert set(pl["labour"]) == {"-", "temporarily_outside", "permanently_outside"}

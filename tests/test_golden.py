@@ -191,3 +191,14 @@ def test_price_list(run):
     assert row["normalised_weight"] == pytest.approx(3000 / (46500 / 27))
     # no labour-market terms offered for 65+ (the age limit is 67, the band 65+ straddles it: offered)
     assert set(pl["labour"]) == {"-", "temporarily_outside", "permanently_outside"}
+
+
+def test_clinic_profiles_add_up_to_mean_predicted_use(run):
+    prof = run.tables["clinic_profiles"]
+    c = run.tables["clinic_minimums"].set_index("clinic_id")
+    total = prof.groupby("clinic_id")["contribution"].sum()
+    for cid in c.index:
+        assert total[cid] == pytest.approx(c.loc[cid, "mean_predicted_use"])
+    c3 = prof[prof["clinic_id"] == "000003"].set_index("term")["patients"].to_dict()
+    assert c3 == {"Intercept": 2, "female_0-64": 1}
+    assert c.loc["000003", "mean_predicted_use"] == pytest.approx(1250)

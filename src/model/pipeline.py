@@ -179,6 +179,30 @@ def price_list_keys(config: ModelConfig) -> np.ndarray:
     return np.sort(ft.cell_keys(grid, config))
 
 
+def clinic_profiles(keys: np.ndarray, clinic_codes: np.ndarray, clinic_ids: list[str], fit, config: ModelConfig) -> pd.DataFrame:
+    """How many of each clinic's listed patients carry each term of the price list.
+
+    In: per-person cell keys and clinic codes (group 1), the clinic IDs, the fit.
+    Out: long table clinic_id, term, patients, coefficient, contribution
+    (= coefficient x patients / listed patients).  The contributions of a
+    clinic add up to its mean predicted use: the clinic's own calculation
+    in terms a GP can follow.  Counts below 5 are kept here (the run folder
+    stays on the secure server); the clinic sheets suppress them.
+    """
+    cells = ft.build_cells(keys, np.zeros(len(keys)), config, cluster=clinic_codes)
+    X = ft.design_matrix(cells.table, config)
+    n = cells.table["n"].to_numpy()
+    counts = pd.DataFrame(X.to_numpy(dtype=np.int64) * n[:, None], columns=X.columns).groupby(cells.table["cluster"].to_numpy()).sum()
+    listed = counts["Intercept"]
+    long = counts.stack().rename("patients").reset_index()
+    long.columns = ["clinic", "term", "patients"]
+    long = long[long["patients"] > 0]
+    long.insert(0, "clinic_id", np.asarray(clinic_ids, dtype=object)[long.pop("clinic").to_numpy()])
+    long["coefficient"] = long["term"].map(fit.params)
+    long["contribution"] = long["coefficient"] * long["patients"] / long["clinic_id"].map(pd.Series(listed.to_numpy(), index=np.asarray(clinic_ids, dtype=object)[listed.index]))
+    return long.sort_values(["clinic_id", "term"], key=lambda s: s if s.name == "clinic_id" else s.map({t: i for i, t in enumerate(ft.term_names(config))})).reset_index(drop=True)
+
+
 def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> ModelRun:
     """Run MODEL.md steps 1-6 on one year of inputs.
 
@@ -249,6 +273,8 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
     listed = pd.DataFrame({
         "clinic_id": clinic_ids,
         "listed_patients": np.bincount(pc, minlength=nc),
+        "sum_predicted_use": np.bincount(pc, weights=predicted, minlength=nc),
+        "sum_normalised_weight": np.bincount(pc, weights=w["normalised_weight"], minlength=nc),
         "sum_weight": np.bincount(pc, weights=w["weight"], minlength=nc),
     })
     listed = listed[listed["listed_patients"] > 0]
@@ -263,7 +289,12 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
         bm.insert(6, "mean_weight", bm["municipality_code"].map(extra["sum_weight"] / extra["citizens"]))
     # --- step 6: clinic minimum patient numbers
     muni_mean_w = (extra["sum_weight"] / extra["citizens"].where(extra["citizens"] > 0))
-    ct = cl.clinic_table(clinics, listed, muni_mean_w, munis, config)
+    ct = cl.clinic_table(clinics, listed[["clinic_id", "listed_patients", "sum_weight"]], muni_mean_w, munis, config)
+    lp = listed.set_index("clinic_id")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ct.insert(ct.columns.get_loc("mean_weight"), "mean_predicted_use", ct["clinic_id"].map(lp["sum_predicted_use"] / lp["listed_patients"]))
+        ct.insert(ct.columns.get_loc("mean_weight"), "mean_normalised_weight", ct["clinic_id"].map(lp["sum_normalised_weight"] / lp["listed_patients"]))
+    profiles = clinic_profiles(keys, pc, clinic_ids, fit, config)
     hc = cap.capacity_by_health_council(bm, munis, ct, config)
     mark("capacities")
 
@@ -300,6 +331,7 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
             "capacity_by_municipality": bm,
             "capacity_by_health_council": hc,
             "clinic_minimums": ct,
+            "clinic_profiles": profiles,
             "life_expectancy": le,
         },
         timings=marks,
@@ -373,7 +405,7 @@ class AtomicFolder:
 
 
 OUTPUT_TABLES = ("coefficients", "fit_statistics", "weights_by_cell", "capacity_by_health_council",
-                 "capacity_by_municipality", "clinic_minimums", "life_expectancy")
+                 "capacity_by_municipality", "clinic_minimums", "clinic_profiles", "life_expectancy")
 
 
 def constants(config: ModelConfig, national_le: float) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 Verbs: ``synth`` (national-scale synthetic data), ``validate`` (data
 contracts), ``ingest`` (service lines -> fees), ``fit`` (the model),
+``stability`` (refits on every year, reallocation, cluster bootstrap),
+``sensitivity`` (the variants of MODEL.md step 8 side by side),
 ``clinic-sheets`` (one page per clinic), ``report`` (the annual report,
 rendered with papermill).  Every pipeline verb validates its inputs first
 and writes nothing when validation fails.
@@ -87,7 +89,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
     if not a.no_validate:
         _validate_or_exit(data, [config.year])
     t_val = time.perf_counter() - t0
-    inputs = load_inputs(data, config.year)
+    inputs = load_inputs(data, config.year, insurance_group=config.insurance_group)
     t_load = time.perf_counter() - t0 - t_val
     run = run_model(inputs, config, variant=a.variant)
     run.timings = {"validate": round(t_val, 3), "load": round(t_load, 3), **run.timings}
@@ -95,6 +97,76 @@ def cmd_fit(a: argparse.Namespace) -> int:
     hc = run.tables["capacity_by_health_council"]
     print(f"fit {a.variant} {config.year}: {int(run.fits[a.variant].nobs):,} persons in {int(run.fits[a.variant].n_cells):,} cells, "
           f"R² {run.fits[a.variant].rsquared:.4f}; {int(hc['capacities'].sum()):,} capacities in {len(hc)} health councils; "
+          f"{time.perf_counter() - t0:.1f} s -> {a.out}")
+    return 0
+
+
+def _blas_single_thread() -> None:
+    """One BLAS thread for the many small matrix products of stability/sensitivity (set before numpy loads).
+
+    Their work is gathers and counts over persons; BLAS threads only add
+    contention on the small (cells x terms) products, badly so on a busy
+    machine.  An explicit OPENBLAS_NUM_THREADS / OMP_NUM_THREADS wins.
+    """
+    import os
+
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def cmd_stability(a: argparse.Namespace) -> int:
+    _blas_single_thread()
+    from .config import ModelConfig
+    from .stability import Panel, panel_years, run_stability, write_stability
+
+    data = Path(a.data)
+    years = _years(a.years) if a.years else panel_years(data / "persons.parquet")
+    ref = a.year or max(years)
+    config = ModelConfig(year=ref, planning_year=a.planning_year or ref + 1)
+    if a.variant != "base":
+        config = config.variant(a.variant)
+    if not a.no_validate:
+        _validate_or_exit(data, years)
+    t0 = time.perf_counter()
+    panel = Panel(data, years)
+    boot_years = _years(a.bootstrap_years) if a.bootstrap_years else None
+    res = run_stability(panel, years=years, config=config, bootstrap_draws=a.bootstrap, bootstrap_years=boot_years,
+                        seed=a.seed, alpha=a.alpha, rounding_steps=[int(x) for x in a.rounding_steps.split(",") if x])
+    panel.close()
+    write_stability(res, a.out)
+    s = res.tables["summary"]
+    print(f"stability {years[0]}-{years[-1]}: capacity moved between health councils "
+          + ", ".join(f"{int(r.year_from)}→{int(r.year_to)} {100 * r.reallocation_share:.2f} %" for r in s.itertuples())
+          + f"; {time.perf_counter() - t0:.1f} s -> {a.out}")
+    return 0
+
+
+def cmd_sensitivity(a: argparse.Namespace) -> int:
+    _blas_single_thread()
+    from .config import ModelConfig
+    from .sensitivity import check_parameters, run_sensitivity, write_sensitivity
+    from .stability import Panel, panel_years
+
+    data = Path(a.data)
+    all_years = panel_years(data / "persons.parquet")
+    ref = a.year or max(all_years)
+    config = ModelConfig(year=ref, planning_year=a.planning_year or ref + 1)
+    variants = check_parameters([v for v in a.variants.split(",") if v] if a.variants else None,
+                                train_year=a.train_year, test_year=a.test_year)
+    train = a.train_year if a.train_year is not None else (ref - 1 if ref - 1 in all_years else None)
+    test = a.test_year if a.test_year is not None else ref
+    years = sorted({ref} | ({train, test} if train is not None else set()))
+    if not a.no_validate:
+        _validate_or_exit(data, years)
+    t0 = time.perf_counter()
+    panel = Panel(data, years, price_year=ref)
+    res = run_sensitivity(panel, variants=variants, config=config, train_year=train, test_year=test if train else None)
+    panel.close()
+    write_sensitivity(res, a.out)
+    s = res.tables["summary"]
+    flips = int(s["headroom_sign_changes"].fillna(0).sum())
+    print(f"sensitivity {ref}: {len(s) - 1} variants against the base; headroom changes sign {flips} time(s); "
           f"{time.perf_counter() - t0:.1f} s -> {a.out}")
     return 0
 
@@ -147,6 +219,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--variant", default="base", help="a named variant of model.config.VARIANTS")
     s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
     s.set_defaults(func=cmd_fit)
+
+    s = sub.add_parser("stability", help="refit every year of the panel: year-on-year change, reallocation, bootstrap")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True, help="folder for the stability tables (replaced atomically)")
+    s.add_argument("--years", default=None, help="panel years, e.g. 2021-2025 (default: all in persons.parquet)")
+    s.add_argument("--year", type=int, default=None, help="reference year (default: the latest of --years)")
+    s.add_argument("--planning-year", type=int, default=None)
+    s.add_argument("--variant", default="base", help="a named variant of model.config.VARIANTS")
+    s.add_argument("--bootstrap", type=int, default=200, help="cluster-bootstrap draws (0: none)")
+    s.add_argument("--bootstrap-years", default=None, help="years to bootstrap (default: the latest)")
+    s.add_argument("--seed", type=int, default=20250630)
+    s.add_argument("--alpha", type=float, default=0.05, help="two-sided level of every interval")
+    s.add_argument("--rounding-steps", default="10,50,100", help="clinic rounding steps to compare")
+    s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
+    s.set_defaults(func=cmd_stability)
+
+    s = sub.add_parser("sensitivity", help="run the sensitivity variants of MODEL.md step 8 against the base")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True, help="folder for the sensitivity tables (replaced atomically)")
+    s.add_argument("--year", type=int, default=None, help="reference year (default: the latest in the data)")
+    s.add_argument("--planning-year", type=int, default=None)
+    s.add_argument("--variants", default=None, help="comma-separated names of model.config.VARIANTS (default: all)")
+    s.add_argument("--train-year", type=int, default=None, help="fit year of the out-of-sample statistics (default: year - 1)")
+    s.add_argument("--test-year", type=int, default=None, help="held-out year (default: the reference year)")
+    s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
+    s.set_defaults(func=cmd_sensitivity)
 
     s = sub.add_parser("clinic-sheets", help="one HTML page per clinic (Danish and English)")
     s.add_argument("--run", required=True, help="a run folder written by fit")

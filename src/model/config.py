@@ -32,6 +32,8 @@ from typing import Any
 DEFAULT_AGE_BANDS: tuple[int, ...] = (0, 3, 6, 16, 25, 35, 45, 55, 65, 75, 85)
 
 ORIGIN_GROUPS = ("danish", "menapt", "western", "other_non_western")
+#: Municipal life-expectancy figures the correction can use (the second is derived; see weights.py).
+LIFE_EXPECTANCY_COLUMNS = ("life_expectancy_at_birth", "remaining_life_expectancy_65")
 CIVIL_STATUS_CODES = ("U", "G", "F", "E", "P", "O", "L")
 
 
@@ -103,7 +105,10 @@ class ModelConfig:
 
     # --- weights -----------------------------------------------------------
     life_expectancy_column: str = "life_expectancy_at_birth"
-    """Municipal life-expectancy figure used for the correction (§4.4.2.4)."""
+    """Municipal life-expectancy figure used for the correction (§4.4.2.4): 'life_expectancy_at_birth' or
+    'remaining_life_expectancy_65' (derived, see ``src/model/data/life_expectancy_variants.csv``)."""
+    life_expectancy_by_sex: bool = False
+    """Sex-specific factors: national / municipal figure of the citizen's own sex (columns ``<column>_men``/``_women``)."""
     life_expectancy_correction: bool = True
     """Apply factor = national / municipal life expectancy (design choice)."""
     normalise_weights: bool = True
@@ -229,6 +234,7 @@ def _validate(c: ModelConfig) -> None:
         (c.psychiatric_column in ("psychiatric", "psychiatric_extended"), "psychiatric_column must be psychiatric or psychiatric_extended"),
         (c.cancer_column in ("cancer_5y", "cancer_10y"), "cancer_column must be cancer_5y or cancer_10y"),
         (c.cov_type in ("HC1", "HC0", "cluster", "nonrobust"), "cov_type must be HC1, HC0, cluster or nonrobust"),
+        (c.life_expectancy_column in LIFE_EXPECTANCY_COLUMNS, f"life_expectancy_column must be one of {LIFE_EXPECTANCY_COLUMNS}"),
         (c.citizens_per_capacity > 0, "citizens_per_capacity must be > 0"),
         (c.km2_per_capacity is None or c.km2_per_capacity > 0, "km2_per_capacity must be > 0 or None"),
         (c.rounding in ("up", "nearest"), "rounding must be 'up' or 'nearest'"),
@@ -250,7 +256,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "label": "Fit including patients of regional and tender clinics",
         "changes": {"excluded_practice_forms": ()},
     },
+    "chronic_fee_three_quarters": {"label": "Three quarters of the chronic-care fee counted as use", "changes": {"chronic_fee_share": 0.75}},
     "chronic_fee_half": {"label": "Half the chronic-care fee counted as use", "changes": {"chronic_fee_share": 0.5}},
+    "chronic_fee_quarter": {"label": "A quarter of the chronic-care fee counted as use", "changes": {"chronic_fee_share": 0.25}},
     "chronic_fee_none": {"label": "Chronic-care fee not counted as use", "changes": {"chronic_fee_share": 0.0}},
     "civil_single": {"label": "Single (unmarried) as civil-status term", "changes": {"civil_status_codes": ("U",), "civil_status_term": "single"}},
     "civil_single_by_age": {
@@ -266,7 +274,20 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cancer_10y": {"label": "Cancer within 10 years", "changes": {"cancer_column": "cancer_10y"}},
     "no_sex": {"label": "Sex left out as a weight", "changes": {"include_sex": False}},
     "rounding_nearest": {"label": "Health-council capacities rounded to nearest", "changes": {"rounding": "nearest"}},
+    "life_expectancy_65": {
+        "label": "Remaining life expectancy at 65 (derived) instead of at birth",
+        "changes": {"life_expectancy_column": "remaining_life_expectancy_65"},
+    },
+    "life_expectancy_by_sex": {"label": "Life expectancy at birth by sex (derived)", "changes": {"life_expectancy_by_sex": True}},
+    "life_expectancy_65_by_sex": {
+        "label": "Remaining life expectancy at 65 by sex (derived)",
+        "changes": {"life_expectancy_column": "remaining_life_expectancy_65", "life_expectancy_by_sex": True},
+    },
     "no_life_expectancy": {"label": "No life-expectancy correction", "changes": {"life_expectancy_correction": False}},
     "without_local_services": {"label": "Locally agreed services (ultrasound 4350-4360) left out of the fee", "changes": {"exclude_local_services": True}},
     "clustered_se": {"label": "Standard errors clustered by clinic", "changes": {"cov_type": "cluster"}},
+    "clinic_fixed_effects": {
+        "label": "Clinic fixed effects, averaged out when predicting; all clinic types in the fit (Anselmi et al.)",
+        "changes": {"clinic_fixed_effects": True, "excluded_practice_forms": ()},
+    },
 }

@@ -90,6 +90,16 @@ def term_names(config: ModelConfig) -> list[str]:
     return names
 
 
+def _isin(series: pd.Series, values) -> np.ndarray:
+    """Boolean array: is each value in ``values``?  Works on the category codes
+    of a categorical column (no per-row Python strings at 6 million rows)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy()
+        hit = np.append(series.cat.categories.astype(str).isin(list(values)), False)  # code -1 (missing) -> False
+        return hit[codes]
+    return series.astype(str).isin(list(values)).to_numpy()
+
+
 def person_factors(persons: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
     """Small-integer factors per person (same index as ``persons``).
 
@@ -111,12 +121,11 @@ def person_factors(persons: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
     out["sex"] = ((persons["sex"].to_numpy() == 2) & config.include_sex).astype(np.int8)
 
     origin = np.zeros(len(persons), dtype=np.int8)
-    og = persons["origin_group"].astype(str).to_numpy()
     for k, groups in enumerate(_origin_unions(config), start=1):
-        origin[np.isin(og, list(groups)) & (origin == 0)] = k
+        origin[_isin(persons["origin_group"], groups) & (origin == 0)] = k
     out["origin"] = origin
 
-    civ = persons["civil_status"].astype(str).isin(config.civil_status_codes).to_numpy()
+    civ = _isin(persons["civil_status"], config.civil_status_codes)
     if config.civil_status_by_age:
         grp = np.zeros(len(persons), dtype=np.int8)
         for k, (lo, _) in enumerate(CIVIL_AGE_GROUPS, start=1):
@@ -128,10 +137,9 @@ def person_factors(persons: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
     in_ages = age >= config.labour_age_min
     if config.labour_age_max is not None:
         in_ages &= age <= config.labour_age_max
-    ls = persons["labour_status"].astype(str).to_numpy()
     lab = np.zeros(len(persons), dtype=np.int8)
-    lab[(ls == "temporarily_outside") & in_ages] = 1
-    lab[(ls == "permanently_outside") & in_ages] = 2
+    lab[_isin(persons["labour_status"], ["temporarily_outside"]) & in_ages] = 1
+    lab[_isin(persons["labour_status"], ["permanently_outside"]) & in_ages] = 2
     out["labour"] = lab
 
     som = persons["somatic_diseases"].to_numpy()
@@ -182,23 +190,37 @@ class Cells:
     person_cell: np.ndarray
 
 
+def dense_codes(values: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """Like ``np.unique(values, return_inverse=True)`` for non-negative ints below ``space``.
+
+    When the value space is small enough (at most 50 million), it counts with
+    :func:`numpy.bincount` and maps through a lookup array: O(n), no sort.
+    """
+    if space <= 50_000_000:
+        present = np.flatnonzero(np.bincount(values, minlength=space))
+        lookup = np.full(space, -1, dtype=np.int64)
+        lookup[present] = np.arange(len(present))
+        return present, lookup[values]
+    return np.unique(values, return_inverse=True)
+
+
 def build_cells(keys: np.ndarray, y: np.ndarray, config: ModelConfig, cluster: np.ndarray | None = None) -> Cells:
     """Aggregate persons to cells: count, sum of y, sum of y squared.
 
     In: per-person cell keys (:func:`cell_keys`), use ``y`` (float), and
     optionally integer cluster codes (clinic) to split cells by cluster.
-    Out: :class:`Cells`.  Work is O(persons) with one sort (``np.unique``).
+    Out: :class:`Cells`.  Work is O(persons): counting, no sort (:func:`dense_codes`).
     """
     y = np.asarray(y, dtype=np.float64)
+    space = int(np.prod(_radices(config)))
+    ncl = 1
+    combined = np.asarray(keys, dtype=np.int64)
     if cluster is not None:
         cluster = np.asarray(cluster, dtype=np.int64)
         ncl = int(cluster.max()) + 1 if len(cluster) else 1
-        combined = keys * ncl + cluster
-        uniq, inv = np.unique(combined, return_inverse=True)
-        cell_key, cell_cluster = uniq // ncl, uniq % ncl
-    else:
-        uniq, inv = np.unique(keys, return_inverse=True)
-        cell_key, cell_cluster = uniq, None
+        combined = combined * ncl + cluster
+    uniq, inv = dense_codes(combined, space * ncl)
+    cell_key, cell_cluster = (uniq // ncl, uniq % ncl) if cluster is not None else (uniq, None)
     m = len(uniq)
     table = unpack_keys(cell_key, config)
     table["key"] = cell_key

@@ -65,14 +65,16 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
-def read_persons(path: Path, year: int, columns: list[str] | None = None) -> pd.DataFrame:
+def read_persons(path: Path, year: int, columns: list[str] | None = None, insurance_group: int | None = None) -> pd.DataFrame:
     """Read one year of persons.parquet, only the model's columns, IDs as strings.
 
     String columns arrive as pandas categoricals (dictionary-encoded), which
-    keeps a national year near 300 MB in memory.
+    keeps a national year near 300 MB in memory.  ``insurance_group``: keep
+    only that group (filtered while reading, in Arrow).
     """
     cols = columns or PERSON_COLUMNS
-    table = pq.read_table(path, columns=cols, filters=[("year", "=", year)],
+    filters = [("year", "=", year)] + ([("insurance_group", "=", insurance_group)] if insurance_group is not None else [])
+    table = pq.read_table(path, columns=cols, filters=filters,
                           read_dictionary=[c for c in ("municipality_code", "clinic_id", "civil_status", "origin_group", "labour_status") if c in cols])
     df = table.to_pandas()
     if df.empty:
@@ -101,14 +103,47 @@ def read_projection(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"municipality_code": str}, encoding="utf-8-sig")
 
 
-def load_inputs(data_dir: str | Path, year: int, hashes: bool = True) -> Inputs:
-    """Read the model's input files from a data folder (no validation here; see :mod:`model.schema`)."""
+def price_factor(data_dir: str | Path, year: int, price_year: int | None) -> float:
+    """Factor that brings fees of ``year`` to the price level of ``price_year`` with ``fee_index.csv``
+    (index(price_year) / index(year), §4.4.3); 1 when ``price_year`` is None or equal to ``year``."""
+    if price_year is None or int(price_year) == int(year):
+        return 1.0
+    path = Path(data_dir) / "fee_index.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: needed to bring {year} fees to {price_year} prices")
+    from .ingest import read_fee_index
+
+    index = read_fee_index(path)
+    missing = [y for y in (int(year), int(price_year)) if y not in index]
+    if missing:
+        raise ValueError(f"{path}: no fee index for year(s) {missing}")
+    return float(index[int(price_year)] / index[int(year)])
+
+
+FEE_COLUMNS = ("gross_fee", "chronic_fee", "local_services_fee")
+
+
+def load_inputs(data_dir: str | Path, year: int, hashes: bool = True, price_year: int | None = None,
+                insurance_group: int | None = None) -> Inputs:
+    """Read the model's input files from a data folder (no validation here; see :mod:`model.schema`).
+
+    ``insurance_group``: read only persons of that health-insurance group
+    (the model uses group 1 only; None reads all).
+
+    ``price_year``: bring the year's fees to that year's price level with
+    ``fee_index.csv`` (:func:`price_factor`); None keeps the year's own prices.
+    """
     d = Path(data_dir)
     missing = [f for f in INPUT_FILES if not (d / f).exists()]
     if missing:
         raise FileNotFoundError(f"{d}: missing input file(s): {', '.join(missing)}")
+    persons = read_persons(d / "persons.parquet", year, insurance_group=insurance_group)
+    factor = price_factor(d, year, price_year)
+    if factor != 1.0:
+        for c in FEE_COLUMNS:
+            persons[c] = persons[c] * factor
     inputs = Inputs(
-        persons=read_persons(d / "persons.parquet", year),
+        persons=persons,
         clinics=read_clinics(d / "clinics.csv"),
         municipalities=read_municipalities(d / "municipalities.csv"),
         projection=read_projection(d / "population_projection.csv"),
@@ -144,14 +179,53 @@ def _timer():
 
 
 def _codes(series: pd.Series, categories) -> np.ndarray:
-    """Integer codes of ``series`` against ``categories`` (-1 where absent)."""
-    return pd.Categorical(series, categories=categories).codes.astype(np.int64)
+    """Integer codes of ``series`` against ``categories`` (-1 where absent).
+
+    A categorical column is mapped through its (few) categories, not its
+    (millions of) rows.
+    """
+    index = pd.Index(categories)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        lookup = np.append(index.get_indexer(series.cat.categories.astype(str)), -1)
+        return lookup[series.cat.codes.to_numpy()].astype(np.int64)
+    return index.get_indexer(series.astype(str)).astype(np.int64)
 
 
-def fit_variant(keys: np.ndarray, y: np.ndarray, clinic_codes: np.ndarray, mask: np.ndarray, config: ModelConfig):
-    """Fit the regression on the persons in ``mask`` via cells; returns the results object."""
+def fit_variant(keys: np.ndarray, y: np.ndarray, clinic_codes: np.ndarray, mask: np.ndarray, config: ModelConfig,
+                dense: tuple[np.ndarray, np.ndarray] | None = None):
+    """Fit the regression on the persons in ``mask`` via cells; returns the results object.
+
+    ``dense``: optional ``(cell_keys, person_cell)`` of all persons from
+    :func:`model.features.dense_codes`, which lets the cells be summed by
+    counting instead of re-aggregating the masked persons.
+
+    With ``config.clinic_fixed_effects`` the cells are split by clinic and the
+    within-clinic estimator of :func:`model.stability.fit_within` is used; its
+    ``Intercept`` is the patient-weighted mean clinic effect, so predictions
+    average the clinic effects out.
+    """
+    if config.clinic_fixed_effects:
+        from .stability import fit_within
+
+        cells = ft.build_cells(keys[mask], y[mask], config, cluster=clinic_codes[mask])
+        X = ft.design_matrix(cells.table, config)
+        t = cells.table
+        return fit_within(X, t["n"].to_numpy(), t["sum_y"].to_numpy(), t["sum_y2"].to_numpy(), t["cluster"].to_numpy(),
+                          ft.term_names(config), cov_type=config.cov_type)
     cluster = clinic_codes[mask] if config.cov_type == "cluster" else None
-    cells = ft.build_cells(keys[mask], y[mask], config, cluster=cluster)
+    if cluster is None and dense is not None:
+        # fast path: the cells of all persons are known; sum within the mask by counting
+        uk, inv = dense
+        m = mask.astype(np.float64)
+        n = np.bincount(inv, weights=m, minlength=len(uk))
+        sy = np.bincount(inv, weights=y * m, minlength=len(uk))
+        syy = np.bincount(inv, weights=y * y * m, minlength=len(uk))
+        nz = n > 0
+        table = ft.unpack_keys(uk[nz], config)
+        table["n"], table["sum_y"], table["sum_y2"] = n[nz].astype(np.int64), sy[nz], syy[nz]
+        cells = ft.Cells(table=table, person_cell=np.empty(0, np.int64))
+    else:
+        cells = ft.build_cells(keys[mask], y[mask], config, cluster=cluster)
     X = ft.design_matrix(cells.table, config)
     frame = pd.concat([X, cells.table[["n", "sum_y", "sum_y2"] + (["cluster"] if cluster is not None else [])]], axis=1)
     return fit_cells(frame, ft.term_names(config), cov_type=config.cov_type, cluster_col="cluster")
@@ -179,28 +253,33 @@ def price_list_keys(config: ModelConfig) -> np.ndarray:
     return np.sort(ft.cell_keys(grid, config))
 
 
-def clinic_profiles(keys: np.ndarray, clinic_codes: np.ndarray, clinic_ids: list[str], fit, config: ModelConfig) -> pd.DataFrame:
+def clinic_profiles(cell_keys: np.ndarray, person_cell: np.ndarray, clinic_codes: np.ndarray, clinic_ids: list[str],
+                    fit, config: ModelConfig) -> pd.DataFrame:
     """How many of each clinic's listed patients carry each term of the price list.
 
-    In: per-person cell keys and clinic codes (group 1), the clinic IDs, the fit.
+    In: the cells of the group-1 citizens (keys and each person's cell, from
+    :func:`model.features.dense_codes`), each person's clinic code, the
+    clinic IDs and the fit.
     Out: long table clinic_id, term, patients, coefficient, contribution
     (= coefficient x patients / listed patients).  The contributions of a
     clinic add up to its mean predicted use: the clinic's own calculation
     in terms a GP can follow.  Counts below 5 are kept here (the run folder
     stays on the secure server); the clinic sheets suppress them.
     """
-    cells = ft.build_cells(keys, np.zeros(len(keys)), config, cluster=clinic_codes)
-    X = ft.design_matrix(cells.table, config)
-    n = cells.table["n"].to_numpy()
-    counts = pd.DataFrame(X.to_numpy(dtype=np.int64) * n[:, None], columns=X.columns).groupby(cells.table["cluster"].to_numpy()).sum()
-    listed = counts["Intercept"]
-    long = counts.stack().rename("patients").reset_index()
-    long.columns = ["clinic", "term", "patients"]
-    long = long[long["patients"] > 0]
-    long.insert(0, "clinic_id", np.asarray(clinic_ids, dtype=object)[long.pop("clinic").to_numpy()])
-    long["coefficient"] = long["term"].map(fit.params)
-    long["contribution"] = long["coefficient"] * long["patients"] / long["clinic_id"].map(pd.Series(listed.to_numpy(), index=np.asarray(clinic_ids, dtype=object)[listed.index]))
-    return long.sort_values(["clinic_id", "term"], key=lambda s: s if s.name == "clinic_id" else s.map({t: i for i, t in enumerate(ft.term_names(config))})).reset_index(drop=True)
+    nk, nc = len(cell_keys), len(clinic_ids)
+    counts = np.bincount(person_cell * nc + clinic_codes, minlength=nk * nc).reshape(nk, nc)  # cells x clinics
+    X = ft.design_matrix(ft.unpack_keys(cell_keys, config), config).to_numpy(dtype=np.int64)  # cells x terms
+    by_term = counts.T @ X  # clinics x terms: patients carrying each term
+    terms = ft.term_names(config)
+    listed = by_term[:, 0]
+    clinic, term = np.nonzero(by_term)
+    ids = np.asarray(clinic_ids, dtype=object)
+    patients = by_term[clinic, term]
+    coef = fit.params.reindex(terms).to_numpy()[term]
+    return pd.DataFrame({
+        "clinic_id": ids[clinic], "term": np.asarray(terms, dtype=object)[term], "patients": patients,
+        "coefficient": coef, "contribution": coef * patients / listed[clinic],
+    })
 
 
 def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> ModelRun:
@@ -215,9 +294,11 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
     """
     marks, mark = _timer()
     p = inputs.persons
+    keep = (p["insurance_group"] == config.insurance_group).to_numpy()
     if "year" in p.columns:
-        p = p[p["year"] == config.year]
-    p = p[p["insurance_group"] == config.insurance_group]
+        keep = keep & (p["year"] == config.year).to_numpy()
+    if not keep.all():  # one copy, of the columns the model uses
+        p = p.loc[keep, [c for c in PERSON_COLUMNS if c in p.columns]]
     if p.empty:
         raise ValueError(f"no persons in insurance group {config.insurance_group} in {config.year}")
     munis = inputs.municipalities
@@ -233,6 +314,7 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
     factors = ft.person_factors(p, config)
     keys = ft.cell_keys(factors, config)
     y = ft.outcome(p, config)
+    uk, inv = ft.dense_codes(keys, int(np.prod(ft._radices(config))))  # the cells of all group-1 citizens
     mark("features")
 
     # --- step 2: the fit, with and without regional and tender clinics, side by side
@@ -245,19 +327,17 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
         configs[counterpart] = other
     for name, cfg in configs.items():
         mask = ~np.isin(form, list(cfg.excluded_practice_forms)) if cfg.excluded_practice_forms else np.ones(len(p), bool)
-        fits[name] = fit_variant(keys, y, pc, mask, cfg)
+        fits[name] = fit_variant(keys, y, pc, mask, cfg, dense=(uk, inv))
     fit = fits[variant]
     mark("fit")
 
     # --- step 3: predicted use -> normalised weight -> life-expectancy-corrected weight
-    uk, inv = np.unique(keys, return_inverse=True)
     pred_cell = np.asarray(fit.predict(ft.design_matrix(ft.unpack_keys(uk, config), config)), dtype=np.float64)
     if (pred_cell <= 0).any():
         raise ValueError("the fit predicts non-positive use for some cells; weights would be meaningless")
     predicted = pred_cell[inv]
     le = wt.life_expectancy_factors(munis, config)
-    factor_by_code = le.set_index("municipality_code")["life_expectancy_factor"].reindex(muni_codes).to_numpy()
-    factor = factor_by_code[pm]
+    factor = wt.person_factors(le, muni_codes, pm, p["sex"].to_numpy(), config)
     w = wt.disease_weights(predicted, factor)
     mark("weights")
 
@@ -294,7 +374,7 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
     with np.errstate(invalid="ignore", divide="ignore"):
         ct.insert(ct.columns.get_loc("mean_weight"), "mean_predicted_use", ct["clinic_id"].map(lp["sum_predicted_use"] / lp["listed_patients"]))
         ct.insert(ct.columns.get_loc("mean_weight"), "mean_normalised_weight", ct["clinic_id"].map(lp["sum_normalised_weight"] / lp["listed_patients"]))
-    profiles = clinic_profiles(keys, pc, clinic_ids, fit, config)
+    profiles = clinic_profiles(uk, inv, pc, clinic_ids, fit, config)
     hc = cap.capacity_by_health_council(bm, munis, ct, config)
     mark("capacities")
 

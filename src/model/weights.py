@@ -13,10 +13,56 @@ Named stages, in order (each kept as a column so users can follow them):
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from .config import ModelConfig
+
+#: Derived municipal life-expectancy figures (by sex, remaining at 65) for the sensitivity variants of
+#: §4.4.2.4; the file's header says how they are derived (:func:`model.sensitivity.derive_life_expectancy_variants`).
+LIFE_EXPECTANCY_VARIANTS = Path(__file__).resolve().parent / "data" / "life_expectancy_variants.csv"
+
+
+@lru_cache(maxsize=1)
+def _life_expectancy_variants() -> pd.DataFrame:
+    return pd.read_csv(LIFE_EXPECTANCY_VARIANTS, comment="#", dtype={"municipality_code": str})
+
+
+def life_expectancy_columns(config: ModelConfig) -> list[str]:
+    """The municipal columns the correction reads: the pooled figure, then men's and women's when by sex."""
+    c = config.life_expectancy_column
+    return [c, f"{c}_men", f"{c}_women"] if config.life_expectancy_by_sex else [c]
+
+
+def _with_variant_columns(municipalities: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
+    """Add the derived life-expectancy columns the configuration needs when the table lacks them."""
+    need = [c for c in life_expectancy_columns(config) if c not in municipalities.columns]
+    if not need:
+        return municipalities
+    extra = _life_expectancy_variants()
+    unknown = [c for c in need if c not in extra.columns]
+    if unknown:
+        raise ValueError(f"no municipal life-expectancy column(s) {unknown} in municipalities.csv or {LIFE_EXPECTANCY_VARIANTS.name}")
+    return municipalities.merge(extra[["municipality_code"] + need], on="municipality_code", how="left")
+
+
+def _national_and_imputed(m: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series, float]:
+    """(figure with missing ones imputed from the health council, imputed flag, national figure)."""
+    le = pd.to_numeric(m[column], errors="coerce")
+    pop = m["population_2026_01_01"].astype(float)
+    have = le.notna()
+    hc = (
+        pd.DataFrame({"hc": m["sundhedsraad"], "wle": (le * pop).where(have), "w": pop.where(have)})
+        .groupby("hc")[["wle", "w"]].sum()
+    )
+    hc_le = hc["wle"] / hc["w"]
+    if hc_le.isna().any():
+        raise ValueError(f"health council(s) without any life-expectancy figure: {sorted(hc_le[hc_le.isna()].index)}")
+    national = float((le[have] * pop[have]).sum() / pop[have].sum())
+    return le.where(have, m["sundhedsraad"].map(hc_le)), ~have, national
 
 
 def life_expectancy_factors(municipalities: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
@@ -32,28 +78,51 @@ def life_expectancy_factors(municipalities: pd.DataFrame, config: ModelConfig) -
     municipal figures; a municipality without a figure takes its health
     council's population-weighted figure.  With
     ``config.life_expectancy_correction`` False every factor is 1.
+
+    Columns missing from ``municipalities`` (the derived remaining life
+    expectancy at 65 and the figures by sex) are taken from
+    :data:`LIFE_EXPECTANCY_VARIANTS`.  With ``config.life_expectancy_by_sex``
+    the table also has ``life_expectancy_factor_men`` and
+    ``life_expectancy_factor_women`` (national / municipal figure of that
+    sex, each sex's national figure weighted by total population, as
+    populations by sex and municipality are not in the reference data); a
+    citizen gets the factor of their own sex, and ``life_expectancy_factor``
+    is then the mean of the two (for display only).
     """
-    m = municipalities[["municipality_code", "sundhedsraad", "population_2026_01_01", config.life_expectancy_column]].copy()
-    m = m.rename(columns={config.life_expectancy_column: "life_expectancy"})
-    le = pd.to_numeric(m["life_expectancy"], errors="coerce")
-    pop = m["population_2026_01_01"].astype(float)
-    have = le.notna()
-    hc = (
-        pd.DataFrame({"hc": m["sundhedsraad"], "wle": (le * pop).where(have), "w": pop.where(have)})
-        .groupby("hc")[["wle", "w"]].sum()
-    )
-    hc_le = hc["wle"] / hc["w"]
-    if hc_le.isna().any():
-        raise ValueError(f"health council(s) without any life-expectancy figure: {sorted(hc_le[hc_le.isna()].index)}")
-    m["life_expectancy_imputed"] = ~have
-    m["life_expectancy"] = le.where(have, m["sundhedsraad"].map(hc_le))
-    national = float((le[have] * pop[have]).sum() / pop[have].sum())
+    src = _with_variant_columns(municipalities, config)
+    col = config.life_expectancy_column
+    m = src[["municipality_code", "sundhedsraad", "population_2026_01_01"]].copy()
+    m["life_expectancy"], m["life_expectancy_imputed"], national = _national_and_imputed(src, col)
     if config.life_expectancy_correction:
         m["life_expectancy_factor"] = national / m["life_expectancy"]
     else:
         m["life_expectancy_factor"] = 1.0
+    cols = ["municipality_code", "life_expectancy", "life_expectancy_imputed", "life_expectancy_factor"]
+    if config.life_expectancy_by_sex:
+        for sex in ("men", "women"):
+            le_s, _, national_s = _national_and_imputed(src, f"{col}_{sex}")
+            m[f"life_expectancy_factor_{sex}"] = national_s / le_s if config.life_expectancy_correction else 1.0
+        m["life_expectancy_factor"] = (m["life_expectancy_factor_men"] + m["life_expectancy_factor_women"]) / 2
+        cols += ["life_expectancy_factor_men", "life_expectancy_factor_women"]
+    m = m[cols]
     m.attrs["national_life_expectancy"] = national
-    return m[["municipality_code", "life_expectancy", "life_expectancy_imputed", "life_expectancy_factor"]]
+    return m
+
+
+def person_factors(le: pd.DataFrame, muni_codes: list[str], muni_index: np.ndarray, sex: np.ndarray | None,
+                   config: ModelConfig) -> np.ndarray:
+    """Life-expectancy factor of each citizen: of the municipality of residence (and own sex when by sex).
+
+    In: the table of :func:`life_expectancy_factors`, the municipality codes in
+    the order ``muni_index`` refers to, each citizen's index into them and sex
+    (1 male, 2 female; needed only by sex).
+    """
+    t = le.set_index("municipality_code")
+    if not config.life_expectancy_by_sex:
+        return t["life_expectancy_factor"].reindex(muni_codes).to_numpy()[muni_index]
+    men = t["life_expectancy_factor_men"].reindex(muni_codes).to_numpy()
+    women = t["life_expectancy_factor_women"].reindex(muni_codes).to_numpy()
+    return np.where(np.asarray(sex) == 2, women[muni_index], men[muni_index])
 
 
 def disease_weights(predicted_use: np.ndarray, factor: np.ndarray) -> dict[str, np.ndarray]:

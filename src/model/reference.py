@@ -1,0 +1,151 @@
+"""The embedded public reference data, loaded with IDs as strings.
+
+Two small tables ship inside the package (``src/model/data``):
+
+* ``municipalities.csv`` -- the 98 municipalities (*kommuner*): code, name,
+  region (2007-2026 and from 2027), health council (*sundhedsråd*), area,
+  population on 1 January 2026, life expectancy at birth, the share of
+  residents with a GP contact in the year, and a representative point.
+* ``population_age_sex_2025.csv`` -- the national population by sex and
+  5-year age band on 1 January 2025.
+
+Where every column comes from is in :data:`PROVENANCE`.  Municipality codes
+are strings throughout (``"101"``); :func:`municipalities` adds
+``municipality_code``, the code zero-padded to 3 digits, which is the key the
+rest of the package joins on.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "PROVENANCE",
+    "SJAELLAND_ULTRASOUND_MUNICIPALITY_NAMES",
+    "SJAELLAND_ULTRASOUND_MUNICIPALITIES",
+    "data_path",
+    "municipalities",
+    "population_age_sex",
+]
+
+_MUNICIPALITIES_FILE = "municipalities.csv"
+_POPULATION_FILE = "population_age_sex_2025.csv"
+
+#: Source of every column of the embedded reference tables.
+PROVENANCE: dict[str, str] = {
+    # municipalities.csv
+    "kommunekode": "Statistics Denmark municipality code (3 digits; municipal structure since 2007)",
+    "kommune": "Statistics Denmark municipality name",
+    "region_2007_2026": "Region of the municipality, 1 January 2007 - 31 December 2026",
+    "region_from_2027": "Region from 1 January 2027 (Hovedstaden and Sjælland become Østdanmark)",
+    "sundhedsraad": "Health council (sundhedsråd) of the municipality, 17 in all (health reform 2027)",
+    "area_km2": (
+        "Area in km², computed from the municipality boundary polygons "
+        "(not Statistics Denmark's official area table)"
+    ),
+    "population_2026_01_01": "Population on 1 January 2026, Statistics Denmark FOLK1A (sum 6,025,511)",
+    "life_expectancy_at_birth": (
+        "Life expectancy at birth, Statistics Denmark HISBK, period ending 2023; "
+        "missing for Ærø, Fanø, Samsø and Læsø"
+    ),
+    "gp_contact_share_pct": (
+        "Share of residents with at least one GP contact in the year, in per cent: "
+        "Statistics Denmark SYGP1 (persons with contact) over FOLK1A (population), 2023/24"
+    ),
+    "lat": "Latitude of a representative point of the municipality (GeoNames-based; for maps, not distances)",
+    "lon": "Longitude of a representative point of the municipality (GeoNames-based; for maps, not distances)",
+    # population_age_sex_2025.csv
+    "population_age_sex_2025": (
+        "Population by sex (1 men, 2 women) and 5-year age band (85+ open) on 1 January 2025, "
+        "Statistics Denmark FOLK1A (total 5,992,734)"
+    ),
+}
+
+_NUMERIC_COLUMNS = (
+    "area_km2",
+    "population_2026_01_01",
+    "life_expectancy_at_birth",
+    "gp_contact_share_pct",
+    "lat",
+    "lon",
+)
+
+#: The 12 municipalities of Region Sjælland's local agreement on ultrasound in
+#: general practice 2025-2026 (fee codes 4350-4360), as named in the agreement
+#: (``seeds/004_6310b9960d1c20c4.txt``, section 3).
+SJAELLAND_ULTRASOUND_MUNICIPALITY_NAMES: tuple[str, ...] = (
+    "Faxe",
+    "Guldborgsund",
+    "Holbæk",
+    "Kalundborg",
+    "Lolland",
+    "Næstved",
+    "Odsherred",
+    "Ringsted",
+    "Slagelse",
+    "Sorø",
+    "Stevns",
+    "Vordingborg",
+)
+
+
+def data_path(name: str) -> Path:
+    """Path of an embedded data file (``municipalities.csv``, ``population_age_sex_2025.csv``)."""
+    p = resources.files("model").joinpath("data", name)
+    return Path(str(p))
+
+
+def municipalities() -> pd.DataFrame:
+    """The 98 municipalities, one row each, in file order.
+
+    ``kommunekode`` and the added ``municipality_code`` (zero-padded to 3
+    digits) are strings; the other text columns are strings; area,
+    population, life expectancy (NaN where missing), contact share and the
+    point are numbers.
+    """
+    with data_path(_MUNICIPALITIES_FILE).open("r", encoding="utf-8") as fh:
+        df = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    for c in df.columns:
+        df[c] = df[c].str.strip()
+    for c in _NUMERIC_COLUMNS:
+        df[c] = pd.to_numeric(df[c].replace("", None), errors="raise").astype("float64")
+    df["population_2026_01_01"] = df["population_2026_01_01"].astype("int64")
+    df["municipality_code"] = df["kommunekode"].str.zfill(3)
+    return df
+
+
+def population_age_sex() -> pd.DataFrame:
+    """National population by sex and 5-year band on 1 January 2025.
+
+    Columns: ``sex`` (1 men, 2 women), ``age_from``, ``age_to`` (nullable
+    integer, ``<NA>`` for the open 85+ band) and ``population``.
+    """
+    with data_path(_POPULATION_FILE).open("r", encoding="utf-8") as fh:
+        df = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    out = pd.DataFrame(
+        {
+            "sex": df["sex"].astype("int64"),
+            "age_from": df["age_from"].astype("int64"),
+            "age_to": pd.array([int(v) if v.strip() else None for v in df["age_to"]], dtype="Int64"),
+            "population": df["population"].astype("int64"),
+        }
+    )
+    return out
+
+
+def _ultrasound_codes() -> tuple[str, ...]:
+    m = municipalities()
+    by_name = dict(zip(m["kommune"], m["municipality_code"]))
+    missing = [n for n in SJAELLAND_ULTRASOUND_MUNICIPALITY_NAMES if n not in by_name]
+    if missing:  # pragma: no cover - guards the embedded file
+        raise ValueError(f"ultrasound municipalities not in municipalities.csv: {missing}")
+    return tuple(sorted(by_name[n] for n in SJAELLAND_ULTRASOUND_MUNICIPALITY_NAMES))
+
+
+#: Codes of the 12 ultrasound-agreement municipalities (sorted): Odsherred 306,
+#: Holbæk 316, Faxe 320, Kalundborg 326, Ringsted 329, Slagelse 330, Stevns 336,
+#: Sorø 340, Lolland 360, Næstved 370, Guldborgsund 376, Vordingborg 390.
+SJAELLAND_ULTRASOUND_MUNICIPALITIES: tuple[str, ...] = _ultrasound_codes()

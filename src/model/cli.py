@@ -71,8 +71,7 @@ def cmd_ingest(a: argparse.Namespace) -> int:
 
     data = Path(a.data)
     _validate_or_exit(data, [a.year])
-    out = Path(a.out) if a.out else data / "persons.parquet"
-    summary = ingest(data, a.year, out)
+    summary = ingest(data, a.year, Path(a.out))
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
@@ -208,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ingest", help="aggregate services.parquet into persons' gross_fee and local_services_fee")
     s.add_argument("--data", required=True)
     s.add_argument("--year", type=int, required=True)
-    s.add_argument("--out", default=None, help="persons file to write (default: replace DATA/persons.parquet atomically)")
+    s.add_argument("--out", required=True, help="persons file to write (written to a temporary file, then renamed; never over an input)")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("fit", help="fit the model and write coefficients, weights, capacities and clinic numbers")
@@ -270,3 +269,6 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except RuntimeError as e:  # a notebook that failed (render.NotebookFailed) and similar stops
+        print(f"error: {e}", file=sys.stderr)
+        return 1

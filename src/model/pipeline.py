@@ -468,6 +468,7 @@ class AtomicFolder:
         self.target = Path(self.target)
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent))
+        os.chmod(self.tmp, 0o755)  # mkdtemp makes 0700; the finished folder should read like any other
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> bool:

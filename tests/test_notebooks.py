@@ -1,0 +1,148 @@
+"""The notebooks are committed stripped, thin and with a checkable parameters cell.
+
+The structural checks apply to every notebook in ``notebooks/``; the
+expected parameter names are checked for the report chain's notebooks.
+
+No kernel is started here (fast): the rendering itself is tested in
+tests/test_render.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from model import render
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+EXPECTED = {
+    "fit.ipynb": {"year", "data_dir", "run_dir", "variant", "citizens_per_capacity", "km2_per_capacity",
+                  "rounding", "clinic_rounding_step"},
+    "data_checks.ipynb": {"year", "data_dir", "run_dir", "validation_file"},
+    "annual_report.ipynb": {"year", "run_dir", "data_dir", "previous_run_dir"},
+    "evaluation_2028.ipynb": {"year", "run_dir", "data_dir"},
+}
+IDS = [p.name for p in NOTEBOOKS]
+
+
+def _code(cell) -> str:
+    """Cell source without IPython magics (``%``/``!`` lines), for ``ast``."""
+    return "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
+def test_the_expected_notebooks_exist():
+    assert set(EXPECTED) <= set(IDS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_stripped(path):
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", "kernelspec python3 missing"
+    assert "widgets" not in nb.metadata and "papermill" not in nb.metadata
+    for i, c in enumerate(raw["cells"]):
+        if c["cell_type"] == "code":
+            assert c.get("outputs") == [], f"cell {i + 1} has outputs"
+            assert c.get("execution_count") is None, f"cell {i + 1} has an execution count"
+            assert "execution" not in c.get("metadata", {}) and "papermill" not in c.get("metadata", {})
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_one_parameters_cell_of_literals(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    cell = nb.cells[tagged[0]]
+    assert cell.cell_type == "code"
+    tree = ast.parse(cell.source)
+    assert tree.body, "empty parameters cell"
+    for stmt in tree.body:
+        assert isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name), \
+            f"not a plain assignment: {ast.unparse(stmt)}"
+        v = stmt.value
+        if isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub):
+            v = v.operand
+        assert isinstance(v, ast.Constant), f"not a literal: {ast.unparse(stmt)}"
+    # the first code cell after it validates the parameters through ModelConfig
+    nxt = next(c for c in nb.cells[tagged[0] + 1:] if c.cell_type == "code")
+    assert "ModelConfig().replace(" in nxt.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_thin_no_def(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, c in enumerate(nb.cells):
+        if c.cell_type != "code":
+            continue
+        tree = ast.parse(_code(c))
+        bad = [type(n).__name__ for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                          ast.ClassDef, ast.Lambda))]
+        assert not bad, f"{path.name} cell {i + 1} defines {bad}: logic belongs in the package"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_inspect_notebook_finds_the_parameters(name):
+    assert set(pm.inspect_notebook(str(ROOT / "notebooks" / name))) == EXPECTED[name]
+
+
+def test_render_report_passes_only_known_parameters(tmp_path):
+    params = render.chain_parameters(2025, tmp_path, "")
+    for name, p in params.items():
+        render.check_parameters(ROOT / "notebooks" / name, p)
+
+
+def test_misspelt_parameter_is_rejected():
+    with pytest.raises(render.ParameterError) as e:
+        render.check_parameters(ROOT / "notebooks" / "annual_report.ipynb", {"year": 2025, "previous_rundir": ""})
+    msg = str(e.value)
+    assert "'previous_rundir'" in msg and "previous_run_dir" in msg and "run_dir" in msg
+
+
+def _variant(tmp_path, name, change):
+    nb = nbformat.read(ROOT / "notebooks" / "fit.ipynb", as_version=4)
+    change(nb)
+    p = tmp_path / name
+    nbformat.write(nb, p)
+    return p
+
+
+def test_cell_tagged_parameter_singular_is_rejected(tmp_path):
+    def singular(nb):
+        for c in nb.cells:
+            if "parameters" in c.metadata.get("tags", []):
+                c.metadata["tags"] = ["parameter"]
+    p = _variant(tmp_path, "singular.ipynb", singular)
+    with pytest.raises(render.ParameterError, match="tagged 'parameter'"):
+        render.check_parameters(p, {"year": 2025})
+
+
+def test_no_parameters_cell_is_rejected(tmp_path):
+    def untag(nb):
+        for c in nb.cells:
+            c.metadata.pop("tags", None)
+    p = _variant(tmp_path, "none.ipynb", untag)
+    with pytest.raises(render.ParameterError, match="no cell is tagged 'parameters'"):
+        render.check_parameters(p, {})
+
+
+def test_two_parameters_cells_are_rejected(tmp_path):
+    def twice(nb):
+        nb.cells.append(nbformat.v4.new_code_cell("year = 2024", metadata={"tags": ["parameters"]}))
+    p = _variant(tmp_path, "two.ipynb", twice)
+    with pytest.raises(render.ParameterError, match="2 cells are tagged 'parameters'"):
+        render.check_parameters(p, {})
+
+
+def test_run_notebook_checks_before_running(tmp_path):
+    """A misspelt name stops run_notebook before any kernel starts (no output written)."""
+    out = tmp_path / "out.ipynb"
+    with pytest.raises(render.ParameterError):
+        render.run_notebook(ROOT / "notebooks" / "fit.ipynb", out, {"yeer": 2025}, cwd=tmp_path, timeout=60)
+    assert not out.exists()

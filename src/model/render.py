@@ -54,12 +54,16 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: The project's notebooks folder (the package is installed editable from the checkout).
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 #: Analysis notebooks run by :func:`render_report`, in order, then the report notebook.
-ANALYSIS_NOTEBOOKS = ("fit.ipynb", "data_checks.ipynb")
+ANALYSIS_NOTEBOOKS = ("fit.ipynb", "data_checks.ipynb", "stability.ipynb", "sensitivity.ipynb")
+#: Analysis notebooks that need at least two years of data (a panel).
+PANEL_NOTEBOOKS = ("stability.ipynb", "sensitivity.ipynb")
 REPORT_NOTEBOOK = "annual_report.ipynb"
 #: Titles of the HTML pages.
 TITLES = {
     "fit.ipynb": "Model fit {year}",
     "data_checks.ipynb": "Data checks {year}",
+    "stability.ipynb": "Stability across years {year}",
+    "sensitivity.ipynb": "Sensitivity analyses {year}",
     "annual_report.ipynb": "Annual model report {year}: GP capacity (BEK 975/2025)",
     "evaluation_2028.ipynb": "Evaluation of the model 2028",
 }
@@ -394,6 +398,36 @@ def _readable_dirs(root: Path) -> None:
         d.chmod(0o777 & ~mask)
 
 
+def panel_years(data: str | Path) -> list[int]:
+    """Years present in ``persons.parquet``, read from the row-group statistics (no data read)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(Path(data) / "persons.parquet").metadata
+    col = meta.schema.to_arrow_schema().get_field_index("year")
+    years: set[int] = set()
+    for i in range(meta.num_row_groups):
+        st = meta.row_group(i).column(col).statistics
+        if st is None or not st.has_min_max:
+            return sorted(set(pq.read_table(Path(data) / "persons.parquet", columns=["year"]).column("year").unique().to_pylist()))
+        years.update(range(int(st.min), int(st.max) + 1))
+    return sorted(years)
+
+
+def analysis_notebooks(data: str | Path, year: int) -> tuple[str, ...]:
+    """The analysis notebooks the chain runs: stability and sensitivity only with at least two years up to ``year``."""
+    years = [y for y in panel_years(data) if y <= year]
+    return tuple(n for n in ANALYSIS_NOTEBOOKS if n not in PANEL_NOTEBOOKS or len(years) >= 2)
+
+
+def _stability_years(data: str | Path, year: int) -> str:
+    """The years the stability notebook refits: up to five, ending with ``year`` (as '2021-2025')."""
+    try:
+        first = min(y for y in panel_years(data) if y <= year)
+    except (FileNotFoundError, ValueError):
+        first = year - 4
+    return f"{max(first, year - 4)}-{year}"
+
+
 def chain_parameters(year: int, data: str | Path, previous_run: str = "",
                      fit_parameters: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """The parameters :func:`render_report` passes to each notebook (paths relative to the report folder).
@@ -407,6 +441,9 @@ def chain_parameters(year: int, data: str | Path, previous_run: str = "",
                       **dict(fit_parameters or {})},
         "data_checks.ipynb": {"year": int(year), "data_dir": str(data), "run_dir": "run",
                               "validation_file": "validation.json"},
+        "stability.ipynb": {"year": int(year), "data_dir": str(data), "run_dir": "run",
+                            "years": _stability_years(data, int(year))},
+        "sensitivity.ipynb": {"year": int(year), "data_dir": str(data), "run_dir": "run"},
         REPORT_NOTEBOOK: {"year": int(year), "run_dir": "run", "data_dir": str(data),
                           "previous_run_dir": str(previous_run or "")},
     }
@@ -462,14 +499,15 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
     _say(t0, f"validation: {validation.get('summary') or ('ok' if validation['ok'] else 'failed')}")
 
     params = chain_parameters(year, data, prev_run, fit_parameters)
-    for name in (*ANALYSIS_NOTEBOOKS, REPORT_NOTEBOOK):  # fail before any work on a bad parameter
+    analysis = analysis_notebooks(data, year)
+    for name in (*analysis, REPORT_NOTEBOOK):  # fail before any work on a bad parameter
         check_parameters(nb_dir / name, params[name])
 
     with AtomicFolder(out) as tmp:
         (tmp / "notebooks").mkdir()
         (tmp / "validation.json").write_text(json.dumps(validation, indent=2, sort_keys=True, default=str) + "\n",
                                              encoding="utf-8")
-        for name in (*ANALYSIS_NOTEBOOKS, REPORT_NOTEBOOK):
+        for name in (*analysis, REPORT_NOTEBOOK):
             executed = tmp / "notebooks" / name
             _say(t0, f"{name}: executing")
             t = time.perf_counter()
@@ -509,7 +547,7 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n",
                                            encoding="utf-8")
         _readable_dirs(tmp)
-    for name in (*ANALYSIS_NOTEBOOKS, REPORT_NOTEBOOK):  # failures of earlier renders are now stale
+    for name in (*analysis, REPORT_NOTEBOOK):  # failures of earlier renders are now stale
         (failed_dir / f"{Path(name).stem}.failed.ipynb").unlink(missing_ok=True)
     if failed_dir.is_dir() and not any(failed_dir.iterdir()):
         failed_dir.rmdir()

@@ -216,10 +216,10 @@ def fit_variant(keys: np.ndarray, y: np.ndarray, clinic_codes: np.ndarray, mask:
     if cluster is None and dense is not None:
         # fast path: the cells of all persons are known; sum within the mask by counting
         uk, inv = dense
-        m = mask.astype(np.float64)
-        n = np.bincount(inv, weights=m, minlength=len(uk))
-        sy = np.bincount(inv, weights=y * m, minlength=len(uk))
-        syy = np.bincount(inv, weights=y * y * m, minlength=len(uk))
+        ym = np.where(mask, y, 0.0)
+        n = np.bincount(inv[mask], minlength=len(uk)).astype(np.float64)
+        sy = np.bincount(inv, weights=ym, minlength=len(uk))
+        syy = np.bincount(inv, weights=ym * ym, minlength=len(uk))
         nz = n > 0
         table = ft.unpack_keys(uk[nz], config)
         table["n"], table["sum_y"], table["sum_y2"] = n[nz].astype(np.int64), sy[nz], syy[nz]
@@ -318,7 +318,7 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
     mark("features")
 
     # --- step 2: the fit, with and without regional and tender clinics, side by side
-    form = clinics["practice_form"].to_numpy()[pc]
+    clinic_form = clinics["practice_form"].astype(str).to_numpy()
     counterpart = "with_regional_tender" if config.excluded_practice_forms else "base"
     fits: dict[str, Any] = {}
     configs = {variant: config}
@@ -326,7 +326,8 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
         other = config.replace(excluded_practice_forms=() if config.excluded_practice_forms else ("regional", "tender"))
         configs[counterpart] = other
     for name, cfg in configs.items():
-        mask = ~np.isin(form, list(cfg.excluded_practice_forms)) if cfg.excluded_practice_forms else np.ones(len(p), bool)
+        excluded_clinic = np.isin(clinic_form, list(cfg.excluded_practice_forms))  # per clinic, then per person
+        mask = ~excluded_clinic[pc]
         fits[name] = fit_variant(keys, y, pc, mask, cfg, dense=(uk, inv))
     fit = fits[variant]
     mark("fit")

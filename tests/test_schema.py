@@ -762,3 +762,210 @@ def test_dictionary_encoded_parquet_strings_read_as_text(tmp_path):
     df = S.read_table(tmp_path / "persons.parquet", "persons")
     assert str(df["civil_status"].dtype) == "str"
     assert S.validate_table(df, "persons").ok
+
+
+# --------------------------------------------------------------------------
+# Parquet out of core (DuckDB) against the pandas reference
+# --------------------------------------------------------------------------
+
+
+def _records(report: S.ValidationReport) -> list[tuple]:
+    return [(f.file, f.column, f.row, repr(f.value), f.rule, f.severity) for f in report.failures]
+
+
+def assert_engines_agree(folder: Path, **kw) -> S.ValidationReport:
+    """validate_folder through DuckDB finds exactly what the pandas path
+    finds: the same failures (file, column, row, value, rule, severity) in
+    the same order, and the same full count per rule."""
+    duck = S.validate_folder(folder, engine="duckdb", **kw)
+    ref = S.validate_folder(folder, engine="pandas", **kw)
+    assert _records(duck) == _records(ref), f"DuckDB:\n{duck.format()}\n\npandas:\n{ref.format()}"
+    assert duck.counts == ref.counts
+    return duck
+
+
+def services_many(n_persons: int = 20, copies: int = 10, year: int = 2024) -> pd.DataFrame:
+    """``copies`` x 4 valid service lines spread over the persons and clinics of persons_df."""
+    s = pd.concat([services_df(year)] * copies, ignore_index=True)
+    k = np.arange(len(s))
+    s["person_id"] = [f"P{i % n_persons:06d}" for i in k]
+    s["clinic_id"] = [["012345", "023456", "034567"][i % 3] for i in k]
+    s["fee"] = np.abs(s["fee"])  # no corrections: every person-year total is positive
+    return s
+
+
+def test_valid_services_pass_through_duckdb(tmp_path):
+    folder = write_folder(tmp_path / "d", services=services_many())
+    report = assert_engines_agree(folder)
+    assert report.ok and report.n_warnings == 0, report.format()
+
+
+@pytest.mark.parametrize("breakage, column, rule, rows, value, severity", [
+    (lambda s: s.assign(person_id=np.arange(len(s), dtype=np.int64)), "person_id",
+     "type: string required, got int64 - leading zeros may have been lost", [None], 0, "error"),
+    (lambda s: s.assign(fee=np.where(s["person_id"] == "P000003", -10.0, s["fee"])), "fee",
+     "rule person_year_fee_not_negative: sum of fee per (person_id, year) >= 0", [None],
+     "person_id=P000003; year=2024: sum -20.00", "error"),
+    (lambda s: s.assign(week=np.where(np.arange(len(s)) == 6, 54, s["week"])), "week", "maximum: 53", [7], 54,
+     "error"),
+    (lambda s: s.assign(service_code=np.where(np.arange(len(s)) == 2, "01A1", s["service_code"])), "service_code",
+     "pattern: ^[0-9]{4}$", [3], "01A1", "error"),
+    (lambda s: s.assign(service_code=np.where(np.arange(len(s)) == 4, "101", s["service_code"])), "service_code",
+     "pattern: ^[0-9]{4}$ (too few digits - leading zeros lost?)", [5], "101", "error"),
+    (lambda s: s.assign(clinic_id=np.where(np.arange(len(s)) == 9, "099999", s["clinic_id"])), "clinic_id",
+     "foreignKey: clinic_id -> clinics.clinic_id", [10], "099999", "error"),
+    (lambda s: s.assign(person_id=np.where(np.arange(len(s)) == 11, "P999999", s["person_id"])), "person_id, year",
+     "foreignKey: person_id, year -> persons.person_id, year", [12], "person_id=P999999; year=2024", "warning"),
+    (lambda s: s.assign(count=np.where(np.arange(len(s)) == 12, 500, s["count"])), "count", "plausible maximum: 100",
+     [13], 500, "warning"),
+    (lambda s: s.assign(fee=np.where(np.arange(len(s)) == 13, np.nan, s["fee"])), "fee", "required: value missing",
+     [14], None, "error"),
+    (lambda s: s.assign(week=s["week"].astype(str).where(np.arange(len(s)) != 15, "uge 3")), "week", "type: integer",
+     [16], "uge 3", "error"),
+])
+def test_duckdb_finds_each_services_breach_the_pandas_path_finds(tmp_path, breakage, column, rule, rows, value,
+                                                                 severity):
+    folder = write_folder(tmp_path / "d", services=breakage(services_many()))
+    report = assert_engines_agree(folder)
+    found = failures(report, rule, column)
+    assert found, report.format()
+    assert [f.row for f in found[:len(rows)]] == rows
+    assert (found[0].file, found[0].value, found[0].severity) == ("services.parquet", value, severity)
+
+
+def test_numeric_person_ids_in_services_are_text_to_the_foreign_key(tmp_path):
+    s = services_many()
+    s["person_id"] = np.arange(len(s), dtype=np.int64)  # P000000 can never match 0
+    report = assert_engines_agree(write_folder(tmp_path / "d", services=s))
+    fk = failures(report, "foreignKey: person_id, year")
+    assert fk[0].value == "person_id=0; year=2024" and fk[0].row == 1
+    assert report.summary_frame().set_index("rule").loc[
+        "foreignKey: person_id, year -> persons.person_id, year", "count"] == len(s)
+
+
+def test_duplicate_service_lines_are_allowed(tmp_path):
+    """The contract has no primary key: an original and a correction may share every key column."""
+    s = services_many()
+    s = pd.concat([s, s.iloc[[0, 1, 2]]], ignore_index=True)
+    assert S.load_schema("services").get("primaryKey") is None
+    report = assert_engines_agree(write_folder(tmp_path / "d", services=s))
+    assert report.ok and report.n_warnings == 0, report.format()
+
+
+def test_duckdb_caps_examples_and_counts_every_failing_line(tmp_path):
+    s = services_many(copies=30)  # 120 lines
+    s["week"] = 54
+    s.loc[7, "week"] = 3
+    report = assert_engines_agree(write_folder(tmp_path / "d", services=s))
+    listed = failures(report, "maximum: 53", "week")
+    assert [f.row for f in listed] == [r for r in range(1, 22) if r != 8]
+    assert report.summary_frame().set_index("rule").loc["maximum: 53", "count"] == 119
+
+
+def test_all_services_breaches_together_with_rows(tmp_path):
+    s = services_many()
+    s.loc[3, "week"] = 54
+    s.loc[4, "service_code"] = "101"
+    s.loc[5, "service_code"] = "01A1"
+    s.loc[6, "clinic_id"] = "099999"
+    s.loc[7, "person_id"] = "P999999"
+    s.loc[8, "fee"] = -5000.0
+    s.loc[10, "fee"] = None
+    s.loc[11, "year"] = 2006
+    s.loc[13, "person_id"] = None
+    s.loc[14, "clinic_id"] = "12345"
+    report = assert_engines_agree(write_folder(tmp_path / "d", services=s))
+    got = {(f.column, f.row, f.rule.split(" (")[0]) for f in report.failures if f.row is not None}
+    assert got >= {("week", 4, "maximum: 53"), ("service_code", 5, "pattern: ^[0-9]{4}$"),
+                   ("service_code", 6, "pattern: ^[0-9]{4}$"),
+                   ("clinic_id", 7, "foreignKey: clinic_id -> clinics.clinic_id"),
+                   ("person_id, year", 8, "foreignKey: person_id, year -> persons.person_id, year"),
+                   ("fee", 11, "required: value missing"), ("year", 12, "minimum: 2007"),
+                   ("person_id", 14, "required: value missing"), ("clinic_id", 15, "pattern: ^[0-9]{6}$")}
+    assert only(report, "person_year_fee_not_negative").value.startswith("person_id=P000008; year=2024: sum -")
+
+
+def test_duckdb_finds_each_persons_breach_the_pandas_path_finds(tmp_path):
+    p = persons_df(60)
+    p["age"] = p["age"].astype(str)
+    p.loc[4, "age"] = "abc"
+    p.loc[5, "age"] = "130"
+    p.loc[6, "age"] = "115"
+    p["clinic_id"] = p["clinic_id"].astype(np.int64)  # leading zeros lost
+    p.loc[7, "person_id"] = p.loc[2, "person_id"]
+    p.loc[8, "civil_status"] = "X"
+    p.loc[9, "local_services_fee"] = 1e9
+    p.loc[11, ["psychiatric", "psychiatric_extended"]] = [True, False]
+    p.loc[12, "municipality_code"] = "999"
+    p.loc[13, "municipality_code"] = None
+    p.loc[15, "gross_fee"] = -1.0
+    p.loc[16, "gross_fee"] = 300000.0
+    p["psychiatric"] = p["psychiatric"].astype(object)
+    p.loc[17, "psychiatric"] = None
+    report = assert_engines_agree(write_folder(tmp_path / "d", persons=p))
+    assert only(report, "primaryKey").value == "person_id=P000002; year=2024 (first in row 3)"
+    assert only(report, "type: integer", "age").row == 5
+    assert only(report, "type: string required, got int64", "clinic_id").value == 12345
+
+
+def test_duckdb_rows_are_rows_of_the_file_when_years_are_selected(tmp_path):
+    both = pd.concat([persons_df(year=2023), persons_df(year=2024)], ignore_index=True)
+    both.loc[25, "age"] = 999  # the 26th row of the file, the 6th of 2024
+    folder = write_folder(tmp_path / "d", persons=both, projection=projection_df((2023, 2024)), services=False)
+    f = only(S.validate_folder(folder, years=[2024]), "maximum: 125")
+    assert (f.row, f.value) == (26, 999)
+    assert S.validate_folder(folder, years=[2023]).ok
+
+
+def test_validate_file_reads_parquet_out_of_core(tmp_path):
+    s = services_many()
+    s.loc[2, "week"] = 0
+    path = write_parquet(s, tmp_path / "services.parquet")
+    f = only(S.validate_file(path), "minimum: 1")
+    assert (f.file, f.column, f.row, f.value) == ("services.parquet", "week", 3, 0)
+
+
+def test_tables_selects_what_is_validated(tmp_path):
+    s = services_many()
+    s.loc[0, "week"] = 54
+    c = clinics_df()
+    c.loc[0, "postcode"] = "22000"
+    folder = write_folder(tmp_path / "d", services=s, clinics=c)
+    everything = S.validate_folder(folder)
+    assert set(everything.files) == {"services.parquet", "clinics.csv"}
+    no_services = S.validate_folder(folder, tables=["persons", "clinics", "municipalities"])
+    assert no_services.files == ["clinics.csv"]
+    only_services = S.validate_folder(folder, tables="services")
+    assert only_services.files == ["services.parquet"]  # no clinics or persons: no foreign keys to check
+    assert not failures(only_services, "foreignKey")
+    with pytest.raises(ValueError, match="unknown table"):
+        S.validate_folder(folder, tables=["service"])
+    (folder / "persons.parquet").unlink()
+    assert not failures(S.validate_folder(folder, tables=["clinics"]), "file missing")
+    assert failures(S.validate_folder(folder, tables=["clinics", "persons"]), "file missing")
+
+
+def test_tables_capacity_reports_selects_both_annexes(tmp_path):
+    folder = write_folder(tmp_path / "d")
+    rows = [ANNEX_ROWS[0] + [420], ["034567", "Ø-lægen", "Havnen 1", "Frederiksberg", "751", "8000",
+                                    "Solopraksis", 1, 2, 300]]
+    annex_xlsx(folder / "capacity_report_annex2.xlsx", rows, ANNEX1_COLUMNS + ["Antal tilmeldte patienter"])
+    assert failures(S.validate_folder(folder, tables=["municipalities", "capacity_reports"]),
+                    "rule vacant_within_allocated")
+    assert not failures(S.validate_folder(folder, tables=["municipalities", "persons"]),
+                        "rule vacant_within_allocated")
+
+
+def test_report_validates_what_the_report_reads_not_the_service_lines(tmp_path):
+    from model.render import validate_data
+
+    s = services_many()
+    s.loc[0, "week"] = 54
+    folder = write_folder(tmp_path / "d", services=s)
+    assert validate_data(folder, 2024)["ok"]  # the broken service lines are not read by the report
+    assert not S.validate_folder(folder, years=[2024]).ok
+    p = persons_df()
+    p.loc[0, "age"] = 200
+    write_parquet(p, folder / "persons.parquet")
+    with pytest.raises(ValueError, match="maximum: 125"):
+        validate_data(folder, 2024)

@@ -46,6 +46,20 @@ exactly; the digit patterns ``^[0-9]{n}$`` are checked as length + ASCII
 digits in Arrow. Foreign keys across tables and the plausibility checks are
 plain pandas (single-column keys) or a DuckDB anti-join (composite keys).
 
+Parquet files out of core
+-------------------------
+:func:`validate_folder` and :func:`validate_file` do not load the parquet
+inputs (persons.parquet, 6 million rows a year; services.parquet, up to
+100 million service lines a year) into pandas: the contract is translated
+into SQL and run by DuckDB over ``read_parquet`` within a memory limit
+(:data:`DUCKDB_MEMORY_LIMIT`, spilling to a temporary folder beyond it),
+with the same :class:`Failure` records as the pandas path (see
+:func:`_sql_validate_parquet_checks`). Value rules are evaluated on the
+distinct values of each column, row rules in one scan, and the failing rows
+are read only when something failed. The pandas path stays the reference
+(``validate_folder(engine="pandas")``, :func:`validate_table`,
+:func:`load_table`); ``tables=`` limits a folder check to some tables.
+
 Danish Excel
 ------------
 A CSV saved by Danish Excel is read, not refused: the delimiter is sniffed
@@ -62,9 +76,12 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime as _dt
 import functools
 import io
+import os
 import re
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -92,6 +109,8 @@ __all__ = [
     "load_table",
     "validate_folder",
     "FOLDER_TABLES",
+    "TABLE_ALIASES",
+    "DUCKDB_MEMORY_LIMIT",
     "ROW_CONVENTION",
 ]
 
@@ -290,6 +309,31 @@ class ValidationReport:
             self.failures.append(Failure(file, column, int(pos) + 1, _py(val), rule, severity))
         self._shown[key] = self._shown.get(key, 0) + len(shown)
         self.counts[key] = self.counts.get(key, 0) + n
+
+    def add_found(
+        self,
+        file: str | None,
+        column: str | None,
+        rule: str,
+        rows: Sequence[int | None],
+        values: Sequence[Any],
+        count: int,
+        *,
+        severity: str = ERROR,
+    ) -> None:
+        """Record ``count`` failures of which ``rows`` (1-based data rows,
+        ascending) with ``values`` are the first ones; used where the
+        failures were counted elsewhere (the DuckDB path) and only the
+        examples were fetched."""
+        if count <= 0:
+            return
+        key = (severity, file, column, rule)
+        room = max(self.max_examples - self._shown.get(key, 0), 0)
+        shown = list(zip(rows, values))[:room]
+        for row, val in shown:
+            self.failures.append(Failure(file, column, None if row is None else int(row), _py(val), rule, severity))
+        self._shown[key] = self._shown.get(key, 0) + len(shown)
+        self.counts[key] = self.counts.get(key, 0) + int(count)
 
     def extend(self, other: "ValidationReport | None") -> "ValidationReport":
         """Merge another report into this one (examples stay capped)."""
@@ -1223,10 +1267,15 @@ def validate_file(path: str | Path, name: str | None = None, *,
                   max_examples: int = DEFAULT_MAX_EXAMPLES) -> ValidationReport:
     """Read and validate one file. In: its path and contract name (default:
     the contract whose ``path`` is the file's name). Out: the report (a
-    missing or empty file is a failure in it, not an exception)."""
+    missing or empty file is a failure in it, not an exception). A parquet
+    file is validated out of core in DuckDB (as by :func:`validate_folder`)."""
     path = Path(path)
     name = name or _name_for(path)
     report = ValidationReport(max_examples)
+    if path.suffix.lower() == ".parquet" and path.is_file():  # out of core, see validate_folder
+        with _Duck() as db:
+            _sql_validate_parquet(db, path, name, report, path.name)
+        return report
     df = _read(path, name, report)
     if df is not None:
         _validate(df, name, path.name, report)
@@ -1262,17 +1311,751 @@ def _name_for(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------
+# Out-of-core validation of parquet files (DuckDB)
+# --------------------------------------------------------------------------
+#
+# The parquet inputs (persons.parquet: 6 million rows a year; services.parquet:
+# up to 100 million service lines a year) are validated in DuckDB, never
+# loaded into pandas. The contract is translated into SQL: a typed view over
+# ``read_parquet`` (one typed column per contract field, plus the raw value
+# and a "could not be typed" flag where typing can fail), one predicate per
+# rule, and then
+#
+# * one scan of the file computing, for every rule, the number of failing
+#   rows and the first ``max_examples`` of them (``count(*) FILTER`` and
+#   ``min_by(..., n)``: bounded memory whatever the number of failures);
+# * ``primaryKey``/``unique``: the keys are hashed and grouped on the 64-bit
+#   hash; only rows whose hash repeats are compared exactly;
+# * ``group_sum_minimum`` rules: a GROUP BY with ``fsum`` (compensated
+#   summation, as pandas' groupby sum);
+# * foreign keys: anti-joins (NOT EXISTS) against the parent table, which is
+#   a small pandas table (clinics, municipalities) or another parquet view
+#   (services -> persons).
+#
+# DuckDB works within ``memory_limit`` and spills to a temporary folder, so
+# the memory does not grow with the number of rows or years. Row numbers are
+# the 1-based rows of the file (``file_row_number`` + 1), also when the file
+# is filtered to some years.
+
+#: Memory DuckDB may use for validation (it spills beyond that); the
+#: environment variable ``MODEL_VALIDATE_MEMORY_LIMIT`` overrides it.
+DUCKDB_MEMORY_LIMIT = "1500MB"
+
+_TYPE_KINDS = {"int": "int64", "float": "float64", "bool": "boolean", "date": "datetime64[us]"}
+_WS = "' ' || chr(9) || chr(10) || chr(13)"
+
+
+def _qi(name: Any) -> str:
+    """A quoted SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _lit(v: Any) -> str:
+    """A SQL literal for a contract value."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, (bool, np.bool_)):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"CAST('{float(v)!r}' AS DOUBLE)" if not np.isfinite(v) else repr(float(v))
+    if isinstance(v, (_dt.datetime, _dt.date)):
+        return f"TIMESTAMP '{pd.Timestamp(v).isoformat(sep=' ')}'"
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _sql_value(v: Any) -> Any:
+    """A value fetched from DuckDB as :func:`_py` shows the pandas path's value."""
+    if isinstance(v, _dt.datetime):
+        return v.date().isoformat() if v.time() == _dt.time() else v.isoformat()
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    if type(v).__name__ == "Decimal":
+        return float(v)
+    return _py(v)
+
+
+def _arrow_kind(t: pyarrow.DataType) -> str:
+    """int, float, bool, text or date: how a parquet column is stored."""
+    if pyarrow.types.is_dictionary(t):
+        t = t.value_type
+    if pyarrow.types.is_integer(t):
+        return "int"
+    if pyarrow.types.is_floating(t) or pyarrow.types.is_decimal(t):
+        return "float"
+    if pyarrow.types.is_boolean(t):
+        return "bool"
+    if pyarrow.types.is_date(t) or pyarrow.types.is_timestamp(t):
+        return "date"
+    return "text"
+
+
+def _sql_type(fdef: Mapping, raw: str, kind: str) -> tuple[str, str | None, str | None, str | None]:
+    """Translate the typing of one field to SQL.
+
+    In: the field, the SQL of its raw column and how it is stored
+    (:func:`_arrow_kind`). Out: ``(typed, bad, note, rule)``: the typed
+    expression (VARCHAR, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP), a predicate
+    true where a present value cannot be typed (reported per row with
+    ``rule``), and ``note``, a failure of the whole column (a string field
+    stored as numbers), reported once with the first value. Mirrors
+    :func:`_coerce_column`.
+    """
+    typ = fdef["type"]
+    text = f"trim(CAST({raw} AS VARCHAR), {_WS})"
+    present = f"coalesce({text} <> '', FALSE)"
+    if typ == "string":
+        if kind == "text":
+            return raw, None, None, None
+        note = f"type: string required, got {_TYPE_KINDS[kind]} - leading zeros may have been lost"
+        if kind == "float":
+            typed = (f"CASE WHEN isfinite({raw}) AND {raw} = trunc({raw}) THEN CAST(CAST({raw} AS HUGEINT) AS VARCHAR)"
+                     f" ELSE CAST({raw} AS VARCHAR) END")
+        else:
+            typed = f"CAST({raw} AS VARCHAR)"
+        return typed, None, note, None
+    if typ == "integer":
+        if kind == "int":
+            return f"CAST({raw} AS BIGINT)", None, None, None
+        if kind == "bool":
+            return f"CAST({raw} AS BIGINT)", None, "type: integer required, got boolean", None
+        if kind == "float":
+            bad = f"({raw} IS NOT NULL AND NOT isnan({raw}) AND (NOT isfinite({raw}) OR {raw} <> trunc({raw})))"
+            return f"CASE WHEN {bad} THEN NULL ELSE TRY_CAST(round({raw}) AS BIGINT) END", bad, None, "type: integer"
+        typed = (f"CASE WHEN regexp_full_match({text}, '[-+]?[0-9]+(\\.0)?') "
+                 f"THEN TRY_CAST(round(TRY_CAST({text} AS DOUBLE)) AS BIGINT) END")
+        return typed, f"({present} AND ({typed}) IS NULL)", None, "type: integer"
+    if typ == "number":
+        if kind in ("int", "float"):
+            return f"CAST({raw} AS DOUBLE)", None, None, None
+        if kind == "bool":
+            return f"CAST({raw} AS DOUBLE)", None, "type: number required, got boolean", None
+        typed = f"TRY_CAST({text} AS DOUBLE)"
+        return typed, f"({present} AND {typed} IS NULL)", None, "type: number"
+    if typ == "boolean":
+        rule = "type: boolean (true/false or 1/0)"
+        if kind == "bool":
+            return raw, None, None, None
+        if kind in ("int", "float"):
+            typed = f"CASE WHEN {raw} = 1 THEN TRUE WHEN {raw} = 0 THEN FALSE END"
+            return typed, f"({raw} IS NOT NULL AND ({typed}) IS NULL)", None, rule
+        low = f"lower({text})"
+        typed = (f"CASE WHEN {low} IN ({', '.join(map(_lit, sorted(_TRUE)))}) THEN TRUE "
+                 f"WHEN {low} IN ({', '.join(map(_lit, sorted(_FALSE)))}) THEN FALSE END")
+        return typed, f"({present} AND ({typed}) IS NULL)", None, rule
+    if typ == "date":
+        if kind == "date":
+            return f"CAST({raw} AS TIMESTAMP)", None, None, None
+        typed = f"TRY_CAST({text} AS TIMESTAMP)"
+        return typed, f"({present} AND {typed} IS NULL)", None, "type: date (YYYY-MM-DD)"
+    raise ValueError(f"{fdef['name']}: unsupported type {typ!r} in the contract")
+
+
+@dataclass
+class _Check:
+    """One rule as SQL: rows where ``pred`` holds fail; ``values`` are the
+    SQL expressions shown as the failing value (one: the value itself;
+    several: ``name=value; ...``). ``source`` is the one column the rule
+    reads (``None`` for the rules across columns)."""
+
+    column: str | None
+    rule: str
+    severity: str
+    pred: str
+    values: tuple[tuple[str, str], ...]
+    source: str | None = None
+    note: bool = False  # a whole-column failure reported once, with the first value
+
+
+REQUIRED_RULE = "required: value missing"
+
+
+def _sql_value_checks(schema: Mapping, present: Sequence[str], types: Mapping[str, tuple]) -> list[_Check]:
+    """The row-level rules of a contract as :class:`_Check` predicates over
+    the typed view (columns ``<field>``, ``__raw_<field>`` and
+    ``__bad_<field>``), in the order the pandas path reports them: typing,
+    ``required``, the column constraints (as :func:`to_pandera`) and the
+    row-wise ``x-rules``."""
+    fields = _fields(schema)
+    checks: list[_Check] = []
+    for c in present:
+        _, bad, note, trule = types[c]
+        fdef = fields[c]
+        raw = _qi(f"__raw_{c}")
+        if note:
+            checks.append(_Check(c, note, _severity(fdef, "type"), f"{raw} IS NOT NULL", ((c, raw),), c, note=True))
+        if bad:
+            checks.append(_Check(c, trule, _severity(fdef, "type"), _qi(f"__bad_{c}"), ((c, raw),), c))
+    for c in present:
+        fdef = fields[c]
+        if (fdef.get("constraints") or {}).get("required"):
+            pred = f"({_qi(c)} IS NULL" + (f" AND NOT {_qi(f'__bad_{c}')})" if types[c][1] else ")")
+            checks.append(_Check(c, REQUIRED_RULE, _severity(fdef, "required"), pred, ((c, "NULL"),), c))
+    for c in present:
+        fdef = fields[c]
+        con = fdef.get("constraints") or {}
+        x = _qi(c)
+        is_date = fdef["type"] == "date"
+        lim = (lambda v: _lit(pd.Timestamp(v).to_pydatetime())) if is_date else _lit
+        val = ((c, x),)
+
+        def add(ok: str, rule: str, sev: str) -> None:
+            # a missing value passes (pandera: nullable); NOT NULL is NULL, which a filter drops
+            checks.append(_Check(c, rule, sev, f"(NOT ({ok}))", val, c))
+
+        if "enum" in con:
+            enum = "[" + ", ".join(map(str, con["enum"])) + "]"
+            vals = [str(v) if fdef["type"] == "string" else v for v in con["enum"]]
+            add(f"{x} IN ({', '.join(map(_lit, vals))})", f"enum: {enum}", _severity(fdef, "enum"))
+        for key, op in (("minimum", ">="), ("maximum", "<="), ("exclusiveMinimum", ">"), ("exclusiveMaximum", "<")):
+            if key in con:
+                add(f"{x} {op} {lim(con[key])}", f"{key}: {con[key]}", _severity(fdef, key))
+        if "pattern" in con:
+            pat = con["pattern"]
+            text = f"pattern: {pat}"
+            sev = _severity(fdef, "pattern")
+            digits = re.fullmatch(r"\^\[0-9\]\{(\d+)\}\$", pat)
+            if digits:  # digit strings that are too short are reported apart: lost leading zeros
+                n = int(digits.group(1))
+                bad = f"NOT regexp_full_match({x}, '[0-9]{{{n}}}')"
+                short = f"(regexp_full_match({x}, '[0-9]+') AND length({x}) < {n})"
+                checks.append(_Check(c, text + " (too few digits - leading zeros lost?)", sev,
+                                     f"({bad} AND {short})", val, c))
+                checks.append(_Check(c, text, sev, f"({bad} AND NOT {short})", val, c))
+            else:
+                add(f"regexp_full_match({x}, {_lit(pat)})", text, sev)
+        for key, op in (("minLength", ">="), ("maxLength", "<=")):
+            if key in con:
+                add(f"length({x}) {op} {int(con[key])}", f"{key}: {con[key]}", _severity(fdef, key))
+        for key, op in (("minimum", "<"), ("maximum", ">")):
+            if key in (fdef.get("x-plausible") or {}):
+                v = fdef["x-plausible"][key]
+                # only inside the hard range: outside it the value is an error, not also a warning
+                hard = f" AND NOT coalesce({x} {op} {lim(con[key])}, FALSE)" if con.get(key) is not None else ""
+                checks.append(_Check(c, f"plausible {key}: {v}", WARNING,
+                                     f"(coalesce({x} {op} {lim(v)}, FALSE){hard})", val, c))
+    for rule in schema.get("x-rules") or []:
+        kind, cols = rule["kind"], _as_list(rule.get("fields"))
+        used = set(cols) | set((rule.get("when") or {}).keys())
+        if kind not in ROW_RULE_KINDS or not used <= set(present):
+            continue
+        a, b = _qi(cols[0]), _qi(cols[-1])
+        if kind == "less_or_equal":
+            pred = f"coalesce({a} > {b}, FALSE)"
+        elif kind == "implies":
+            pred = f"(coalesce({a}, FALSE) AND NOT coalesce({b}, TRUE))"
+        elif kind == "not_equal":
+            pred = f"coalesce({a} = {b}, FALSE)"
+        else:  # required_if
+            cond = " AND ".join(f"coalesce({_qi(k)} = {_lit(v)}, FALSE)" for k, v in rule["when"].items())
+            pred = f"({cond} AND {a} IS NULL)"
+        checks.append(_Check(", ".join(cols), _rule_text(rule), rule.get("severity", ERROR), pred,
+                             tuple((k, _qi(k)) for k in cols)))
+    return checks
+
+
+def _examples_sql(values: Sequence[tuple[str, str]], order: str, k: int, pred: str | None = None) -> str:
+    """``min_by`` of the row number and value expressions: the first ``k``
+    failing rows in file order, as a list of structs (bounded memory)."""
+    parts = [f"r := {order}"] + [f"v{i} := {expr}" for i, (_, expr) in enumerate(values)]
+    filt = f" FILTER (WHERE {pred})" if pred else ""
+    return f"min_by(struct_pack({', '.join(parts)}), {order}, {max(int(k), 1)}){filt}"
+
+
+def _show(values: Sequence[tuple[str, str]], item: Mapping) -> Any:
+    vals = [_sql_value(item[f"v{i}"]) for i in range(len(values))]
+    if len(values) == 1:
+        return vals[0]
+    return "; ".join(f"{name}={v}" for (name, _), v in zip(values, vals))
+
+
+class _Duck:
+    """A DuckDB connection for validation: ``memory_limit``, a temporary
+    folder to spill to (removed on close) and one thread per core."""
+
+    def __init__(self, memory_limit: str | None = None, threads: int | None = None):
+        import duckdb
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="model-validate-duckdb-")
+        self.con = duckdb.connect(":memory:")
+        limit = memory_limit or os.environ.get("MODEL_VALIDATE_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
+        self.con.execute(f"SET memory_limit = {_lit(limit)}")
+        self.con.execute(f"SET temp_directory = {_lit(self._tmp.name)}")
+        self.con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
+        self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute("SET enable_progress_bar = false")
+        self._n = 0
+
+    def name(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}_{self._n}"
+
+    def one(self, sql: str) -> tuple:
+        return self.con.execute(sql).fetchall()[0]
+
+    def run(self, sql: str) -> None:
+        self.con.execute(sql).fetchall()
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> "_Duck":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class _SqlTable:
+    """A parquet table validated in DuckDB.
+
+    ``base``: view of the file's contract columns as stored, with ``__row``
+    (the 1-based row of the file), filtered to the years asked for.
+    ``view``: the typed view (columns ``__row``, the contract's fields
+    present, ``__raw_<field>``/``__bad_<field>`` where typing can fail).
+    ``profile``: a small table of the distinct values of the profiled
+    columns (one GROUPING SET each, plus any extra sets), with their count
+    ``__n`` and first row ``__first``; ``gids`` maps a set to its
+    ``__gid``. ``key_aggs``: per key (set of columns) a temporary table of
+    the distinct keys with ``__n`` and sums (``__sum_<col>``, ``__cnt_<col>``).
+    """
+
+    name: str
+    file: str
+    base: str
+    view: str
+    columns: list[str]
+    fields: dict[str, dict]
+    kinds: dict[str, str]
+    n_rows: int = 0
+    profile: str | None = None
+    gids: dict[tuple, int] | None = None
+    key_aggs: dict[frozenset, tuple[str, set]] | None = None
+
+    def typed(self, c: str, alias: str) -> str:
+        """The typed expression of field ``c`` over the raw column ``alias.c``."""
+        return _sql_type(self.fields[c], f"{alias}.{_qi(c)}", self.kinds[c])[0]
+
+    def profile_view(self, c: str) -> str | None:
+        """A subquery over the distinct values of ``c`` with the typed view's
+        column names, or ``None`` if ``c`` is not profiled."""
+        if not self.gids or (c,) not in self.gids:
+            return None
+        typed, bad, note, _ = _sql_type(self.fields[c], f"p.{_qi(c)}", self.kinds[c])
+        cols = [f"{typed} AS {_qi(c)}"]
+        if bad or note:
+            cols.append(f"p.{_qi(c)} AS {_qi(f'__raw_{c}')}")
+        if bad:
+            cols.append(f"coalesce({bad}, FALSE) AS {_qi(f'__bad_{c}')}")
+        return (f"(SELECT p.__n, p.__first, {', '.join(cols)} FROM {self.profile} AS p "
+                f"WHERE p.__gid = {self.gids[(c,)]})")
+
+
+def _parquet_null_counts(meta: pq.FileMetaData) -> dict[str, int | None]:
+    """Missing values per column from the row groups' statistics (``None``
+    where a row group has no null count)."""
+    out: dict[str, int | None] = {}
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        for j in range(rg.num_columns):
+            col = rg.column(j)
+            name = col.path_in_schema
+            st = col.statistics
+            n = st.null_count if st is not None and st.has_null_count else None
+            if name not in out:
+                out[name] = n
+            elif out[name] is not None:
+                out[name] = None if n is None else out[name] + n
+    return out
+
+
+def _sql_validate_parquet(db: _Duck, path: Path, name: str, report: ValidationReport, file: str,
+                          years: Sequence[int] | None = None,
+                          extra_sets: Sequence[Sequence[str]] = ()) -> _SqlTable | None:
+    """Validate one parquet file against its contract in DuckDB (see
+    :func:`_sql_validate_parquet_checks`). A file DuckDB cannot read is
+    reported; running out of ``memory_limit`` raises ``MemoryError``."""
+    import duckdb
+
+    try:
+        return _sql_validate_parquet_checks(db, path, name, report, file, years, extra_sets)
+    except duckdb.OutOfMemoryException as exc:
+        raise MemoryError(
+            f"validating {file} did not fit in DuckDB's memory_limit even with spilling to disk; raise it "
+            f"(validate_folder(memory_limit=...) or the environment variable MODEL_VALIDATE_MEMORY_LIMIT, "
+            f"default {DUCKDB_MEMORY_LIMIT}). DuckDB said: {str(exc).splitlines()[0]}") from exc
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        report.add(file, None, f"file unreadable as parquet: {str(exc).splitlines()[0]}")
+        return None
+
+
+def _sql_validate_parquet_checks(db: _Duck, path: Path, name: str, report: ValidationReport, file: str,
+                                 years: Sequence[int] | None = None,
+                                 extra_sets: Sequence[Sequence[str]] = ()) -> _SqlTable | None:
+    """Validate one parquet file against its contract in DuckDB.
+
+    In: the connection, the file, the contract name, the report, the file
+    name to report, optionally the years to keep (rows of other years are
+    skipped while reading) and extra grouping sets to count (for
+    :func:`_sql_persons_summary`). Out: the :class:`_SqlTable` for the
+    checks across tables, ``None`` if the file could not be read
+    (reported). Every rule of :func:`validate_table` is checked, with the
+    same :class:`Failure` records:
+
+    1. the columns from the file's schema (missing, extra, near misses);
+    2. the *profile*: one scan counting the distinct values of every column
+       with a value rule (types, enum, ranges, pattern, lengths,
+       plausibility, single-column foreign keys; ``number`` fields, whose
+       values hardly repeat, are left to step 3). Each rule is then evaluated
+       on the distinct values, a few thousand instead of 100 million rows;
+    3. the other rules (``required`` of the unprofiled columns - skipped
+       where the parquet statistics count no missing value -, ``number``
+       ranges and the ``x-rules`` across columns) in one scan that only
+       counts rows breaking any of them;
+    4. only if something failed: one scan fetching, for every failing rule,
+       its count and first ``max_examples`` rows (``min_by``);
+    5. ``unique``/``primaryKey`` (hashes grouped first), the table's own
+       foreign keys and the ``group_sum_minimum`` rules (a GROUP BY of the
+       key, kept for the foreign keys of the same columns).
+    """
+    schema = _load_schema_cached(name)
+    if not path.exists():
+        report.add(file, None, f"file missing (expected {path})")
+        return None
+    if path.is_dir():
+        report.add(file, None, "expected a file, found a folder")
+        return None
+    if path.stat().st_size == 0:
+        report.add(file, None, "file is empty (0 bytes)")
+        return None
+    try:
+        pfile = pq.ParquetFile(path)
+        arrow, meta = pfile.schema_arrow, pfile.metadata
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        report.add(file, None, f"file unreadable as parquet: {exc}")
+        return None
+    names = list(arrow.names)
+    present = _check_columns(pd.DataFrame(columns=names), schema, file, report)
+    fields = _fields(schema)
+    kinds = {c: _arrow_kind(arrow.field(c).type) for c in present}
+    types = {c: _sql_type(fields[c], f"r.{_qi(c)}", kinds[c]) for c in present}
+    where = ""
+    if years is not None and "year" in names and pyarrow.types.is_integer(arrow.field("year").type):
+        where = f" WHERE r.{_qi('year')} IN ({', '.join(str(int(y)) for y in years) or 'NULL'})"
+    base, view = db.name(f"raw_{name}"), db.name(f"t_{name}")
+    db.run(f"CREATE TEMP VIEW {base} AS SELECT r.file_row_number + 1 AS __row"
+           f"{''.join(', r.' + _qi(c) for c in present)} "
+           f"FROM read_parquet({_lit(str(path))}, file_row_number = true) AS r{where}")
+    select = ["r.__row"]
+    for c in present:
+        typed, bad, note, _ = types[c]
+        select.append(f"{typed} AS {_qi(c)}")
+        if bad or note:
+            select.append(f"r.{_qi(c)} AS {_qi(f'__raw_{c}')}")
+        if bad:
+            select.append(f"coalesce({bad}, FALSE) AS {_qi(f'__bad_{c}')}")
+    db.run(f"CREATE TEMP VIEW {view} AS SELECT {', '.join(select)} FROM {base} AS r")
+    table = _SqlTable(name, file, base, view, present, {c: fields[c] for c in present}, kinds, key_aggs={})
+    checks = _sql_value_checks(schema, present, types)
+
+    # 2. the profile: distinct values of the columns with value rules
+    fk_cols = {_as_list(fk["fields"])[0] for fk in schema.get("foreignKeys") or [] if len(_as_list(fk["fields"])) == 1}
+    profiled = [c for c in present if fields[c]["type"] != "number"
+                and (c in fk_cols or any(ch.source == c and ch.rule != REQUIRED_RULE for ch in checks))]
+    sets = list(dict.fromkeys([(c,) for c in profiled]
+                              + [tuple(s) for s in extra_sets if s and set(s) <= set(present)]))
+    if sets:
+        pcols = list(dict.fromkeys(c for s in sets for c in s))
+        table.profile = db.name(f"profile_{name}")
+        table.gids = {s: sum(1 << (len(pcols) - 1 - i) for i, c in enumerate(pcols) if c not in s) for s in sets}
+        cols = ", ".join(_qi(c) for c in pcols)
+        grouping = ", ".join("(" + ", ".join(_qi(c) for c in s) + ")" for s in sets)
+        db.run(f"CREATE TEMP TABLE {table.profile} AS SELECT {cols}, GROUPING({cols}) AS __gid, "
+               f"count(*) AS __n, min(__row) AS __first FROM {base} GROUP BY GROUPING SETS ({grouping})")
+        table.n_rows = int(db.one(f"SELECT coalesce(sum(__n), 0) FROM {table.profile} "
+                                  f"WHERE __gid = {table.gids[sets[0]]}")[0])
+    else:
+        table.n_rows = int(db.one(f"SELECT count(*) FROM {base}")[0])
+
+    counts: dict[int, int] = {}
+    firsts: dict[int, Any] = {}
+    for c in profiled:
+        idx = [i for i, ch in enumerate(checks) if ch.source == c]
+        if not idx:
+            continue
+        aggs = [f"arg_min({_qi(f'__raw_{c}')}, __first) FILTER (WHERE {checks[i].pred})" if checks[i].note
+                else f"coalesce(sum(__n) FILTER (WHERE {checks[i].pred}), 0)" for i in idx]
+        res = db.one(f"SELECT {', '.join(aggs)} FROM {table.profile_view(c)}")
+        for i, v in zip(idx, res):
+            if checks[i].note:
+                firsts[i], counts[i] = v, 1
+            else:
+                counts[i] = int(v)
+
+    # 3. the other rules: one scan counting rows that break any of them. Missing
+    # values are counted without it where the parquet statistics count them
+    # or where a key table (below) reads the column anyway.
+    nulls = _parquet_null_counts(meta)
+    if table.n_rows:
+        for rule in schema.get("x-rules") or []:
+            group, cols = _as_list(rule.get("group")), _as_list(rule.get("fields"))
+            if rule["kind"] == "group_sum_minimum" and set(group + cols[:1]) <= set(present):
+                _key_agg(db, table, group, cols[:1])
+    rest = []
+    for i, ch in enumerate(checks):
+        if i in counts:
+            continue
+        if ch.rule == REQUIRED_RULE and types[ch.source][1] is None:  # missing as stored = missing typed
+            c = ch.source
+            if nulls.get(c) == 0:
+                counts[i] = 0
+                continue
+            agg = next(((name, k, sums) for k, (name, sums) in table.key_aggs.items() if c in k or c in sums), None)
+            if agg is not None:
+                name_, k, sums = agg
+                expr = f"sum(__n) FILTER (WHERE {_qi(c)} IS NULL)" if c in k else f"sum(__n - {_qi(f'__cnt_{c}')})"
+                counts[i] = int(db.one(f"SELECT coalesce({expr}, 0) FROM {name_}")[0])
+                continue
+        rest.append(i)
+    screened = 0
+    if rest and table.n_rows:
+        screened = int(db.one(f"SELECT count(*) FROM {view} WHERE "
+                              + " OR ".join(checks[i].pred for i in rest))[0])
+    if not screened:
+        counts.update({i: 0 for i in rest})
+
+    # 4. examples (and counts of step 3's rules) only for what failed
+    wanted = [i for i in range(len(checks)) if (counts.get(i, 0) > 0 and not checks[i].note)
+              or (screened and i in rest)]
+    examples: dict[int, list] = {}
+    if wanted:
+        aggs = []
+        for i in wanted:
+            if i in rest:
+                aggs.append(f"count(*) FILTER (WHERE {checks[i].pred})")
+            aggs.append(_examples_sql(checks[i].values, "__row", report.max_examples, checks[i].pred))
+        res = list(db.one(f"SELECT {', '.join(aggs)} FROM {view}"))
+        for i in wanted:
+            if i in rest:
+                counts[i] = int(res.pop(0))
+            examples[i] = res.pop(0) or []
+
+    n_type = sum(1 for ch in checks if ch.note or ch.rule.startswith("type: "))
+    for i, ch in enumerate(checks):
+        if i == n_type and table.n_rows == 0:
+            break
+        if ch.note:
+            report.add(file, ch.column, ch.rule, value=_sql_value(firsts.get(i)), severity=ch.severity)
+        elif counts.get(i, 0):
+            ex = examples.get(i, [])
+            report.add_found(file, ch.column, ch.rule, [e["r"] for e in ex], [_show(ch.values, e) for e in ex],
+                             counts[i], severity=ch.severity)
+    if table.n_rows == 0:
+        if not schema.get("x-allow-empty"):
+            report.add(file, None, "file has no data rows")
+        return table
+
+    # 5. keys, own foreign keys, group sums
+    for fdef in schema["fields"]:
+        if (fdef.get("constraints") or {}).get("unique") and fdef["name"] in present:
+            if _as_list(schema.get("primaryKey")) != [fdef["name"]]:
+                _sql_unique(db, table, [fdef["name"]], report, "unique", _severity(fdef, "unique"))
+    pk = _as_list(schema.get("primaryKey"))
+    if pk and set(pk) <= set(present):
+        _sql_unique(db, table, pk, report, f"primaryKey: ({', '.join(pk)}) duplicated")
+    for fk in schema.get("foreignKeys") or []:
+        if fk["reference"].get("resource", "") == "":
+            _sql_fk(db, table, fk, table, report, name)
+    for rule in schema.get("x-rules") or []:
+        if rule["kind"] == "group_sum_minimum":
+            _sql_group_sum(db, table, rule, report)
+    return table
+
+
+def _sql_unique(db: _Duck, t: _SqlTable, cols: Sequence[str], report: ValidationReport, rule: str,
+                severity: str = ERROR) -> None:
+    """:func:`_check_unique` in DuckDB: group the keys' 64-bit hashes, then
+    compare exactly only the rows whose hash repeats."""
+    keys = ", ".join(_qi(c) for c in cols)
+    notnull = " AND ".join(f"{_qi(c)} IS NOT NULL" for c in cols)
+    cand = db.name("dup_hashes")
+    db.run(f"CREATE TEMP TABLE {cand} AS SELECT h FROM (SELECT hash({keys}) AS h FROM {t.view} "
+           f"WHERE {notnull}) GROUP BY h HAVING count(*) > 1")
+    try:
+        if db.one(f"SELECT count(*) FROM {cand}")[0] == 0:
+            return
+        values = tuple((c, _qi(c)) for c in cols) + (("__first", "__first"),)
+        count, ex = db.one(
+            f"SELECT count(*), {_examples_sql(values, '__row', report.max_examples)} FROM ("
+            f"SELECT __row, {keys}, min(__row) OVER (PARTITION BY {keys}) AS __first FROM {t.view} "
+            f"WHERE {notnull} AND hash({keys}) IN (SELECT h FROM {cand})) WHERE __row > __first")
+    finally:
+        db.run(f"DROP TABLE IF EXISTS {cand}")
+    ex = ex or []
+    shown = []
+    for e in ex:
+        k = [_sql_value(e[f"v{i}"]) for i in range(len(cols))]
+        key = k[0] if len(cols) == 1 else "; ".join(f"{c}={v}" for c, v in zip(cols, k))
+        shown.append(f"{key} (first in row {int(e[f'v{len(cols)}'])})")
+    report.add_found(t.file, ", ".join(cols), rule, [e["r"] for e in ex], shown, int(count), severity=severity)
+
+
+def _key_agg(db: _Duck, t: _SqlTable, keys: Sequence[str], sums: Sequence[str] = ()) -> str:
+    """A temporary table of the distinct values of ``keys`` in ``t`` (keys
+    with missing parts included: users filter them) with ``__n`` rows,
+    and for each of ``sums`` the compensated sum
+    ``__sum_<col>`` (as pandas) and ``__cnt_<col>``, its non-missing
+    values; built once per key."""
+    k = frozenset(keys)
+    have = t.key_aggs.get(k)
+    if have is not None and set(sums) <= have[1]:
+        return have[0]
+    sums = sorted(set(sums) | (have[1] if have else set()))
+    name = db.name("keys")
+    cols = ", ".join(_qi(c) for c in keys)
+    extra = "".join(f", fsum({_qi(c)}) AS {_qi(f'__sum_{c}')}, count({_qi(c)}) AS {_qi(f'__cnt_{c}')}"
+                    for c in sums)
+    db.run(f"CREATE TEMP TABLE {name} AS SELECT {cols}, count(*) AS __n{extra} FROM {t.view} GROUP BY {cols}")
+    if have is not None:
+        db.run(f"DROP TABLE IF EXISTS {have[0]}")
+    t.key_aggs[k] = (name, set(sums))
+    return name
+
+
+def _sql_group_sum(db: _Duck, t: _SqlTable, rule: Mapping, report: ValidationReport) -> None:
+    """:func:`_check_group_sum` in DuckDB, on the key table of :func:`_key_agg`."""
+    group, col = _as_list(rule["group"]), _as_list(rule["fields"])[0]
+    if not set(group + [col]) <= set(t.columns):
+        return
+    agg = _key_agg(db, t, group, [col])
+    keys = ", ".join(_qi(g) for g in group)
+    notnull = " AND ".join(f"{_qi(g)} IS NOT NULL" for g in group)
+    total = _qi(f"__sum_{col}")
+    parts = [f"v{i} := {_qi(g)}" for i, g in enumerate(group)] + [f"total := {total}"]
+    count, ex = db.one(
+        f"SELECT count(*), min_by(struct_pack({', '.join(parts)}), struct_pack({keys}), {report.max_examples}) "
+        f"FROM {agg} WHERE {notnull} AND {total} < {_lit(rule.get('minimum', 0))}")
+    sev = rule.get("severity", ERROR)
+    vals = [("; ".join(f"{g}={_sql_value(e[f'v{i}'])}" for i, g in enumerate(group))
+             + f": sum {_py(e['total']):.2f}") for e in (ex or [])]
+    report.add_found(t.file, col, _rule_text(rule), [None] * len(vals), vals, int(count), severity=sev)
+
+
+def _sql_fk(db: _Duck, child: _SqlTable, fk: Mapping, parent: "_SqlTable | pd.DataFrame", report: ValidationReport,
+            table: str) -> None:
+    """:func:`_check_fk` in DuckDB: rows of ``child`` whose key (all parts
+    present) is not in ``parent`` (a typed pandas table or another parquet
+    view). The distinct keys are anti-joined first (from the profile or
+    :func:`_key_agg`); the rows are read only if some key is unknown."""
+    cfields, pfields = _as_list(fk["fields"]), _as_list(fk["reference"]["fields"])
+    pcols = parent.columns if isinstance(parent, _SqlTable) else [str(c) for c in parent.columns]
+    if not set(cfields) <= set(child.columns) or not set(pfields) <= set(pcols):
+        return
+    if isinstance(parent, _SqlTable):
+        prel = parent.view
+    else:
+        prel = db.name("parent")
+        db.con.register(prel, parent[pfields].reset_index(drop=True))
+    try:
+        # ANTI JOIN, not NOT EXISTS: DuckDB plans the latter as a slower delim join here
+        on = " AND ".join(f"c.{_qi(a)} = p.{_qi(b)}" for a, b in zip(cfields, pfields))
+        notnull = " AND ".join(f"c.{_qi(a)} IS NOT NULL" for a in cfields)
+        missing = f"ANTI JOIN {prel} AS p ON {on} WHERE {notnull}"
+        keys = child.profile_view(cfields[0]) if len(cfields) == 1 else None
+        keys = keys or _key_agg(db, child, cfields)
+        count = int(db.one(f"SELECT coalesce(sum(c.__n), 0) FROM {keys} AS c {missing}")[0])
+        values = tuple((a, f"c.{_qi(a)}") for a in cfields)
+        ex = []
+        if count:
+            ex = db.one(f"SELECT {_examples_sql(values, 'c.__row', report.max_examples)} "
+                        f"FROM {child.view} AS c {missing}")[0] or []
+    finally:
+        if not isinstance(parent, _SqlTable):
+            db.con.unregister(prel)
+    report.add_found(child.file, ", ".join(cfields), _fk_rule(fk, table), [e["r"] for e in ex],
+                     [_show(values, e) for e in ex], count, severity=fk.get("x-severity", ERROR))
+
+
+#: The grouping of persons.parquet behind the plausibility warnings.
+PERSONS_SUMMARY_SET = ("year", "municipality_code", "clinic_id", "insurance_group")
+
+
+def _sql_persons_summary(db: _Duck, t: _SqlTable) -> pd.DataFrame:
+    """Citizens per (year, municipality_code, clinic_id) and how many of them
+    are in insurance group 2 (columns n and g2), for :func:`_plausibility`;
+    from the profile when it holds that grouping set."""
+    keys = [c for c in PERSONS_SUMMARY_SET[:3] if c in t.columns]
+    s = tuple(c for c in PERSONS_SUMMARY_SET if c in t.columns)
+    if t.gids and s in t.gids and keys:
+        typed = ", ".join(f"{t.typed(c, 'p')} AS {_qi(c)}" for c in s)
+        src = f"(SELECT {typed}, p.__n FROM {t.profile} AS p WHERE p.__gid = {t.gids[s]})"
+        n = "sum(__n)"
+        g2 = "coalesce(sum(__n) FILTER (WHERE insurance_group = 2), 0)" if "insurance_group" in s else "0"
+    else:
+        src, n = t.view, "count(*)"
+        g2 = "count(*) FILTER (WHERE insurance_group = 2)" if "insurance_group" in t.columns else "0"
+    cols = ", ".join(_qi(c) for c in keys)
+    sql = (f"SELECT {cols}, {n} AS n, {g2} AS g2 FROM {src} GROUP BY {cols}" if keys
+           else f"SELECT {n} AS n, {g2} AS g2 FROM {src}")
+    return db.con.execute(sql).df()
+
+
+# --------------------------------------------------------------------------
 # Validation of a data folder
 # --------------------------------------------------------------------------
 
 
+#: What ``tables=`` of :func:`validate_folder` accepts besides the names in
+#: :data:`FOLDER_TABLES`: ``"capacity_reports"`` selects both annex contracts
+#: (top-level annex files and the workbooks in ``capacity_reports/``).
+TABLE_ALIASES: dict[str, tuple[str, ...]] = {
+    "capacity_reports": ("capacity_report_annex1", "capacity_report_annex2"),
+}
+
+
+def _selected_tables(tables: Iterable[str] | str | None) -> set[str]:
+    if tables is None:
+        return set(FOLDER_TABLES)
+    if isinstance(tables, str):
+        tables = [tables]
+    out: set[str] = set()
+    for t in tables:
+        if t in TABLE_ALIASES:
+            out.update(TABLE_ALIASES[t])
+        elif t in FOLDER_TABLES:
+            out.add(t)
+        else:
+            raise ValueError(f"tables: unknown table {t!r} (known: {', '.join(FOLDER_TABLES + tuple(TABLE_ALIASES))})")
+    return out
+
+
 def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
-                    max_examples: int = DEFAULT_MAX_EXAMPLES) -> ValidationReport:
+                    max_examples: int = DEFAULT_MAX_EXAMPLES, tables: Iterable[str] | str | None = None,
+                    engine: str = "duckdb", memory_limit: str | None = None) -> ValidationReport:
     """Validate every input file of a data folder and the links between them.
 
     In: the folder; optionally the years to check (persons and services are
-    filtered to them while reading, and each year must be present). Out: a
-    :class:`ValidationReport` holding, for every table of
+    filtered to them while reading, and each year must be present);
+    ``tables``, the contracts to check (names of :data:`FOLDER_TABLES`, or
+    ``"capacity_reports"`` for both annexes; default: all), e.g. the annual
+    report checks only what its model reads and leaves ``services`` out.
+    Cross-table checks run between the tables checked.
+
+    ``engine``: ``"duckdb"`` (default) validates the parquet files (persons,
+    services) out of core in DuckDB, within ``memory_limit`` (default
+    :data:`DUCKDB_MEMORY_LIMIT`, spilling to a temporary folder beyond it),
+    so neither 100 million service lines nor a panel of many years is ever
+    loaded into pandas; rows are the rows of the file. ``"pandas"`` loads
+    them into pandas like the other tables (the reference implementation,
+    for small data; with ``years`` its rows count within the selected
+    years). Both report the same failures.
+
+    Out: a :class:`ValidationReport` holding, for every table of
     :data:`FOLDER_TABLES` (a missing required file is an error, optional ones
     are validated when present), all failures of :func:`validate_table`,
     plus the foreign keys across tables (every person's municipality and
@@ -1282,44 +2065,83 @@ def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
     above the contract's limit (2 %), years without population projection or
     fee index. Nothing stops at the first failure.
     """
+    if engine not in ("duckdb", "pandas"):
+        raise ValueError(f"engine must be 'duckdb' or 'pandas', not {engine!r}")
     folder = Path(folder)
     years = None if years is None else sorted({int(y) for y in years})
+    selected = _selected_tables(tables)
     report = ValidationReport(max_examples, source=str(folder))
     if not folder.is_dir():
         report.add(str(folder), None, "data folder missing")
         return report
-    tables: dict[str, pd.DataFrame] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    views: dict[str, _SqlTable] = {}
     files: dict[str, str] = {}
     annexes: list[tuple[str, str, pd.DataFrame]] = []  # (contract, file label, typed sheet)
-    for name in FOLDER_TABLES:
-        schema = _load_schema_cached(name)
-        path = folder / schema["path"]
-        if not path.exists() and schema.get("x-optional"):
-            continue
-        df = _read(path, name, report, years=years if name in ("persons", "services") else None)
-        if df is None:
-            continue
-        typed = _validate(df, name, path.name, report)
-        if name.startswith("capacity_report_annex"):
-            annexes.append((name, path.name, typed))
-        else:
-            tables[name], files[name] = typed, path.name
-    for name, path, label in _capacity_report_sheets(folder / "capacity_reports"):
-        df = _read(path, name, report, file=label)
-        if df is not None:
-            annexes.append((name, label, _validate(df, name, label, report)))
-    for name, typed in tables.items():
-        for fk in _load_schema_cached(name).get("foreignKeys") or []:
-            res = fk["reference"].get("resource", "")
-            if res and res in tables:
-                _check_fk(typed, fk, tables[res], files[name], report, name)
-    for name, label, typed in annexes:
-        for fk in _load_schema_cached(name).get("foreignKeys") or []:
-            res = fk["reference"].get("resource", "")
-            if res in tables:
-                _check_fk(typed, fk, tables[res], label, report, name)
-    _plausibility(tables, files, years, report)
-    _annex_plausibility(annexes, tables.get("municipalities"), report)
+    db: _Duck | None = None
+    try:
+        for name in FOLDER_TABLES:
+            if name not in selected:
+                continue
+            schema = _load_schema_cached(name)
+            path = folder / schema["path"]
+            if not path.exists() and schema.get("x-optional"):
+                continue
+            tyears = years if name in ("persons", "services") else None
+            if engine == "duckdb" and path.suffix.lower() == ".parquet" and path.is_file():
+                db = db or _Duck(memory_limit)
+                view = _sql_validate_parquet(db, path, name, report, path.name, tyears,
+                                             [PERSONS_SUMMARY_SET] if name == "persons" else ())
+                if view is not None:
+                    views[name], files[name] = view, path.name
+                continue
+            df = _read(path, name, report, years=tyears)
+            if df is None:
+                continue
+            typed = _validate(df, name, path.name, report)
+            del df
+            if name.startswith("capacity_report_annex"):
+                annexes.append((name, path.name, typed))
+            else:
+                frames[name], files[name] = typed, path.name
+        for name, path, label in _capacity_report_sheets(folder / "capacity_reports"):
+            if name not in selected:
+                continue
+            df = _read(path, name, report, file=label)
+            if df is not None:
+                annexes.append((name, label, _validate(df, name, label, report)))
+        for name in FOLDER_TABLES:
+            child = views.get(name, frames.get(name))
+            if child is None:
+                continue
+            for fk in _load_schema_cached(name).get("foreignKeys") or []:
+                res = fk["reference"].get("resource", "")
+                parent = views.get(res, frames.get(res)) if res else None
+                if parent is None:
+                    continue
+                if isinstance(child, _SqlTable):
+                    _sql_fk(db, child, fk, parent, report, name)
+                elif isinstance(parent, _SqlTable):  # a small table referring to a parquet table
+                    _check_fk(child, fk, db.con.execute(
+                        f"SELECT DISTINCT {', '.join(_qi(c) for c in _as_list(fk['reference']['fields']))} "
+                        f"FROM {parent.view}").df(), files[name], report, name)
+                else:
+                    _check_fk(child, fk, parent, files[name], report, name)
+        for name, label, typed in annexes:
+            for fk in _load_schema_cached(name).get("foreignKeys") or []:
+                res = fk["reference"].get("resource", "")
+                if res in frames:
+                    _check_fk(typed, fk, frames[res], label, report, name)
+        summary = None
+        if "persons" in views:
+            summary = _sql_persons_summary(db, views["persons"])
+        elif "persons" in frames:
+            summary = _persons_summary(frames["persons"])
+    finally:
+        if db is not None:
+            db.close()
+    _plausibility(summary, frames, files, years, report)
+    _annex_plausibility(annexes, frames.get("municipalities"), report)
     return report
 
 
@@ -1349,9 +2171,23 @@ def _capacity_report_sheets(reports: Path) -> list[tuple[str, Path, str]]:
     return out
 
 
-def _plausibility(tables: Mapping[str, pd.DataFrame], files: Mapping[str, str], years: list[int] | None,
-                  report: ValidationReport) -> None:
-    persons = tables.get("persons")
+def _persons_summary(persons: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_sql_persons_summary` of a typed pandas table."""
+    keys = [c for c in ("year", "municipality_code", "clinic_id") if c in persons.columns]
+    g2 = (persons["insurance_group"].eq(2).fillna(False).astype(np.int64) if "insurance_group" in persons
+          else pd.Series(0, index=persons.index))
+    frame = persons[keys].assign(g2=g2.to_numpy())
+    if not keys:
+        return pd.DataFrame({"n": [len(frame)], "g2": [int(frame["g2"].sum())]})
+    return (frame.groupby(keys, dropna=False, observed=True, sort=False)["g2"].agg(["size", "sum"])
+            .rename(columns={"size": "n", "sum": "g2"}).reset_index())
+
+
+def _plausibility(persons: pd.DataFrame | None, tables: Mapping[str, pd.DataFrame], files: Mapping[str, str],
+                  years: list[int] | None, report: ValidationReport) -> None:
+    """The plausibility warnings across tables. ``persons`` is the summary
+    of persons.parquet (:func:`_persons_summary`: citizens per year,
+    municipality and clinic), ``tables`` the other (small) typed tables."""
     munis = tables.get("municipalities")
     clinics = tables.get("clinics")
     plaus = {p["name"]: p for p in _load_schema_cached("persons").get("x-plausibility") or []}
@@ -1363,9 +2199,9 @@ def _plausibility(tables: Mapping[str, pd.DataFrame], files: Mapping[str, str], 
             if y not in present_years:
                 report.add(pfile, "year", "year requested but no rows for it", value=y)
         if munis is not None and {"municipality_code"} <= set(persons.columns):
-            grp = persons[["year", "municipality_code"]].assign(
-                g2=persons["insurance_group"].eq(2).fillna(False) if "insurance_group" in persons else False)
-            stats = grp.groupby(["year", "municipality_code"], observed=True)["g2"].agg(["size", "sum"])
+            stats = (persons.dropna(subset=["year", "municipality_code"])
+                     .groupby(["year", "municipality_code"], observed=True)[["n", "g2"]].sum()
+                     .rename(columns={"n": "size", "g2": "sum"}))
             names = dict(zip(munis["kommunekode"], munis["kommune"])) if "kommune" in munis else {}
             for y in present_years:
                 have = set(stats.loc[y].index) if y in stats.index.get_level_values(0) else set()
@@ -1380,7 +2216,7 @@ def _plausibility(tables: Mapping[str, pd.DataFrame], files: Mapping[str, str], 
                 report.add(pfile, "insurance_group",
                            f"plausibility: share of insurance group 2 above {limit:.0%} in a municipality",
                            value=f"{code} {names.get(code, '')}: {sh:.1%} of "
-                                 f"{int(stats.loc[(y, code), 'size']):,} ({y})",
+                                 f"{int(stats.loc[(y, code), 'size']):,} ({int(y)})",
                            severity=WARNING)
         if clinics is not None and {"clinic_id"} <= set(persons.columns) and "clinic_id" in clinics:
             for y in present_years:

@@ -1856,7 +1856,10 @@ def _sql_validate_parquet_checks(db: _Duck, path: Path, name: str, report: Valid
             report.add_found(file, ch.column, ch.rule, [e["r"] for e in ex], [_show(ch.values, e) for e in ex],
                              counts[i], severity=ch.severity)
     if table.n_rows == 0:
-        if not schema.get("x-allow-empty"):
+        if years is not None and schema.get("x-optional"):
+            # an optional table (e.g. services for one year only) with no rows in the selected years
+            report.add(file, None, f"no data rows for the selected years {sorted(years)}", severity=WARNING)
+        elif not schema.get("x-allow-empty"):
             report.add(file, None, "file has no data rows")
         return table
 

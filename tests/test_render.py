@@ -225,7 +225,8 @@ def test_report_sections_and_figures(report):
     heads = re.findall(r"<h2[^>]*>(.*?)</h2>", html)
     numbers = [int(m.group(1)) for h in heads if (m := re.match(r"\s*(\d+) ", re.sub("<[^>]+>", "", h)))]
     assert numbers == list(range(1, 11))
-    assert "filled by a later issue" in html and "Not yet available" in html
+    # two years of data: section 7 shows stability and sensitivity (not a placeholder)
+    assert "Stability from year to year" in html and "Sensitivity analyses: each variant against the base model" in html
     imgs = re.findall(r'<img[^>]*src="([^"]{0,30})', html)
     assert len(imgs) >= 5 and all(s.startswith("data:image/png;base64,") for s in imgs)
     for field in ("citizens_per_capacity", "km2_per_capacity", "clinic_rounding_step", "excluded_practice_forms"):

@@ -31,6 +31,20 @@ test: venv
 report: venv data
 	$(PY) -m model report --year $(YEAR) --data $(DATA) --out $(OUT)
 
+# The 2028 evaluation on its own embedded data: national-scale synthetic data through 2028 (the fit year
+# 2025, later years under the 2027 fee structure, the regions' capacity reports over time), generated once.
+EVAL_DATA  ?= data/evaluation
+EVAL_YEARS ?= 2024-2028
+FIT_YEAR   ?= 2025
+EVAL_OUT   ?= reports/evaluation
+
+$(EVAL_DATA)/.complete: $(VENV)/.installed src/model/synthetic.py
+	$(PY) -m model synth --out $(EVAL_DATA) --persons $(PERSONS) --years $(EVAL_YEARS)
+	touch $@
+
+evaluation: venv $(EVAL_DATA)/.complete
+	$(PY) -m model evaluate --data $(EVAL_DATA) --fit-year $(FIT_YEAR) --out $(EVAL_OUT)
+
 lab: venv
 	$(VENV)/bin/jupyter lab notebooks/
 

@@ -5,7 +5,8 @@ contracts), ``ingest`` (service lines -> fees), ``fit`` (the model),
 ``stability`` (refits on every year, reallocation, cluster bootstrap),
 ``sensitivity`` (the variants of MODEL.md step 8 side by side),
 ``clinic-sheets`` (one page per clinic), ``report`` (the annual report,
-rendered with papermill).  Every pipeline verb validates its inputs first
+rendered with papermill), ``evaluate`` (the 2028 evaluation, rendered with
+papermill).  Every pipeline verb validates its inputs first
 and writes nothing when validation fails.
 """
 
@@ -186,6 +187,15 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .evaluation import render_evaluation
+
+    render_evaluation(Path(a.data), fit_year=a.fit_year, years=_years(a.years) if a.years else None,
+                      out=Path(a.out) if a.out else None, timeout=a.timeout, validate=not a.no_validate,
+                      workers=a.workers)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m model", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="verb", required=True)
@@ -258,6 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--previous", default=None, help="last year's report folder, for 'what changed'")
     s.add_argument("--timeout", type=int, default=900, help="execution timeout per cell, seconds")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("evaluate", help="the 2028 evaluation (weights against later use, capacity reports, "
+                                        "incentives, life expectancy), rendered with papermill")
+    s.add_argument("--data", default="data/evaluation", help="data folder with the fit year and later years")
+    s.add_argument("--fit-year", type=int, default=2025, help="year the evaluated weights were fitted on")
+    s.add_argument("--years", default=None,
+                   help="later years to evaluate, e.g. 2026-2027 (default: every year after the fit year in the data)")
+    s.add_argument("--out", default=None, help="default reports/evaluation")
+    s.add_argument("--timeout", type=int, default=900, help="execution timeout per cell, seconds")
+    s.add_argument("--workers", type=int, default=None, help="processes reading the capacity reports (default: the CPUs)")
+    s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
+    s.set_defaults(func=cmd_evaluate)
     return p
 
 

@@ -37,9 +37,31 @@ Files written to ``OUT_DIR`` (IDs are strings everywhere):
     exactly (to the øre).
 ``capacity_reports/<region>_<YYYY-MM-DD>.xlsx``
     The regions' capacity reports (annex 1 and 2 of the reporting guidance)
-    per 1 January of the year after the last panel year.
+    per 1 January of the year after the last panel year.  When the panel
+    reaches 2026 (``capacity_history``): the reports over time instead,
+    quarterly from 1 July 2025 and monthly from 1 January 2027 (four regions
+    from then: Hovedstaden and Sjælland become Østdanmark), one region's
+    from 2028 as CSV pairs (``_bilag1.csv``/``_bilag2.csv``, as Danish Excel
+    saves them), ``submissions.csv`` (when each report arrived) and
+    ``with_mistakes/``: reports with one realistic mistake each and
+    ``mistakes.json`` naming the rule that must catch it (kept out of the
+    folder's top level, which is what is read and validated).
 ``synthetic_manifest.json``
-    The generator's parameters, the true coefficients and summary figures.
+    The generator's parameters, the true coefficients and summary figures
+    (and ``evaluation_truth`` for panels that reach 2026: the 2027 fee
+    structure, the clinics that record more sickness than there is, the
+    capacity reports' dates and national totals).
+
+Years after the model's fit year (the 2028 evaluation)
+------------------------------------------------------
+``generate(..., years=range(2024, 2029))`` extends the panel through
+2027-2028 (the latest year still matches the real populations of 1 January
+2026).  From :data:`FEE_STRUCTURE_YEAR` (2027) use follows a new fee
+structure, :data:`FEE_STRUCTURE_2027` (more capitation, lower consultation
+fees: the young and healthy use more, the old and chronically ill less, at
+about the same national mean), and :data:`UPCODING_CLINIC_SHARE` of the
+clinics record one more chronic disease than their patients have (use is
+unaffected).  Years before 2027 are generated exactly as before.
 
 What is calibrated to real public figures
 -----------------------------------------
@@ -157,6 +179,7 @@ background writer thread that writes in submission order).
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import io
 import json
@@ -209,6 +232,19 @@ __all__ = [
     "true_expected_use",
     "age_band",
     "main",
+    "FEE_STRUCTURE_YEAR",
+    "FEE_STRUCTURE_2027",
+    "CONSULTATION_FEE_MULTIPLIER_2027",
+    "CONTACT_BUDGET_SHARE_2027",
+    "UPCODING_CLINIC_SHARE",
+    "UPCODING_RATE",
+    "FIRST_REPORT_DATE",
+    "MONTHLY_REPORTS_FROM",
+    "CAPACITY_GROWTH",
+    "VACANCY_FILL_RATE",
+    "REPORT_MISTAKES",
+    "fee_structure_multipliers",
+    "report_dates",
 ]
 
 # =============================================================================
@@ -290,6 +326,68 @@ ULTRASOUND_CLINIC_UPTAKE = 0.6
 ULTRASOUND_PATIENT_RATE = 0.04
 #: Shape of the Gamma noise of use (mean 1).
 USE_GAMMA_SHAPE = 1.4
+
+# -----------------------------------------------------------------------------
+# The panel after the model's fit year: the 2027 fee structure, "sickness on
+# paper", and the regions' capacity reports over time (the 2028 evaluation).
+# All assumed; each is the synthetic "truth" that model.evaluation should find.
+# -----------------------------------------------------------------------------
+
+#: First year of the new fee structure (the health reform's fee agreement, MODEL.md step 9).
+FEE_STRUCTURE_YEAR = 2027
+#: The 2027 fee structure as multipliers of :data:`TRUE_COEFFICIENTS` (assumed): the capitation part
+#: of the fee (flat per listed citizen, the intercept) rises and consultation fees fall, so use that
+#: comes from contacts (age, disease, labour-market status) falls.  Roughly budget neutral: the
+#: national mean use changes by less than 1 % at constant prices.  Young citizens without disease gain
+#: (men aged 25-34: +24 %), the old and the chronically ill lose (a woman of 85+ with 3+ somatic
+#: diseases: about -12 %), so weights fitted on use before 2027 over-predict the heavy groups after.
+FEE_STRUCTURE_2027: dict[str, float] = {
+    "Intercept": 1.24,
+    **{k: 0.85 for k in TRUE_COEFFICIENTS if k.startswith(("male_", "female_"))},
+    "origin_menapt": 0.90,
+    "widowed_divorced": 0.90,
+    "labour_temporarily_outside": 0.80,
+    "labour_permanently_outside": 0.80,
+    "somatic_2": 0.80,
+    "somatic_3plus": 0.80,
+    "psychiatric": 0.80,
+    "cancer_5y": 0.80,
+}
+#: From 2027 the consultation fees of ``services.parquet`` (codes 0101-0411) are this share of before,
+#: and contacts take this (lower) share of a user's gross fee; the rest is capitation (code 8080).
+CONSULTATION_FEE_MULTIPLIER_2027 = 0.85
+CONTACT_BUDGET_SHARE_2027 = 0.45
+#: "More sickness on paper" (§4.4.2.3): from :data:`FEE_STRUCTURE_YEAR`, this share of the ordinary
+#: clinics (not island, regional or tender; open in 2027) records one more chronic somatic disease
+#: than the patient has, for patients with at least one already (where one more raises the weight).
+#: Each year a further :data:`UPCODING_RATE` of those patients is affected; once recorded it stays.
+#: Use is not affected (it follows the true count).  The clinics are listed in synthetic_manifest.json.
+UPCODING_CLINIC_SHARE = 0.02
+UPCODING_RATE = 0.25
+#: First reporting date of the capacity reports over time (the executive order took effect 1 July 2025).
+FIRST_REPORT_DATE = dt.date(2025, 7, 1)
+#: Reports are quarterly before this date and monthly from it (R§2).
+MONTHLY_REPORTS_FROM = dt.date(2027, 1, 1)
+#: New capacities allocated per year as a share of the region's allocated capacities (assumed; by the
+#: 2007-2026 region index).  About 2 % a year nationally: short of the 2.9 % a year that 5,000 GPs
+#: in 2035 would take.
+CAPACITY_GROWTH = {0: 0.015, 1: 0.030, 2: 0.020, 3: 0.020, 4: 0.030}
+#: Monthly probability that a vacant capacity is filled (mean vacancy about 8 months; assumed).
+VACANCY_FILL_RATE = 0.12
+#: The mistakes planted in ``capacity_reports/with_mistakes/`` (one per file): kind -> the rule of
+#: :func:`model.ingest.read_capacity_report` that must catch it.
+REPORT_MISTAKES: dict[str, str] = {
+    "extra_column": "extra_column",
+    "misspelt_heading": "misspelt_heading",
+    "ydernummer_lost_leading_zero": "leading_zeros_lost",
+    "reporting_date_not_first": "reporting_date_not_first_of_month",
+    "late_submission": "late_submission",
+    "unknown_ydernummer": "ydernummer_unknown",
+    "old_region_after_merger": "region_not_existing",
+    "vacant_exceeds_allocated": "vacant_exceeds_allocated",
+    "extra_sheet": "extra_sheet",
+    "csv_ydernummer_lost_leading_zero": "ydernummer_format",
+}
 
 #: Island doctors (*ø-læger*): island, municipality code, listed patients at
 #: national scale, postcode, capacities.  Læsø's doctor serves its whole
@@ -1350,18 +1448,19 @@ def _characteristics(lat: dict[str, np.ndarray], ctx: _Context, idx: np.ndarray,
 _TERMS = tuple(TRUE_COEFFICIENTS)
 
 
-def _agesex_coef_table() -> np.ndarray:
+def _agesex_coef_table(coefs: dict[str, float] | None = None) -> np.ndarray:
     """(2 sexes, 11 bands) of intercept + age-sex coefficient."""
+    c = TRUE_COEFFICIENTS if coefs is None else coefs
     tab = np.zeros((2, len(AGE_BANDS)))
     for s, sname in ((0, "male"), (1, "female")):
         for b, lab in enumerate(_BAND_LABELS):
-            tab[s, b] = TRUE_COEFFICIENTS["Intercept"] + TRUE_COEFFICIENTS.get(f"{sname}_{lab}", 0.0)
+            tab[s, b] = c["Intercept"] + c.get(f"{sname}_{lab}", 0.0)
     return tab
 
 
-def _extra_table() -> np.ndarray:
+def _extra_table(coefs: dict[str, float] | None = None) -> np.ndarray:
     """Sum of the non-age-sex terms for each of the 256 codes of :func:`_extra_code`."""
-    c = TRUE_COEFFICIENTS
+    c = TRUE_COEFFICIENTS if coefs is None else coefs
     code = np.arange(256)
     lab = (code >> 2) & 3
     som = (code >> 4) & 3
@@ -1384,18 +1483,39 @@ def _extra_code(menapt, widowed_divorced, labour_temp, labour_perm, somatic, psy
 
 
 def _true_mean(sex, age, origin_menapt, widowed_divorced, labour_temp, labour_perm, somatic, psychiatric,
-               cancer_5y) -> np.ndarray:
-    """X @ TRUE_COEFFICIENTS (latest year's prices) from the characteristics."""
-    tab = _agesex_coef_table()
+               cancer_5y, coefs: dict[str, float] | None = None) -> np.ndarray:
+    """X @ coefficients (default :data:`TRUE_COEFFICIENTS`, latest year's prices) from the characteristics."""
+    tab = _agesex_coef_table(coefs)
     s = np.asarray(sex).astype(np.int64) - 1
     code = _extra_code(origin_menapt, widowed_divorced, labour_temp, labour_perm, somatic, psychiatric, cancer_5y)
-    return tab[s, age_band(age)] + _extra_table()[code]
+    return tab[s, age_band(age)] + _extra_table(coefs)[code]
+
+
+def fee_structure_multipliers(year: int) -> dict[str, float]:
+    """Multiplier of each true coefficient in ``year``: all 1 before :data:`FEE_STRUCTURE_YEAR`, then
+    :data:`FEE_STRUCTURE_2027` (terms it does not name keep 1)."""
+    if int(year) < FEE_STRUCTURE_YEAR:
+        return {k: 1.0 for k in TRUE_COEFFICIENTS}
+    return {k: float(FEE_STRUCTURE_2027.get(k, 1.0)) for k in TRUE_COEFFICIENTS}
+
+
+def _structure_coefficients(year: int) -> dict[str, float]:
+    """The true coefficients of ``year``'s fee structure in the latest panel year's prices."""
+    if int(year) < FEE_STRUCTURE_YEAR:
+        return TRUE_COEFFICIENTS
+    m = fee_structure_multipliers(year)
+    return {k: v * m[k] for k, v in TRUE_COEFFICIENTS.items()}
 
 
 def true_coefficients(year: int, years: Iterable[int] = DEFAULT_YEARS) -> dict[str, float]:
-    """:data:`TRUE_COEFFICIENTS` in ``year``'s prices (scaled by the fee index of the panel ``years``)."""
+    """The true coefficients in ``year``'s prices (scaled by the fee index of the panel ``years``).
+
+    Before :data:`FEE_STRUCTURE_YEAR` these are :data:`TRUE_COEFFICIENTS`; from
+    2027 each term is multiplied by :data:`FEE_STRUCTURE_2027` (the new fee
+    structure: more capitation, lower consultation fees).
+    """
     f = fee_index(years)[int(year)] / 100.0
-    return {k: v * f for k, v in TRUE_COEFFICIENTS.items()}
+    return {k: v * f for k, v in _structure_coefficients(year).items()}
 
 
 def true_design(persons: pd.DataFrame) -> pd.DataFrame:
@@ -1422,13 +1542,29 @@ def true_design(persons: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({k: out[k] for k in _TERMS}, index=persons.index)
 
 
-def true_expected_use(persons: pd.DataFrame, index: float | pd.Series | np.ndarray = 100.0) -> np.ndarray:
+def true_expected_use(persons: pd.DataFrame, index: float | pd.Series | np.ndarray = 100.0,
+                      year: int | None = None) -> np.ndarray:
     """E[gross_fee - local_services_fee + chronic_fee | X] for non-regional/tender patients (DKK).
 
     ``index`` is the fee index of each row's year (latest year = 100).
+    ``year``: the fee structure to use (from :data:`FEE_STRUCTURE_YEAR` on, the
+    coefficients times :data:`FEE_STRUCTURE_2027`); None: the ``year`` column
+    of ``persons`` when it has one, else the structure before 2027.  Persons
+    of years from 2027 must be described by their *true* somatic disease
+    count: the recorded count of patients of :data:`UPCODING_CLINIC_SHARE`'s
+    clinics is inflated (see ``synthetic_manifest.json``).
     """
     X = true_design(persons).to_numpy()
-    beta = np.array([TRUE_COEFFICIENTS[k] for k in _TERMS])
+    if year is None and "year" in persons.columns:
+        yrs = persons["year"].to_numpy().astype(np.int64)
+        out = np.empty(len(persons))
+        for y in np.unique(yrs):
+            sel = yrs == y
+            beta = np.array([_structure_coefficients(int(y))[k] for k in _TERMS])
+            out[sel] = X[sel] @ beta
+        return out * np.asarray(index, dtype=float) / 100.0
+    c = _structure_coefficients(year if year is not None else FEE_STRUCTURE_YEAR - 1)
+    beta = np.array([c[k] for k in _TERMS])
     return X @ beta * np.asarray(index, dtype=float) / 100.0
 
 
@@ -1460,7 +1596,7 @@ def _fees(rng: np.random.Generator, ch: dict[str, np.ndarray], ctx: _Context, mu
     civ = ch["civil"]
     widdiv = (civ >= 2) & (civ != 4)  # F, E, O, L (codes 2, 3, 5, 6)
     mu = _true_mean(sex, age, ch["origin"] == 1, widdiv, ch["labour"] == 2, ch["labour"] == 3,
-                    ch["somatic"], ch["psychiatric"], ch["cancer_5y"])
+                    ch["somatic"], ch["psychiatric"], ch["cancer_5y"], coefs=_structure_coefficients(year))
     mu *= idx_t / 100.0
     sick = (ch["somatic"] > 0) | ch["psychiatric"] | ch["cancer_5y"]
     p = _use_probability(age, sex, sick, ctx.contact[muni])
@@ -1482,6 +1618,36 @@ def _fees(rng: np.random.Generator, ch: dict[str, np.ndarray], ctx: _Context, mu
     local = n_scans * unit
     base = y - chronic
     return dict(base=base, chronic=chronic, local=local, n_scans=n_scans, scan_unit=unit, y_true=y_true)
+
+
+def _plan_upcoding(rng: np.random.Generator, plan: pd.DataFrame) -> np.ndarray:
+    """Which clinics record more sickness than there is from :data:`FEE_STRUCTURE_YEAR` (bool per plan row).
+
+    :data:`UPCODING_CLINIC_SHARE` of the ordinary clinics (not island,
+    regional or tender) open throughout 2027, drawn at random.
+    """
+    ok = (~plan["island_doctor"].to_numpy(dtype=bool) & ~plan["practice_form"].isin(["regional", "tender"]).to_numpy()
+          & (plan["opened_year"].to_numpy() < FEE_STRUCTURE_YEAR)
+          & (plan["closed_year"].to_numpy() > FEE_STRUCTURE_YEAR))
+    cand = np.flatnonzero(ok)
+    k = max(1, int(round(UPCODING_CLINIC_SHARE * len(cand))))
+    out = np.zeros(len(plan), dtype=bool)
+    out[np.sort(rng.choice(cand, size=min(k, len(cand)), replace=False))] = True
+    return out
+
+
+def _upcode(rng: np.random.Generator, upcoding: np.ndarray, recorded_extra: np.ndarray, idx: np.ndarray,
+            clinic: np.ndarray, somatic: np.ndarray) -> np.ndarray:
+    """Recorded somatic disease counts of one year: the true count plus one for the affected patients.
+
+    Patients of an upcoding clinic with at least one disease become affected
+    with probability :data:`UPCODING_RATE` a year; once affected they stay so
+    (``recorded_extra``, by person, updated in place), so recorded counts never fall.
+    """
+    u = rng.random(len(idx))
+    newly = upcoding[clinic] & (somatic >= 1) & ~recorded_extra[idx] & (u < UPCODING_RATE)
+    recorded_extra[idx[newly]] = True
+    return (somatic + recorded_extra[idx]).astype(somatic.dtype)
 
 
 def _index_2025(year: int, idx_t: float) -> float:
@@ -1576,20 +1742,25 @@ class _BackgroundWriter:
 
 
 def _service_lines(rng: np.random.Generator, base: np.ndarray, n_scans: np.ndarray, scan_unit: int,
-                   age: np.ndarray, idx_t: float):
+                   age: np.ndarray, idx_t: float, year: int | None = None):
     """Service lines of a block of persons: (row, week, code index, count, fee in øre), sorted.
 
     A user's gross fee without local services (``base``, øre) is spent on
     contacts (about :data:`CONTACT_BUDGET_SHARE` of it, by the age group's
     contact mix) and a capitation/remainder line (code 8080) that makes the
-    lines sum to the fee exactly; ultrasound scans come on top.
+    lines sum to the fee exactly; ultrasound scans come on top.  From
+    :data:`FEE_STRUCTURE_YEAR` the consultation fees are
+    :data:`CONSULTATION_FEE_MULTIPLIER_2027` of before and contacts take
+    :data:`CONTACT_BUDGET_SHARE_2027` of the fee.
     """
-    unit = np.rint(_CONTACT_FEES_DKK * idx_t).astype(np.int64)  # øre: DKK x 100 x index / 100
+    new_structure = year is not None and int(year) >= FEE_STRUCTURE_YEAR
+    fees_dkk = _CONTACT_FEES_DKK * CONSULTATION_FEE_MULTIPLIER_2027 if new_structure else _CONTACT_FEES_DKK
+    unit = np.rint(fees_dkk * idx_t).astype(np.int64)  # øre: DKK x 100 x index / 100
     n = len(base)
     grp = np.where(age < 65, 0, np.where(age < 80, 1, 2))
     exp_unit = _CONTACT_MIX @ unit
     users = base > 0
-    budget = CONTACT_BUDGET_SHARE * base
+    budget = (CONTACT_BUDGET_SHARE_2027 if new_structure else CONTACT_BUDGET_SHARE) * base
     n_contacts = np.where(users, np.floor(budget / exp_unit[grp] + rng.random(n)), 0).astype(np.int64)
     # multinomial split of the contacts over the types, as a chain of binomials
     counts = np.zeros((n, 4), dtype=np.int64)
@@ -1650,7 +1821,7 @@ def _write_services_year(writer: "_BackgroundWriter", rng: np.random.Generator, 
     for start in range(0, n, _SERVICE_CHUNK_PERSONS):
         stop = min(n, start + _SERVICE_CHUNK_PERSONS)
         row, week, code, cnt, fee, tot = _service_lines(rng, fees["base"][start:stop], fees["n_scans"][start:stop],
-                                                        fees["scan_unit"], age[start:stop], idx_t)
+                                                        fees["scan_unit"], age[start:stop], idx_t, year)
         n_contacts += int(tot.sum())
         if not len(row):
             continue
@@ -1686,61 +1857,373 @@ def _deterministic_xlsx(data: bytes, stamp: str) -> bytes:
     return out.getvalue()
 
 
-def _write_capacity_reports(out_dir: Path, plan: pd.DataFrame, ctx: _Context, report_date: dt.date,
-                            listed: np.ndarray) -> list[Path]:
+_HEADS1 = ["Ydernummer", "Praksisbetegnelse", "Adresse", "Praksiskommune", "Praksiskommunekode", "Postnummer",
+           "Praksisform", "Antal udmøntede kapaciteter", "Antal ledige kapaciteter"]
+_HEADS2 = _HEADS1 + ["Antal tilmeldte patienter"]
+_TEXT_COLS = frozenset({0, 4, 5})  # Ydernummer, Praksiskommunekode, Postnummer: text, so leading zeros survive
+
+
+def _report_workbook(rows1: list[list[Any]], rows2: list[list[Any]], report_date: dt.date,
+                     heads1: list[str] | None = None, heads2: list[str] | None = None,
+                     numeric_id_rows: Iterable[int] = (), extra_sheet: tuple[str, list[list[Any]]] | None = None) -> bytes:
+    """Bytes of one capacity-report workbook (sheets 'Bilag 1' and 'Bilag 2'), deterministic.
+
+    ``numeric_id_rows``: 0-based data rows of annex 1 whose Ydernummer is written as a number (as
+    Excel does to a column not formatted as text); ``extra_sheet``: (title, rows) of a further sheet.
+    """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils import get_column_letter
 
+    heads1 = _HEADS1 if heads1 is None else heads1
+    heads2 = _HEADS2 if heads2 is None else heads2
+    numeric_ids = set(numeric_id_rows)
+    iso = report_date.isoformat()
+    wb = Workbook(write_only=True)
+    wb.properties.creator = "model.synthetic (SYNTHETIC DATA)"
+    wb.properties.created = dt.datetime(report_date.year, report_date.month, report_date.day)
+    ws1 = wb.create_sheet("Bilag 1")
+    ws2 = wb.create_sheet("Bilag 2")
+    for ws, heads in ((ws1, heads1), (ws2, heads2)):
+        for i, h in enumerate(heads):
+            ws.column_dimensions[get_column_letter(i + 1)].width = max(12, len(h) + 2)
+        ws.append(heads)
+
+    def cells(ws, values, numeric_id=False):
+        out = []
+        for i, v in enumerate(values):
+            if i == 0 and numeric_id:
+                out.append(WriteOnlyCell(ws, value=int(v)))
+                continue
+            c = WriteOnlyCell(ws, value=v)
+            if i in _TEXT_COLS:
+                c.number_format = "@"
+            out.append(c)
+        return out
+
+    for k, row in enumerate(rows1):
+        ws1.append(cells(ws1, row, k in numeric_ids))
+    for row in rows2:
+        ws2.append(cells(ws2, row))
+    if extra_sheet is not None:
+        ws3 = wb.create_sheet(extra_sheet[0])
+        for row in extra_sheet[1]:
+            ws3.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _deterministic_xlsx(buf.getvalue(), f"{iso}T00:00:00Z")
+
+
+def _num(x: float):
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def _report_rows(plan: pd.DataFrame, ctx: _Context, sel: np.ndarray, allocated: np.ndarray, vacant: np.ndarray,
+                 listed: np.ndarray) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Annex 1 and annex 2 rows of the clinics ``sel`` (sorted by provider number)."""
+    cols = {k: plan[k].tolist() for k in ("clinic_id", "name", "address", "muni", "municipality_code", "postcode",
+                                           "practice_form", "island_doctor")}
+    sel = sel[np.argsort(plan["clinic_id"].to_numpy()[sel], kind="stable")]
+    rows1, rows2 = [], []
+    for c in sel:
+        row = [cols["clinic_id"][c], cols["name"][c], cols["address"][c], ctx.names[cols["muni"][c]],
+               cols["municipality_code"][c], cols["postcode"][c], PRACTICE_FORM_DANISH[cols["practice_form"][c]],
+               _num(allocated[c]), _num(vacant[c])]
+        rows1.append(row)
+        if cols["island_doctor"][c]:
+            rows2.append(row + [int(listed[c])])
+    return rows1, rows2
+
+
+def _open_on(plan: pd.DataFrame, day: dt.date) -> np.ndarray:
+    """Clinics open on a reporting date (opened by then, not closed before)."""
+    iso = day.isoformat()
+    closed = plan["closed"].to_numpy()
+    return (plan["opened"].to_numpy() <= iso) & ((closed == "") | (closed >= iso))
+
+
+def _write_capacity_reports(out_dir: Path, plan: pd.DataFrame, ctx: _Context, report_date: dt.date,
+                            listed: np.ndarray) -> list[Path]:
     rep_dir = out_dir / "capacity_reports"
     rep_dir.mkdir(parents=True, exist_ok=True)
     iso = report_date.isoformat()
-    open_ = (plan["opened"].to_numpy() <= iso) & ((plan["closed"].to_numpy() == "") | (plan["closed"].to_numpy() >= iso))
-    heads1 = ["Ydernummer", "Praksisbetegnelse", "Adresse", "Praksiskommune", "Praksiskommunekode", "Postnummer",
-              "Praksisform", "Antal udmøntede kapaciteter", "Antal ledige kapaciteter"]
-    heads2 = heads1 + ["Antal tilmeldte patienter"]
+    open_ = _open_on(plan, report_date)
+    alloc = plan["capacities"].to_numpy(dtype=float)
+    vac = plan["vacant_capacities"].to_numpy(dtype=float)
     paths = []
-
-    def num(x: float):
-        return int(x) if float(x).is_integer() else float(x)
-
-    cols = {k: plan[k].tolist() for k in ("clinic_id", "name", "address", "muni", "municipality_code", "postcode",
-                                           "practice_form", "capacities", "vacant_capacities", "island_doctor")}
-    text_cols = {0, 4, 5}  # Ydernummer, Praksiskommunekode, Postnummer: text, so leading zeros survive
     for r, rname in enumerate(_REGION_ORDER):
         sel = np.where(open_ & (ctx.region[plan["muni"].to_numpy()] == r))[0]
-        sel = sel[np.argsort(plan["clinic_id"].to_numpy()[sel], kind="stable")]
-        wb = Workbook(write_only=True)
-        wb.properties.creator = "model.synthetic (SYNTHETIC DATA)"
-        wb.properties.created = dt.datetime(report_date.year, report_date.month, report_date.day)
-        ws1 = wb.create_sheet("Bilag 1")
-        ws2 = wb.create_sheet("Bilag 2")
-        for ws, heads in ((ws1, heads1), (ws2, heads2)):
-            for i, h in enumerate(heads):
-                ws.column_dimensions[get_column_letter(i + 1)].width = max(12, len(h) + 2)
-            ws.append(heads)
-
-        def cells(ws, values):
-            out = []
-            for i, v in enumerate(values):
-                c = WriteOnlyCell(ws, value=v)
-                if i in text_cols:
-                    c.number_format = "@"
-                out.append(c)
-            return out
-
-        for c in sel:
-            row = [cols["clinic_id"][c], cols["name"][c], cols["address"][c], ctx.names[cols["muni"][c]],
-                   cols["municipality_code"][c], cols["postcode"][c], PRACTICE_FORM_DANISH[cols["practice_form"][c]],
-                   num(cols["capacities"][c]), num(cols["vacant_capacities"][c])]
-            ws1.append(cells(ws1, row))
-            if cols["island_doctor"][c]:
-                ws2.append(cells(ws2, row + [int(listed[c])]))
-        buf = io.BytesIO()
-        wb.save(buf)
+        rows1, rows2 = _report_rows(plan, ctx, sel, alloc, vac, listed)
         path = rep_dir / f"{_REGION_SLUG[rname]}_{iso}.xlsx"
-        path.write_bytes(_deterministic_xlsx(buf.getvalue(), f"{iso}T00:00:00Z"))
+        path.write_bytes(_report_workbook(rows1, rows2, report_date))
         paths.append(path)
+    return paths
+
+
+# -----------------------------------------------------------------------------
+# capacity reports over time (written when the panel reaches 2027)
+
+#: Regions from 1 January 2027 (Hovedstaden and Sjælland merge into Østdanmark) over the 2007-2026 indices.
+_REGIONS_2027: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    ("Østdanmark", "oestdanmark", (0, 1)), ("Syddanmark", "syddanmark", (2,)),
+    ("Midtjylland", "midtjylland", (3,)), ("Nordjylland", "nordjylland", (4,)),
+)
+#: Region that sends its reports as CSV pairs (Danish Excel: ';', Windows-1252) from 1 January 2028.
+_CSV_REGION, _CSV_FROM = "Nordjylland", dt.date(2028, 1, 1)
+
+
+def _add_month(d: dt.date, k: int = 1) -> dt.date:
+    m = d.month - 1 + k
+    return dt.date(d.year + m // 12, m % 12 + 1, 1)
+
+
+def report_dates(years: Iterable[int]) -> list[dt.date]:
+    """Reporting dates of the capacity reports over time for a panel of ``years``.
+
+    Per the 1st of every quarter from :data:`FIRST_REPORT_DATE` until
+    :data:`MONTHLY_REPORTS_FROM`, then per the 1st of every month, up to and
+    including 1 January after the latest panel year (R§2).
+    """
+    last = max(int(y) for y in years)
+    end = dt.date(last + 1, 1, 1)
+    out, d = [], FIRST_REPORT_DATE
+    while d <= end:
+        if d >= MONTHLY_REPORTS_FROM or d.month in (1, 4, 7, 10):
+            out.append(d)
+        d = _add_month(d)
+    return out or [end]
+
+
+def _regions_on(day: dt.date) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(name, file slug, 2007-2026 region indices) of the regions that report on ``day``."""
+    if day >= MONTHLY_REPORTS_FROM:
+        return list(_REGIONS_2027)
+    return [(name, _REGION_SLUG[name], (i,)) for i, name in enumerate(_REGION_ORDER)]
+
+
+def _simulate_capacities(rng: np.random.Generator, plan: pd.DataFrame, ctx: _Context,
+                         dates: list[dt.date]) -> dict[str, Any]:
+    """Allocated and vacant capacities per clinic, month by month from the first reporting date.
+
+    Start: the clinic table's capacities and vacancies.  Each month, while a
+    clinic is open: a filled capacity falls vacant with a probability that
+    keeps the clinic's vacancy share near its long-run level (the share the
+    clinic table's vacancies are drawn with), a vacant one is filled with
+    :data:`VACANCY_FILL_RATE`, and each region allocates new capacities
+    (:data:`CAPACITY_GROWTH` a year) to its open ordinary and regional
+    clinics in proportion to their capacities; a new capacity starts vacant.
+    Out: ``states`` {date: (allocated, vacant, open)} and the final arrays.
+    """
+    region = ctx.region[plan["muni"].to_numpy()].astype(np.int64)
+    island = plan["island_doctor"].to_numpy(dtype=bool)
+    rt = plan["practice_form"].isin(["regional", "tender"]).to_numpy()
+    p_vac = np.where(rt, 0.25, np.where(island, 0.10, np.array([_VACANCY_PROB[int(r)] for r in region])))
+    q = VACANCY_FILL_RATE * p_vac / (1.0 - p_vac)
+    alloc = np.rint(plan["capacities"].to_numpy(dtype=float)).astype(np.int64)
+    vac = np.minimum(np.rint(plan["vacant_capacities"].to_numpy(dtype=float)).astype(np.int64), alloc)
+    want = set(dates)
+    states: dict[dt.date, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    month = min(dates)
+    while True:
+        open_ = _open_on(plan, month)
+        if month in want:
+            states[month] = (alloc.astype(float), vac.astype(float), open_.copy())
+        if month >= max(dates):
+            break
+        filled = alloc - vac
+        leave = rng.binomial(filled, q)
+        fill = rng.binomial(vac, VACANCY_FILL_RATE)
+        vac = vac + np.where(open_, leave - fill, 0)
+        for r in sorted(CAPACITY_GROWTH):
+            elig = np.flatnonzero(open_ & (region == r) & ~island)
+            if not len(elig):
+                continue
+            k = int(rng.poisson(CAPACITY_GROWTH[r] / 12.0 * alloc[elig].sum()))
+            if k:
+                w = alloc[elig].astype(float)
+                pick = elig[rng.choice(len(elig), size=k, p=w / w.sum())]
+                np.add.at(alloc, pick, 1)
+                np.add.at(vac, pick, 1)
+        month = _add_month(month)
+    return {"states": states, "allocated": alloc.astype(float), "vacant": vac.astype(float)}
+
+
+def _write_csv_pair(path1: Path, rows1: list[list[Any]], rows2: list[list[Any]]) -> Path:
+    """Annex 1 and 2 as Danish Excel writes 'CSV (semikolonsepareret)': ';', CRLF, Windows-1252."""
+    path2 = path1.with_name(path1.name.replace("_bilag1", "_bilag2"))
+    for p, heads, rows in ((path1, _HEADS1, rows1), (path2, _HEADS2, rows2)):
+        buf = io.StringIO()
+        w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+        w.writerow(heads)
+        for r in rows:
+            w.writerow(["" if v is None else v for v in r])
+        p.write_bytes(buf.getvalue().encode("cp1252"))
+    return path1
+
+
+def _submission_date(rng: np.random.Generator, day: dt.date) -> dt.date:
+    """A region's report arrives 5 to 75 days after the reporting date (within the three months)."""
+    return day + dt.timedelta(days=int(rng.integers(5, 76)))
+
+
+def _write_report_history(out_dir: Path, plan: pd.DataFrame, ctx: _Context, sim: dict[str, Any],
+                          listed_by_year: dict[int, np.ndarray], scale_up: float, rng: np.random.Generator
+                          ) -> tuple[list[Path], list[Path]]:
+    """The reports over time in ``capacity_reports/`` and the planted mistakes in ``with_mistakes/``.
+
+    Also writes ``capacity_reports/submissions.csv`` (file, region, reporting
+    date, date received: SDS's log of when each report arrived) and
+    ``with_mistakes/mistakes.json`` (file, kind, the rule that must catch
+    it, where) with its own ``submissions.csv``.
+    """
+    rep_dir = out_dir / "capacity_reports"
+    rep_dir.mkdir(parents=True, exist_ok=True)
+    bad_dir = rep_dir / "with_mistakes"
+    bad_dir.mkdir(parents=True, exist_ok=True)
+    years = sorted(listed_by_year)
+    region_of = ctx.region[plan["muni"].to_numpy()]
+    paths: list[Path] = []
+    subs: list[tuple[str, str, str, str]] = []
+    content: dict[tuple[str, dt.date], tuple[list, list]] = {}
+    for day in sorted(sim["states"]):
+        alloc, vac, open_ = sim["states"][day]
+        y = min(max(day.year - 1 if day.month == 1 else day.year, years[0]), years[-1])
+        listed = np.rint(listed_by_year[y] * scale_up).astype(np.int64)
+        for name, slug, idx in _regions_on(day):
+            sel = np.flatnonzero(open_ & np.isin(region_of, idx))
+            rows1, rows2 = _report_rows(plan, ctx, sel, alloc, vac, listed)
+            content[(name, day)] = (rows1, rows2)
+            if name == _CSV_REGION and day >= _CSV_FROM:
+                path = _write_csv_pair(rep_dir / f"{slug}_{day.isoformat()}_bilag1.csv", rows1, rows2)
+            else:
+                path = rep_dir / f"{slug}_{day.isoformat()}.xlsx"
+                path.write_bytes(_report_workbook(rows1, rows2, day))
+            paths.append(path)
+            subs.append((path.name, name, day.isoformat(), _submission_date(rng, day).isoformat()))
+    pd.DataFrame(subs, columns=["file", "region", "reporting_date", "submission_date"]).to_csv(
+        rep_dir / "submissions.csv", index=False, lineterminator="\n")
+    bad = _write_mistakes(bad_dir, plan, ctx, sim, content, rng)
+    return paths, bad
+
+
+def _write_mistakes(bad_dir: Path, plan: pd.DataFrame, ctx: _Context, sim: dict[str, Any],
+                    content: dict[tuple[str, dt.date], tuple[list, list]], rng: np.random.Generator) -> list[Path]:
+    """One report per kind of :data:`REPORT_MISTAKES`, each a good report with one realistic mistake."""
+    days = sorted(sim["states"])
+    pre = [d for d in days if d < MONTHLY_REPORTS_FROM] or days
+    post = [d for d in days if d >= MONTHLY_REPORTS_FROM] or days
+
+    def at(lst, i):
+        return lst[min(i, len(lst) - 1)]
+
+    known = set(plan["clinic_id"])
+    slug = {name: s for name, s, _ in _REGIONS_2027} | {n: _REGION_SLUG[n] for n in _REGION_ORDER}
+
+    def with_zero(day):  # a region with a provider number starting with 0 on that date, and the row
+        for name, _, _ in _regions_on(day):
+            for k, row in enumerate(content[(name, day)][0]):
+                if str(row[0]).startswith("0"):
+                    return name, k
+        raise RuntimeError("no provider number with a leading zero")  # pragma: no cover
+
+    records: list[dict[str, Any]] = []
+    subs: list[tuple[str, str, str, str]] = []
+    paths: list[Path] = []
+
+    def emit(kind, name, day, data: bytes | None, rule_row, column, description, file_day=None, sheet="Bilag 1",
+             submitted=None, path=None):
+        fday = file_day or day
+        if path is None:
+            path = bad_dir / f"{slug[name]}_{fday.isoformat()}.xlsx"
+            path.write_bytes(data)
+        paths.append(path)
+        records.append({"file": path.name, "kind": kind, "rule": REPORT_MISTAKES[kind], "region": name,
+                        "reporting_date": fday.isoformat(), "sheet": sheet, "row": rule_row, "column": column,
+                        "description": description})
+        subs.append((path.name, name, fday.isoformat(), (submitted or _submission_date(rng, day)).isoformat()))
+
+    # 1. an extra column of remarks (Hovedstaden, a quarterly report)
+    day = at(pre, 2)
+    r1, r2 = content[("Hovedstaden", day)]
+    rows = [row + (["Ny kapacitet udmøntet"] if k % 7 == 0 else [None]) for k, row in enumerate(r1)]
+    emit("extra_column", "Hovedstaden", day, _report_workbook(rows, r2, day, heads1=_HEADS1 + ["Bemærkninger"]),
+         1, "Bemærkninger", "a column 'Bemærkninger' (remarks) added after the annex's columns")
+    # 2. a misspelt heading (Sjælland)
+    day = at(pre, 3)
+    r1, r2 = content[("Sjælland", day)]
+    heads = _HEADS1[:8] + ["Antal ledige kapacitet"]
+    emit("misspelt_heading", "Sjælland", day, _report_workbook(r1, r2, day, heads1=heads),
+         1, "Antal ledige kapacitet", "heading 'Antal ledige kapacitet' for 'Antal ledige kapaciteter'")
+    # 3. a Ydernummer stored as a number: its leading zero is lost
+    day = at(post, 1)
+    name, k = with_zero(day)
+    r1, r2 = content[(name, day)]
+    emit("ydernummer_lost_leading_zero", name, day, _report_workbook(r1, r2, day, numeric_id_rows=[k]),
+         k + 2, "Ydernummer", f"Ydernummer {r1[k][0]} typed into a cell formatted as a number: {int(r1[k][0])}")
+    # 4. a reporting date that is not the 1st of a month
+    day = at(post, 2)
+    r1, r2 = content[("Midtjylland", day)]
+    wrong = day.replace(day=15)
+    emit("reporting_date_not_first", "Midtjylland", day, _report_workbook(r1, r2, wrong), None, None,
+         f"report made per {wrong.isoformat()} instead of the 1st of the month", file_day=wrong, sheet=None)
+    # 5. a late submission (the report itself is right)
+    day = at(post, 4)
+    r1, r2 = content[("Nordjylland", day)]
+    late = _add_month(day, 4) + dt.timedelta(days=19)
+    emit("late_submission", "Nordjylland", day, _report_workbook(r1, r2, day), None, None,
+         f"received {late.isoformat()}, more than three months after the reporting date", sheet=None,
+         submitted=late)
+    # 6. an unknown Ydernummer (digits transposed into a number no clinic has)
+    day = at(post, 5)
+    r1, r2 = content[("Østdanmark", day)]
+    k = len(r1) // 2
+    cid = str(r1[k][0])
+    cand = cid[:4] + cid[5] + cid[4]
+    while cand in known:
+        cand = f"{int(rng.integers(1, 999_999)):06d}"
+    rows = [list(r) for r in r1]
+    rows[k][0] = cand
+    emit("unknown_ydernummer", "Østdanmark", day, _report_workbook(rows, r2, day), k + 2, "Ydernummer",
+         f"Ydernummer {cand} does not exist (the clinic's number is {cid})")
+    # 7. the old region's name after the merger of 1 January 2027
+    day = at(post, 0)
+    r1, r2 = content[("Østdanmark", day)]
+    hov = set(ctx.codes[np.flatnonzero(ctx.region == 0)])
+    rows1 = [r for r in r1 if r[4] in hov]
+    rows2 = [r for r in r2 if r[4] in hov]
+    emit("old_region_after_merger", "Hovedstaden", day, _report_workbook(rows1, rows2, day), None, None,
+         "reported as Region Hovedstaden, which merged into Region Østdanmark on 1 January 2027", sheet=None)
+    # 8. more vacant than allocated capacities
+    day = at(post, 6)
+    r1, r2 = content[("Syddanmark", day)]
+    k = len(r1) // 3
+    rows = [list(r) for r in r1]
+    rows[k][8] = _num(float(rows[k][7]) + 1)
+    emit("vacant_exceeds_allocated", "Syddanmark", day, _report_workbook(rows, r2, day), k + 2,
+         "Antal ledige kapaciteter", "more vacant capacities than allocated ones in one row")
+    # 9. an extra sheet of notes
+    day = at(post, 7)
+    r1, r2 = content[("Midtjylland", day)]
+    emit("extra_sheet", "Midtjylland", day,
+         _report_workbook(r1, r2, day, extra_sheet=("Noter", [["Bemærkning"], ["Tal opgjort af regionen"]])),
+         None, None, "a third sheet 'Noter' with the region's notes", sheet="Noter")
+    # 10. a CSV export whose Ydernummer lost its leading zero
+    day = at(post, 8)
+    name, k = with_zero(day)
+    r1, r2 = content[(name, day)]
+    rows = [list(r) for r in r1]
+    rows[k][0] = str(int(rows[k][0]))
+    path = _write_csv_pair(bad_dir / f"{slug[name]}_{day.isoformat()}_bilag1.csv", rows, r2)
+    emit("csv_ydernummer_lost_leading_zero", name, day, None, k + 2, "Ydernummer",
+         f"CSV export in which Ydernummer {r1[k][0]} became {rows[k][0]}", path=path)
+
+    (bad_dir / "mistakes.json").write_text(json.dumps({
+        "description": "SYNTHETIC capacity reports, each with one planted mistake that model.ingest must catch. "
+                       "Validate with the clinic register (clinics.csv), the 98 municipality codes and the "
+                       "submission dates of submissions.csv in this folder.",
+        "mistakes": records}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    pd.DataFrame(subs, columns=["file", "region", "reporting_date", "submission_date"]).to_csv(
+        bad_dir / "submissions.csv", index=False, lineterminator="\n")
     return paths
 
 
@@ -1757,6 +2240,7 @@ def generate(
     services: bool = True,
     services_years: Iterable[int] | None = None,
     verbose: bool = False,
+    capacity_history: bool | None = None,
 ) -> dict[str, Any]:
     """Write a complete synthetic input data set to ``out_dir``; return paths and summary figures.
 
@@ -1777,6 +2261,20 @@ def generate(
         Write ``services.parquet`` (service lines).
     services_years:
         Years to write service lines for (default: the latest panel year).
+    capacity_history:
+        Write the regions' capacity reports over time (quarterly from
+        :data:`FIRST_REPORT_DATE`, monthly from 1 January 2027, up to 1
+        January after the latest year; four regions from 2027), the
+        submissions log and the reports with planted mistakes
+        (``capacity_reports/with_mistakes/``); ``clinics.csv`` then holds the
+        capacities and vacancies of the last report.  None (default): only
+        when the panel reaches 2026, so that the reports run into the four
+        regions of 2027; otherwise one report per region per 1 January after
+        the latest year, as before.
+
+    Years from :data:`FEE_STRUCTURE_YEAR` (2027) use the new fee structure
+    (:data:`FEE_STRUCTURE_2027`) and carry the planted "sickness on paper"
+    (:data:`UPCODING_CLINIC_SHARE`); years before are unchanged by them.
 
     Returns
     -------
@@ -1866,7 +2364,14 @@ def generate(
     swriter = _BackgroundWriter(_parquet_writer(services_path, _service_schema())) if s_years else None
     summary_years: dict[int, dict[str, Any]] = {}
     listed_latest = np.zeros(len(plan), dtype=np.int64)
+    listed_by_year: dict[int, np.ndarray] = {}
     g1_counts: dict[int, np.ndarray] = {}
+    # "more sickness on paper" from the 2027 fee structure: own random stream, so earlier years are unchanged
+    upcoding = None
+    if last >= FEE_STRUCTURE_YEAR:
+        rng_up = np.random.default_rng([int(seed), FEE_STRUCTURE_YEAR])
+        upcoding = _plan_upcoding(rng_up, plan)
+        recorded_extra = np.zeros(n_ever, dtype=bool)
     for t in years:
         yr = panel[t]
         pos = np.full(n_ever, -1, dtype=np.int64)
@@ -1878,6 +2383,9 @@ def generate(
         cl = yr.clinic[order]
         ch = _characteristics(lat, ctx, idx, t, rng_fee)
         f = _fees(rng_fee, ch, ctx, mu, cl, plan_arrays, t, index[t], lat["uptake"][idx])
+        if upcoding is not None and t >= FEE_STRUCTURE_YEAR:  # after the fees: use follows the true count
+            ch["somatic"] = _upcode(rng_up, upcoding, recorded_extra, idx, cl, ch["somatic"])
+        listed_by_year[t] = np.bincount(cl, minlength=len(plan))
         gross = f["base"] + f["local"]
         pid_t = pid_all.take(pa.array(idx))
         tbl = pa.table({
@@ -1936,6 +2444,17 @@ def generate(
     elif services_path.exists():
         services_path.unlink()
 
+    # capacities over time: clinics.csv then holds the state of the last report
+    if capacity_history is None:
+        capacity_history = last + 1 >= MONTHLY_REPORTS_FROM.year
+    sim = None
+    if capacity_history:
+        rng_cap = np.random.default_rng([int(seed), 975])
+        sim = _simulate_capacities(rng_cap, plan, ctx, report_dates(years))
+        plan = plan.copy()
+        plan["capacities"] = sim["allocated"]
+        plan["vacant_capacities"] = sim["vacant"]
+
     # clinics.csv
     scale_up = NATIONAL_POPULATION / persons
     clinics = plan.sort_values("clinic_id", kind="stable")
@@ -1992,7 +2511,11 @@ def generate(
 
     # capacity reports (1 January after the latest year)
     listed_scaled = np.rint(listed_latest * scale_up).astype(np.int64)
-    report_paths = _write_capacity_reports(out, plan, ctx, dt.date(last + 1, 1, 1), listed_scaled)
+    bad_reports: list[Path] = []
+    if sim is not None:
+        report_paths, bad_reports = _write_report_history(out, plan, ctx, sim, listed_by_year, scale_up, rng_cap)
+    else:
+        report_paths = _write_capacity_reports(out, plan, ctx, dt.date(last + 1, 1, 1), listed_scaled)
     tick("tables")
 
     # summary
@@ -2043,6 +2566,32 @@ def generate(
                        "participating_clinics": sorted(plan.loc[plan["ultrasound"], "clinic_id"].tolist())},
         "summary": summary,
     }
+    if upcoding is not None or sim is not None:  # only for panels that reach the new fee structure / the reports
+        truth: dict[str, Any] = {"capacity_history": bool(sim is not None)}
+        if last >= FEE_STRUCTURE_YEAR:
+            truth["fee_structure"] = {
+                "from_year": FEE_STRUCTURE_YEAR, "multipliers": FEE_STRUCTURE_2027,
+                "true_coefficients": _structure_coefficients(FEE_STRUCTURE_YEAR),
+                "consultation_fee_multiplier": CONSULTATION_FEE_MULTIPLIER_2027,
+                "contact_budget_share": CONTACT_BUDGET_SHARE_2027,
+            }
+            truth["upcoding"] = {"from_year": FEE_STRUCTURE_YEAR, "clinic_share": UPCODING_CLINIC_SHARE,
+                                 "rate_per_year": UPCODING_RATE,
+                                 "clinics": sorted(plan.loc[upcoding, "clinic_id"].tolist())}
+        if sim is not None:
+            days = sorted(sim["states"])
+            truth["capacity_reports"] = {
+                "dates": [d.isoformat() for d in days],
+                "growth_per_year_by_region": {_REGION_ORDER[r]: g for r, g in CAPACITY_GROWTH.items()},
+                "vacancy_fill_rate_per_month": VACANCY_FILL_RATE,
+                "csv_region_from": {"region": _CSV_REGION, "from": _CSV_FROM.isoformat()},
+                "national": {d.isoformat(): {"allocated": float(sim["states"][d][0][sim["states"][d][2]].sum()),
+                                             "vacant": float(sim["states"][d][1][sim["states"][d][2]].sum())}
+                             for d in days},
+                "with_mistakes": [p.name for p in bad_reports],
+            }
+        manifest["evaluation_truth"] = truth
+        files["capacity_reports_with_mistakes"] = bad_reports
     man_path = out / "synthetic_manifest.json"
     man_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
     files["manifest"] = man_path

@@ -85,9 +85,9 @@ def read_persons(path: Path, year: int, columns: list[str] | None = None, insura
 
 def read_municipalities(path: Path) -> pd.DataFrame:
     """municipalities.csv with the code as a 3-character string in ``municipality_code``."""
-    m = pd.read_csv(path, dtype={"kommunekode": str}, encoding="utf-8-sig")
-    m["municipality_code"] = m["kommunekode"].str.zfill(3)
-    return m
+    from .reference import municipalities
+
+    return municipalities(path)
 
 
 def read_clinics(path: Path) -> pd.DataFrame:

@@ -17,6 +17,7 @@ rest of the package joins on.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -98,15 +99,18 @@ def data_path(name: str) -> Path:
     return Path(str(p))
 
 
-def municipalities() -> pd.DataFrame:
+def municipalities(path: str | os.PathLike | None = None) -> pd.DataFrame:
     """The 98 municipalities, one row each, in file order.
 
+    ``path``: a data folder's ``municipalities.csv`` (same layout); None
+    reads the embedded reference file.
     ``kommunekode`` and the added ``municipality_code`` (zero-padded to 3
     digits) are strings; the other text columns are strings; area,
     population, life expectancy (NaN where missing), contact share and the
     point are numbers.
     """
-    with data_path(_MUNICIPALITIES_FILE).open("r", encoding="utf-8") as fh:
+    source = data_path(_MUNICIPALITIES_FILE) if path is None else Path(path)
+    with source.open("r", encoding="utf-8-sig") as fh:
         df = pd.read_csv(fh, dtype=str, keep_default_na=False)
     for c in df.columns:
         df[c] = df[c].str.strip()

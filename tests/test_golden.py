@@ -1,7 +1,7 @@
 """Golden test: a hand-made data set whose every stage is worked out by hand.
 
-27 group-1 citizens (plus one in group 2), three clinics, two municipalities
-in one health council.  The configuration has two age bands (0-64, 65+) so
+28 group-1 citizens (one of them with no clinic on record) plus one in group
+2, three clinics, two municipalities in one health council.  The configuration has two age bands (0-64, 65+) so
 that the design has exactly 12 terms and the data exactly 12 cells: the fit
 is saturated and every fitted value is its cell's mean, which makes the
 hand calculation below exact.
@@ -16,8 +16,10 @@ A     male 30, nothing else (3 persons;       800 1000 1200   1000
 B     male 70 (one is 'permanently outside'   2400 2600      2500
       but 70 > 67, so that is ignored)
 C     female 30                               1400 1600      1500
-D     female 70 (one: 2100 gross + 1000       2900 3100      3000
-      chronic fee)
+D     female 70 (one: 2100 gross, on the      2900 3100      3000
+      chronic-care fee (600 DKK lump sum,
+      not use); her contacts are imputed as
+      the other's contact_fee, 1000 DKK)
 E     male 30, MENAPT origin                  1300 1500      1400
 F     male 30, widowed (CIVST E)              1100 1300      1200
 G     male 30, temporarily outside            1500 1700      1600
@@ -30,6 +32,12 @@ L     male 30, cancer within 5 years          1800 2000      1900
 
 Two more citizens are listed at the regional clinic C3 (a cell-A man and a
 cell-C woman, 100 DKK each): left out of the base fit, in the other one.
+U1 is a cell-A man (1000 DKK) in 902 with no clinic on record: he counts in
+the fit and the need, not in any clinic's figures.  X1 (group 2, 901)
+counts nowhere but in the group-1 share: 901 has 13 group-1 citizens of 14
+residents.  The region reported clinic 000002 as an island doctor with 11
+patients (annex 2, 1 July 2025, valid until 1 July 2026): its 1.5
+capacities are not counted in 2026.
 """
 
 import numpy as np
@@ -43,7 +51,7 @@ CFG = ModelConfig(year=2025, planning_year=2026, age_bands=(0, 65), reference_ag
 
 BASE = dict(year=2025, insurance_group=1, civil_status="U", origin_group="danish", labour_status="in_work_or_education",
             somatic_diseases=0, psychiatric=False, psychiatric_extended=False, cancer_5y=False, cancer_10y=False,
-            chronic_fee=0.0, local_services_fee=0.0)
+            chronic_fee=0.0, local_services_fee=0.0, contact_fee=0.0)
 
 
 def P(pid, muni, clinic, sex, age, y, **kw):
@@ -57,8 +65,8 @@ def persons() -> pd.DataFrame:
         P("B1", "901", "000001", 1, 70, 2400, labour_status="not_applicable"),
         P("B2", "902", "000002", 1, 70, 2600, labour_status="permanently_outside"),
         P("C1", "901", "000001", 2, 30, 1400), P("C2", "902", "000002", 2, 30, 1600),
-        P("D1", "901", "000001", 2, 70, 2900, labour_status="not_applicable"),
-        P("D2", "902", "000002", 2, 70, 2100, chronic_fee=1000.0, labour_status="not_applicable"),
+        P("D1", "901", "000001", 2, 70, 2900, labour_status="not_applicable", contact_fee=1000.0),
+        P("D2", "902", "000002", 2, 70, 2100, chronic_fee=600.0, labour_status="not_applicable"),
     ]
     extra = {
         "E": (1300, 1500, dict(origin_group="menapt")),
@@ -79,7 +87,8 @@ def persons() -> pd.DataFrame:
             rows.append(P(f"{cell}2", "902", "000002", 1, 30, y2, **kw))
     rows += [
         P("R1", "902", "000003", 1, 30, 100), P("R2", "902", "000003", 2, 30, 100),
-        P("X1", "901", "000001", 1, 30, 50000, insurance_group=2),  # group 2: counts nowhere
+        P("U1", "902", "", 1, 30, 1000),  # no clinic on record
+        P("X1", "901", "000001", 1, 30, 50000, insurance_group=2),  # group 2: only in the residents of 901
     ]
     return pd.DataFrame(rows)
 
@@ -97,8 +106,12 @@ def inputs() -> Inputs:
         "sundhedsraad": ["HC", "HC"], "area_km2": [70.0, 10.0], "population_2026_01_01": [1000, 3000],
         "life_expectancy_at_birth": [80.0, 82.0],
     })
-    proj = pd.DataFrame({"municipality_code": ["901", "902"], "year": [2026, 2026], "population_end_of_year": [2600, 2800]})
-    return Inputs(persons=persons(), clinics=clinics, municipalities=munis, projection=proj)
+    # projection of all residents: 901 has 14 (13 in group 1), 902 has 15 (all group 1)
+    proj = pd.DataFrame({"municipality_code": ["901", "902"], "year": [2026, 2026], "population_end_of_year": [2800, 3000]})
+    reports = pd.DataFrame({  # annex 2: 000002 reported (valid on 1 Jan 2026); 000001's report has expired
+        "clinic_id": ["000002", "000001"], "region": ["R", "R"], "reporting_date": ["2025-07-01", "2024-12-01"],
+        "reported_patients": [11, 40], "source": ["r_2025-07-01.xlsx", "r_2024-12-01.xlsx"]})
+    return Inputs(persons=persons(), clinics=clinics, municipalities=munis, projection=proj, island_reports=reports)
 
 
 @pytest.fixture(scope="module")
@@ -117,31 +130,46 @@ def test_coefficients_are_the_cell_means(run):
     np.testing.assert_allclose(b.to_numpy(), list(want.values()), rtol=1e-10)
     # with the regional clinic's two citizens (100 DKK each) in cells A and C:
     w = run.fits["with_regional_tender"].params
-    a = (800 + 1000 + 1200 + 100) / 4
+    a = (800 + 1000 + 1200 + 1000 + 100) / 5  # U1 (no clinic) is in both fits
     assert w["Intercept"] == pytest.approx(a)
     assert w["female_0-64"] == pytest.approx((1400 + 1600 + 100) / 3 - a)
-    assert run.fits["base"].nobs == 25 and run.fits["with_regional_tender"].nobs == 27
+    assert run.fits["base"].nobs == 26 and run.fits["with_regional_tender"].nobs == 28
+
+
+def test_chronic_fee_citizen_gets_imputed_contacts():
+    # base: D2's y = 2100 + the contact_fee of D1 (same age band, sex, somatic group, not on the fee) = 3100
+    r = run_model(inputs(), CFG)
+    assert r.fits["base"].params["female_65+"] == pytest.approx(2000)
+    # the lump sum counted in full instead: D2's y = 2100 + 600, cell D = (2900 + 2700) / 2 = 2800
+    full = run_model(inputs(), CFG.variant("chronic_fee_full"), variant="chronic_fee_full")
+    assert full.fits["chronic_fee_full"].params["female_65+"] == pytest.approx(1800)
+    # nothing imputed and nothing counted: D = (2900 + 2100) / 2
+    none = run_model(inputs(), CFG.variant("chronic_fee_none"), variant="chronic_fee_none")
+    assert none.fits["chronic_fee_none"].params["female_65+"] == pytest.approx(1500)
 
 
 # predicted use per person (= cell mean), by municipality of residence
 PRED_901 = 1000 + 1000 + 2500 + 1500 + 3000 + (1400 + 1200 + 1600 + 2000 + 1300 + 1800 + 2300 + 1900)  # 13 persons
-PRED_902 = 1000 + 2500 + 1500 + 3000 + (1400 + 1200 + 1600 + 2000 + 1300 + 1800 + 2300 + 1900) + 1000 + 1500  # 14
+PRED_902 = 1000 + 2500 + 1500 + 3000 + (1400 + 1200 + 1600 + 2000 + 1300 + 1800 + 2300 + 1900) + 1000 + 1500 + 1000  # 15
 NATIONAL_LE = (80 * 1000 + 82 * 3000) / 4000  # 81.5
 F901, F902 = NATIONAL_LE / 80, NATIONAL_LE / 82
-T = PRED_901 * F901 + PRED_902 * F902  # sum of corrected predicted use; mean weight 1 => scale 27 / T
-SW_901 = 27 * PRED_901 * F901 / T
-SW_902 = 27 * PRED_902 * F902 / T
+T = PRED_901 * F901 + PRED_902 * F902  # sum of corrected predicted use; mean weight 1 => scale 28 / T
+SW_901 = 28 * PRED_901 * F901 / T
+SW_902 = 28 * PRED_902 * F902 / T
 
 
 def test_weights_and_municipalities(run):
-    assert PRED_901 == 22500 and PRED_902 == 24000
+    assert PRED_901 == 22500 and PRED_902 == 25000
     m = run.tables["capacity_by_municipality"].set_index("municipality_code")
-    assert m.loc["901", "citizens"] == 13 and m.loc["902", "citizens"] == 14
+    assert m.loc["901", "citizens"] == 13 and m.loc["902", "citizens"] == 15
+    assert m.loc["901", "residents"] == 14 and m.loc["902", "residents"] == 15
+    assert m.loc["901", "group1_share"] == pytest.approx(13 / 14)
+    assert m.loc["901", "unlisted_citizens"] == 0 and m.loc["902", "unlisted_citizens"] == 1
     assert m.loc["901", "mean_predicted_use"] == pytest.approx(22500 / 13)
-    assert m.loc["901", "mean_normalised_weight"] == pytest.approx((22500 / 13) / (46500 / 27))
+    assert m.loc["901", "mean_normalised_weight"] == pytest.approx((22500 / 13) / (47500 / 28))
     assert m.loc["901", "life_expectancy_factor"] == pytest.approx(1.01875)
     assert m.loc["902", "life_expectancy_factor"] == pytest.approx(81.5 / 82)
-    # projection: 2600 / 13 = 200 and 2800 / 14 = 200
+    # mean weight x projection x group-1 share: SW_901 / 13 x 2800 x 13 / 14 = 200 SW_901; 902: 3000 / 15 = 200
     assert m.loc["901", "weighted_citizens"] == pytest.approx(200 * SW_901)
     assert m.loc["902", "weighted_citizens"] == pytest.approx(200 * SW_902)
     assert m.loc["901", "need"] == pytest.approx(200 * SW_901 / 1600)  # 1.654
@@ -154,16 +182,23 @@ def test_weights_and_municipalities(run):
 def test_health_council(run):
     h = run.tables["capacity_by_health_council"].set_index("health_council").loc["HC"]
     exact = 2.0 + 200 * SW_902 / 1600
-    assert h["weighted_citizens"] == pytest.approx(5400)  # 27 weights of mean 1, x 200
-    assert h["capacities_exact"] == pytest.approx(exact)  # 3.72
+    assert h["weighted_citizens"] == pytest.approx(5600)  # 28 weights of mean 1, x 200
+    assert h["capacities_exact"] == pytest.approx(exact)  # 3.79
     assert h["capacities"] == 4
-    assert h["allocated"] == 3.5 and h["island_excluded"] == 0 and h["counted_allocation"] == 3.5
-    assert h["headroom"] == pytest.approx(0.5) and bool(h["may_allocate_new"])
+    # 000002 (1.5 capacities) reported in annex 2 with 11 < 500 patients: not counted
+    assert h["allocated"] == 3.5 and h["island_excluded"] == 1.5 and h["counted_allocation"] == 2.0
+    assert h["headroom"] == pytest.approx(2.0) and bool(h["may_allocate_new"])
+
+
+def test_island_deduction_source(run):
+    c = run.tables["clinic_minimums"].set_index("clinic_id")
+    assert bool(c.loc["000002", "island_excluded"]) and c.loc["000002", "island_source"] == "annex 2: r_2025-07-01.xlsx"
+    assert not bool(c.loc["000001", "island_excluded"])  # its report (1 Dec 2024) expired on 1 Dec 2025
 
 
 def test_clinic_minimums(run):
     c = run.tables["clinic_minimums"].set_index("clinic_id")
-    scale = 27 / T
+    scale = 28 / T
     sw1 = scale * (PRED_901 * F901 + 1000 * F902)  # 13 residents of 901 + A3 from 902
     sw2 = scale * (2500 + 1500 + 3000 + 13500) * F902
     sw3 = scale * (1000 + 1500) * F902
@@ -174,10 +209,12 @@ def test_clinic_minimums(run):
         exact = caps * 1600 / mw
         assert c.loc[cid, "minimum_patients_exact"] == pytest.approx(exact)
         assert c.loc[cid, "minimum_patients"] == 50 * np.floor(exact / 50 + 0.5)
-    # by hand: 1 x 1600 / 0.98606 = 1622.6 -> 1600; 1.5 x 1600 / 1.06918 = 2244.7 -> 2250;
-    # 1 x 1600 / 0.71713 = 2231.1 -> 2250 (the regional clinic's two light patients)
-    assert c["minimum_patients"].to_dict() == {"000001": 1600, "000002": 2250, "000003": 2250}
-    assert c["mean_weight"].round(5).to_dict() == {"000001": 0.98606, "000002": 1.06918, "000003": 0.71713}
+    # U1 (no clinic) is in no clinic: 14 + 11 + 2 listed of 28 citizens
+    assert c["listed_patients"].sum() == 27
+    # by hand: 1 x 1600 / 1.00130 = 1597.9 -> 1600; 1.5 x 1600 / 1.08571 = 2210.5 -> 2200;
+    # 1 x 1600 / 0.72822 = 2197.1 -> 2200 (the regional clinic's two light patients)
+    assert c["minimum_patients"].to_dict() == {"000001": 1600, "000002": 2200, "000003": 2200}
+    assert c["mean_weight"].round(5).to_dict() == {"000001": 1.0013, "000002": 1.08571, "000003": 0.72822}
 
 
 def test_price_list(run):
@@ -188,7 +225,7 @@ def test_price_list(run):
     assert len(plain_old_woman) == 1
     row = plain_old_woman.iloc[0]
     assert row["predicted_use"] == pytest.approx(3000)
-    assert row["normalised_weight"] == pytest.approx(3000 / (46500 / 27))
+    assert row["normalised_weight"] == pytest.approx(3000 / (47500 / 28))
     # no labour-market terms offered for 65+ (the age limit is 67, the band 65+ straddles it: offered)
     assert set(pl["labour"]) == {"-", "temporarily_outside", "permanently_outside"}
 

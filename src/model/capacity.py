@@ -2,9 +2,12 @@
 
 Named stages: weighted citizens -> need -> capacities.
 
-* weighted citizens per municipality = sum of weights of its group-1
-  residents x (projected end-of-year population in the planning year /
-  current number of group-1 citizens);
+* weighted citizens per municipality = mean weight of its group-1
+  citizens x projected end-of-year population in the planning year x its
+  group-1 share (group-1 citizens / all residents in the data year), i.e.
+  sum of weights x projection / residents (§4.2.2, §4.6.2: the model keeps
+  the number of group-1 citizens up to date, so a change in group 2 flows
+  in by itself);
 * need = weighted citizens / 1,600 (§4.6.4);
 * area floor = area_km2 / 35 (§4.2.2, §4.5.3); indicative number = the larger
   of need and floor (design choice: the floor applies per municipality);
@@ -48,7 +51,8 @@ def capacity_by_municipality(
     """Weighted citizens, need, area floor and indicative number per municipality.
 
     In: ``weights_by_municipality`` (municipality_code, citizens = group-1
-    residents, sum_weight), the municipalities reference table, the
+    residents, residents = residents of every insurance group in the data
+    year, sum_weight), the municipalities reference table, the
     population projection (municipality_code, year, population_end_of_year)
     and the life-expectancy table of :func:`model.weights.life_expectancy_factors`.
     Out: one row per municipality (all 98, sorted by code) with the columns of
@@ -56,8 +60,10 @@ def capacity_by_municipality(
     """
     m = municipalities[["municipality_code", "kommune", "sundhedsraad", "area_km2"]].rename(
         columns={"kommune": "name", "sundhedsraad": "health_council"})
+    if "residents" not in weights_by_municipality.columns:
+        raise ValueError("weights_by_municipality needs 'residents' (all insurance groups) for the group-1 share")
     m = m.merge(weights_by_municipality, on="municipality_code", how="left")
-    m[["citizens", "sum_weight"]] = m[["citizens", "sum_weight"]].fillna(0)
+    m[["citizens", "residents", "sum_weight"]] = m[["citizens", "residents", "sum_weight"]].fillna(0)
     proj = projection.loc[projection["year"] == config.planning_year, ["municipality_code", "population_end_of_year"]]
     if proj.empty:
         raise ValueError(f"population_projection has no rows for the planning year {config.planning_year}")
@@ -67,14 +73,17 @@ def capacity_by_municipality(
         raise ValueError(f"population_projection: no {config.planning_year} figure for municipality code(s) {missing}")
     m = m.merge(le, on="municipality_code", how="left")
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(m["citizens"] > 0, m["population_end_of_year"] / m["citizens"], 0.0)
+        # mean weight x projection x group-1 share = sum_weight / citizens x projection x citizens / residents
+        scale = np.where(m["residents"] > 0, m["population_end_of_year"] / m["residents"], 0.0)
+        m["group1_share"] = np.where(m["residents"] > 0, m["citizens"] / m["residents"], np.nan)
     m["projection_factor"] = scale
     m["weighted_citizens"] = m["sum_weight"] * scale
     m["need"] = m["weighted_citizens"] / config.citizens_per_capacity
     m["area_floor"] = m["area_km2"] / config.km2_per_capacity if config.km2_per_capacity else 0.0
     m["indicative"] = np.maximum(m["need"], m["area_floor"])
     m["floor_binds"] = m["area_floor"] > m["need"]
-    cols = ["municipality_code", "name", "health_council", "citizens", "population_end_of_year", "projection_factor",
+    cols = ["municipality_code", "name", "health_council", "citizens", "residents", "group1_share",
+            "population_end_of_year", "projection_factor",
             "weighted_citizens", "life_expectancy", "life_expectancy_factor", "life_expectancy_imputed",
             "need", "area_km2", "area_floor", "floor_binds", "indicative"]
     return m[cols].sort_values("municipality_code").reset_index(drop=True)

@@ -64,8 +64,16 @@ class ModelConfig:
     """Practice forms whose patients are left out of the fit (§4.4.3); empty keeps all."""
 
     # --- dependent variable ------------------------------------------------
+    chronic_fee_treatment: str = "impute_contacts"
+    """How use of citizens on the chronic-care fee is measured (§4.4.3). 'impute_contacts' (base): the
+    lump sum is not use; the contact services it replaces are imputed as the mean ``contact_fee`` of
+    comparable citizens without the fee in the estimation sample (see ``chronic_impute_by``), so
+    y = gross_fee + imputed contact fee.  'lump_sum': y = gross_fee + chronic_fee_share x chronic_fee."""
+    chronic_impute_by: str = "age_sex_somatic"
+    """Comparison group of the imputation: 'age_sex_somatic' (same age band, sex and somatic-disease group
+    0-1/2/3+) or 'national' (all citizens without the fee).  Applies only with 'impute_contacts'."""
     chronic_fee_share: float = 1.0
-    """Share of the chronic-care fee counted as use: y = gross_fee + share x chronic_fee (§4.4.3)."""
+    """Share of the chronic-care fee counted as use under ``chronic_fee_treatment='lump_sum'``."""
     exclude_local_services: bool = False
     """Leave locally agreed services (e.g. ultrasound 4350-4360) out of the fee."""
 
@@ -96,6 +104,11 @@ class ModelConfig:
     """'psychiatric' or 'psychiatric_extended' (adds F21-F29, F60-F69)."""
     cancer_column: str = "cancer_5y"
     """'cancer_5y' or 'cancer_10y'."""
+
+    person_year_weights: bool = False
+    """Weight each citizen by the share of the year they were resident (``days_resident`` / days in the
+    year) and fit use per year at risk (design choice; base: every end-of-year resident counts as a full
+    year).  Needs the optional ``days_resident`` column of persons.parquet."""
 
     # --- estimator ---------------------------------------------------------
     cov_type: str = "HC1"
@@ -221,6 +234,8 @@ def _validate(c: ModelConfig) -> None:
         (set(c.excluded_practice_forms) <= {"solo", "partnership", "collaboration", "regional", "tender"},
          "excluded_practice_forms must be practice forms (solo, partnership, collaboration, regional, tender)"),
         (0.0 <= c.chronic_fee_share <= 1.0, "chronic_fee_share must be between 0 and 1"),
+        (c.chronic_fee_treatment in ("impute_contacts", "lump_sum"), "chronic_fee_treatment must be 'impute_contacts' or 'lump_sum'"),
+        (c.chronic_impute_by in ("age_sex_somatic", "national"), "chronic_impute_by must be 'age_sex_somatic' or 'national'"),
         (len(c.age_bands) >= 2 and c.age_bands[0] == 0 and list(c.age_bands) == sorted(set(c.age_bands)),
          "age_bands must start at 0 and increase strictly"),
         (c.reference_age_band in c.age_bands, "reference_age_band must be one of age_bands"),
@@ -256,10 +271,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "label": "Fit including patients of regional and tender clinics",
         "changes": {"excluded_practice_forms": ()},
     },
-    "chronic_fee_three_quarters": {"label": "Three quarters of the chronic-care fee counted as use", "changes": {"chronic_fee_share": 0.75}},
-    "chronic_fee_half": {"label": "Half the chronic-care fee counted as use", "changes": {"chronic_fee_share": 0.5}},
-    "chronic_fee_quarter": {"label": "A quarter of the chronic-care fee counted as use", "changes": {"chronic_fee_share": 0.25}},
-    "chronic_fee_none": {"label": "Chronic-care fee not counted as use", "changes": {"chronic_fee_share": 0.0}},
+    "chronic_fee_full": {"label": "Chronic-care lump sum counted in full as use (no imputation)",
+                         "changes": {"chronic_fee_treatment": "lump_sum", "chronic_fee_share": 1.0}},
+    "chronic_fee_three_quarters": {"label": "Three quarters of the chronic-care lump sum counted as use",
+                                   "changes": {"chronic_fee_treatment": "lump_sum", "chronic_fee_share": 0.75}},
+    "chronic_fee_half": {"label": "Half the chronic-care lump sum counted as use",
+                         "changes": {"chronic_fee_treatment": "lump_sum", "chronic_fee_share": 0.5}},
+    "chronic_fee_quarter": {"label": "A quarter of the chronic-care lump sum counted as use",
+                            "changes": {"chronic_fee_treatment": "lump_sum", "chronic_fee_share": 0.25}},
+    "chronic_fee_none": {"label": "Chronic-care fee neither counted nor imputed",
+                         "changes": {"chronic_fee_treatment": "lump_sum", "chronic_fee_share": 0.0}},
+    "chronic_impute_national": {"label": "Contacts of chronic-care-fee citizens imputed from the national average",
+                                "changes": {"chronic_impute_by": "national"}},
     "civil_single": {"label": "Single (unmarried) as civil-status term", "changes": {"civil_status_codes": ("U",), "civil_status_term": "single"}},
     "civil_single_by_age": {
         "label": "Single x age group as civil-status terms",
@@ -285,6 +308,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "no_life_expectancy": {"label": "No life-expectancy correction", "changes": {"life_expectancy_correction": False}},
     "without_local_services": {"label": "Locally agreed services (ultrasound 4350-4360) left out of the fee", "changes": {"exclude_local_services": True}},
+    "person_year_weighted": {"label": "Use per year at risk, citizens weighted by days resident (needs days_resident)",
+                             "changes": {"person_year_weights": True}},
+    "unnormalised_weights": {"label": "Weights not rescaled to mean 1 after the life-expectancy correction",
+                             "changes": {"normalise_weights": False}},
     "clustered_se": {"label": "Standard errors clustered by clinic", "changes": {"cov_type": "cluster"}},
     "clinic_fixed_effects": {
         "label": "Clinic fixed effects, averaged out when predicting; all clinic types in the fit (Anselmi et al.)",

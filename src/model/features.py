@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .config import ModelConfig, band_label
+from .config import VARIANTS, ModelConfig, band_label
 
 #: Factor columns, in the order they are packed into the cell key.
 FACTORS = ("age_band", "sex", "origin", "civil", "labour", "somatic", "psychiatric", "cancer")
@@ -274,9 +274,90 @@ def describe_cells(factors: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
     return out
 
 
-def outcome(persons: pd.DataFrame, config: ModelConfig) -> np.ndarray:
-    """Dependent variable y: gross_fee + chronic_fee_share x chronic_fee, less local services if configured."""
-    y = persons["gross_fee"].to_numpy(dtype=np.float64) + config.chronic_fee_share * persons["chronic_fee"].to_numpy(dtype=np.float64)
+#: Somatic-disease groups of the chronic-care fee imputation: lower bounds of 2 and 3+ (0-1 is the first group;
+#: one disease weighs as none, as in the regression's base terms).
+IMPUTATION_SOMATIC_BINS = (2, 3)
+
+
+def imputation_groups(age: np.ndarray, sex: np.ndarray, somatic: np.ndarray, config: ModelConfig) -> tuple[np.ndarray, int]:
+    """Comparison group of each citizen for the chronic-care fee imputation, and the number of groups.
+
+    In: age (years), sex (1/2), number of selected somatic diseases.
+    Out: ``(group, n_groups)``: age band (``config.age_bands``) x sex x somatic
+    group (0-1, 2, 3+) with ``chronic_impute_by='age_sex_somatic'``; one group
+    (0) with ``'national'``.
+    """
+    n = len(age)
+    if config.chronic_impute_by == "national":
+        return np.zeros(n, dtype=np.int64), 1
+    band = np.searchsorted(np.asarray(config.age_bands), np.asarray(age), side="right") - 1
+    som = np.searchsorted(np.asarray(IMPUTATION_SOMATIC_BINS), np.asarray(somatic), side="right")
+    k = len(IMPUTATION_SOMATIC_BINS) + 1
+    group = (band.astype(np.int64) * 2 + (np.asarray(sex).astype(np.int64) - 1)) * k + som
+    return group, len(config.age_bands) * 2 * k
+
+
+def contact_means(group: np.ndarray, n_groups: int, comparison_n: np.ndarray, comparison_contact: np.ndarray) -> np.ndarray:
+    """Mean contact-service fee of the comparison citizens per imputation group (§4.4.3).
+
+    In: each row's group, the number of comparison citizens in the row (in the
+    estimation sample and not on the chronic-care fee; 0/1 for persons,
+    counts for aggregated rows) and the sum of their ``contact_fee``.
+    Out: one mean per group; a group without comparison citizens takes the
+    mean of all comparison citizens (so no chronic-fee citizen is left at 0).
+    """
+    n = np.bincount(group, weights=comparison_n, minlength=n_groups)
+    s = np.bincount(group, weights=comparison_contact, minlength=n_groups)
+    if n.sum() <= 0:
+        raise ValueError("no citizens without the chronic-care fee in the estimation sample to impute contacts from")
+    national = s.sum() / n.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, s / n, national)
+
+
+def imputed_contact_fee(persons: pd.DataFrame, in_sample: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """Per citizen: the contact-service fee imputed for citizens on the chronic-care fee (0 for the others).
+
+    In: persons with ``age``, ``sex``, ``somatic_diseases``, ``chronic_fee``
+    and ``contact_fee``; ``in_sample`` marks the estimation sample.
+    Out: the mean ``contact_fee`` of comparable citizens without the fee
+    (:func:`imputation_groups`, :func:`contact_means`) for each citizen with
+    ``chronic_fee > 0``; 0 elsewhere.
+    """
+    if "contact_fee" not in persons.columns:
+        raise ValueError(missing_contact_fee_message())
+    chronic = persons["chronic_fee"].to_numpy(dtype=np.float64) > 0
+    group, k = imputation_groups(persons["age"].to_numpy(), persons["sex"].to_numpy(),
+                                 persons["somatic_diseases"].to_numpy(), config)
+    comp = (in_sample & ~chronic).astype(np.float64)
+    means = contact_means(group, k, comp, comp * persons["contact_fee"].to_numpy(dtype=np.float64))
+    return np.where(chronic, means[group], 0.0)
+
+
+def missing_contact_fee_message() -> str:
+    """What to say when the base model needs ``contact_fee`` and the persons table lacks it."""
+    lump = [k for k, v in VARIANTS.items() if v["changes"].get("chronic_fee_treatment") == "lump_sum"]
+    return ("persons: column 'contact_fee' is missing; the base model needs it to impute the contact services of "
+            "citizens on the chronic-care fee (§4.4.3; derive it from services.parquet with `python -m model ingest`). "
+            f"Variants that run without it: {', '.join(lump)}")
+
+
+def outcome(persons: pd.DataFrame, config: ModelConfig, in_sample: np.ndarray | None = None) -> np.ndarray:
+    """Dependent variable y of each citizen (DKK), MODEL.md step 1.
+
+    ``chronic_fee_treatment='impute_contacts'`` (base): gross_fee + the
+    contact fee imputed for citizens on the chronic-care fee
+    (:func:`imputed_contact_fee`; ``in_sample`` marks the estimation sample the
+    comparison citizens come from, default everyone).  ``'lump_sum'``:
+    gross_fee + chronic_fee_share x chronic_fee.  Less local services when
+    ``exclude_local_services``.
+    """
+    y = persons["gross_fee"].to_numpy(dtype=np.float64)
+    if config.chronic_fee_treatment == "impute_contacts":
+        mask = np.ones(len(persons), bool) if in_sample is None else np.asarray(in_sample, bool)
+        y = y + imputed_contact_fee(persons, mask, config)
+    else:
+        y = y + config.chronic_fee_share * persons["chronic_fee"].to_numpy(dtype=np.float64)
     if config.exclude_local_services:
         y = y - persons["local_services_fee"].to_numpy(dtype=np.float64)
     return y
@@ -284,5 +365,6 @@ def outcome(persons: pd.DataFrame, config: ModelConfig) -> np.ndarray:
 
 __all__ = [
     "FACTORS", "Cells", "build_cells", "cell_keys", "unpack_keys", "design_matrix", "describe_cells",
-    "outcome", "person_factors", "term_names", "reference_term", "band_label",
+    "outcome", "person_factors", "term_names", "reference_term", "band_label", "imputation_groups", "contact_means",
+    "imputed_contact_fee", "IMPUTATION_SOMATIC_BINS",
 ]

@@ -40,20 +40,43 @@ from .regression import fit_cells
 PERSON_COLUMNS = [
     "year", "municipality_code", "sex", "age", "civil_status", "origin_group", "insurance_group", "labour_status",
     "somatic_diseases", "psychiatric", "psychiatric_extended", "cancer_5y", "cancer_10y", "clinic_id",
-    "gross_fee", "chronic_fee", "local_services_fee",
+    "gross_fee", "chronic_fee", "local_services_fee", "contact_fee", "days_resident",
 ]
+#: Person columns the model reads when present (a variant that needs one says so when it is absent).
+OPTIONAL_PERSON_COLUMNS = ("contact_fee", "days_resident")
 INPUT_FILES = ("persons.parquet", "clinics.csv", "municipalities.csv", "population_projection.csv")
 
 
 @dataclass
 class Inputs:
-    """The model's inputs as plain data frames (IDs and codes as strings)."""
+    """The model's inputs as plain data frames (IDs and codes as strings).
+
+    ``residents``: residents of every insurance group per municipality in the
+    data year (municipality_code, residents), for the group-1 share of
+    MODEL.md step 4; None counts them from ``persons`` (which must then hold
+    every group).  ``island_reports``: the island doctors the regions
+    reported in annex 2 (:func:`model.clinics.island_reports_table`); None or
+    empty leaves the clinic register's flag as the only source.
+    """
 
     persons: pd.DataFrame
     clinics: pd.DataFrame
     municipalities: pd.DataFrame
     projection: pd.DataFrame
     files: dict[str, str] = field(default_factory=dict)  # name -> sha256
+    residents: pd.DataFrame | None = None
+    island_reports: pd.DataFrame | None = None
+
+
+def residents_by_municipality(path: Path, year: int) -> pd.DataFrame:
+    """Residents of every insurance group per municipality in ``year`` (one column read, dictionary-encoded)."""
+    t = pq.read_table(path, columns=["municipality_code"], filters=[("year", "=", year)],
+                      read_dictionary=["municipality_code"])
+    col = t.column("municipality_code").combine_chunks()
+    if not hasattr(col, "indices"):
+        col = col.dictionary_encode()
+    counts = np.bincount(col.indices.to_numpy(zero_copy_only=False), minlength=len(col.dictionary))
+    return pd.DataFrame({"municipality_code": [str(v) for v in col.dictionary.to_pylist()], "residents": counts})
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
@@ -72,7 +95,9 @@ def read_persons(path: Path, year: int, columns: list[str] | None = None, insura
     keeps a national year near 300 MB in memory.  ``insurance_group``: keep
     only that group (filtered while reading, in Arrow).
     """
-    cols = columns or PERSON_COLUMNS
+    cols = list(columns or PERSON_COLUMNS)
+    present = set(pq.read_schema(path).names)
+    cols = [c for c in cols if c in present or c not in OPTIONAL_PERSON_COLUMNS]
     filters = [("year", "=", year)] + ([("insurance_group", "=", insurance_group)] if insurance_group is not None else [])
     table = pq.read_table(path, columns=cols, filters=filters,
                           read_dictionary=[c for c in ("municipality_code", "clinic_id", "civil_status", "origin_group", "labour_status") if c in cols])
@@ -101,6 +126,43 @@ def read_clinics(path: Path) -> pd.DataFrame:
 def read_projection(path: Path) -> pd.DataFrame:
     """population_projection.csv with the municipality code as a string."""
     return pd.read_csv(path, dtype={"municipality_code": str}, encoding="utf-8-sig")
+
+
+def read_island_reports(data_dir: str | Path, clinics: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The island doctors the regions reported in annex 2 of their capacity reports (R§3).
+
+    Reads every report at the top level of ``<data_dir>/capacity_reports/``
+    (workbooks and CSV pairs named ``<region>_<YYYY-MM-DD>...``) that has an
+    annex 2.  Out: one row per reported clinic and report: clinic_id,
+    region, reporting_date (ISO text), reported_patients, source (file
+    name); empty (with these columns) when there is no such folder.  Which
+    report applies to the planning year is decided by
+    :func:`model.clinics.island_deductions`.
+    """
+    from .ingest import read_capacity_report
+
+    cols = ["clinic_id", "region", "reporting_date", "reported_patients", "source"]
+    folder = Path(data_dir) / "capacity_reports"
+    rows: list[pd.DataFrame] = []
+    if folder.is_dir():
+        files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in (".xlsx", ".xlsm", ".csv")
+                       and not f.name.startswith((".", "~")) and "bilag2" not in f.stem.lower()
+                       and "submissions" not in f.stem.lower())
+        for f in files:
+            rep = read_capacity_report(f)
+            if not rep.has_annex2 or rep.annex2.empty or rep.reporting_date is None:
+                continue
+            a2 = rep.annex2
+            ok = a2["clinic_id"].astype(str).str.fullmatch(r"[0-9]{6}") & a2["listed_patients"].notna()
+            a2 = a2[ok]
+            rows.append(pd.DataFrame({
+                "clinic_id": a2["clinic_id"].astype(str).to_numpy(), "region": rep.region,
+                "reporting_date": rep.reporting_date.isoformat(),
+                "reported_patients": a2["listed_patients"].astype("int64").to_numpy(), "source": f.name,
+            }))
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype="int64" if c == "reported_patients" else object) for c in cols})
+    return pd.concat(rows, ignore_index=True)[cols]
 
 
 def price_factor(data_dir: str | Path, year: int, price_year: int | None) -> float:
@@ -142,11 +204,14 @@ def load_inputs(data_dir: str | Path, year: int, hashes: bool = True, price_year
     if factor != 1.0:
         for c in FEE_COLUMNS:
             persons[c] = persons[c] * factor
+    clinics = read_clinics(d / "clinics.csv")
     inputs = Inputs(
         persons=persons,
-        clinics=read_clinics(d / "clinics.csv"),
+        clinics=clinics,
         municipalities=read_municipalities(d / "municipalities.csv"),
         projection=read_projection(d / "population_projection.csv"),
+        residents=residents_by_municipality(d / "persons.parquet", year) if insurance_group is not None else None,
+        island_reports=read_island_reports(d, clinics),
     )
     if hashes:
         inputs.files = {f: sha256_file(d / f) for f in INPUT_FILES}
@@ -191,8 +256,40 @@ def _codes(series: pd.Series, categories) -> np.ndarray:
     return index.get_indexer(series.astype(str)).astype(np.int64)
 
 
+def residents_table(persons: pd.DataFrame, residents: pd.DataFrame | None, muni_codes: list[str]) -> np.ndarray:
+    """Residents of every insurance group per municipality (in ``muni_codes`` order) in the data year.
+
+    From ``residents`` (municipality_code, residents) when given, else counted
+    from ``persons`` (one year, every insurance group).
+    """
+    if residents is not None:
+        r = residents.assign(municipality_code=residents["municipality_code"].astype(str))
+        return r.set_index("municipality_code")["residents"].reindex(muni_codes).fillna(0).to_numpy(dtype=np.int64)
+    codes = _codes(persons["municipality_code"], muni_codes)
+    return np.bincount(codes[codes >= 0], minlength=len(muni_codes))
+
+
+def person_year_shares(persons: pd.DataFrame, config: ModelConfig) -> np.ndarray | None:
+    """Share of the year each citizen was resident (``days_resident`` / days in the year), or None.
+
+    Only with ``config.person_year_weights`` (MODEL.md step 1, design choice:
+    the base counts every end-of-year resident as a full year); then the
+    fit is of use per year at risk, each citizen weighted by this share.
+    """
+    if not config.person_year_weights:
+        return None
+    if "days_resident" not in persons.columns:
+        raise ValueError("persons: column 'days_resident' is missing; the person-year weighted fit "
+                         "(person_year_weights) needs it")
+    days = persons["days_resident"].to_numpy(dtype=np.float64)
+    year_days = 366.0 if (config.year % 4 == 0 and (config.year % 100 != 0 or config.year % 400 == 0)) else 365.0
+    if not np.isfinite(days).all() or (days <= 0).any() or (days > year_days).any():
+        raise ValueError(f"persons: days_resident must be between 1 and {year_days:.0f} in {config.year}")
+    return days / year_days
+
+
 def fit_variant(keys: np.ndarray, y: np.ndarray, clinic_codes: np.ndarray, mask: np.ndarray, config: ModelConfig,
-                dense: tuple[np.ndarray, np.ndarray] | None = None):
+                dense: tuple[np.ndarray, np.ndarray] | None = None, person_years: np.ndarray | None = None):
     """Fit the regression on the persons in ``mask`` via cells; returns the results object.
 
     ``dense``: optional ``(cell_keys, person_cell)`` of all persons from
@@ -203,7 +300,28 @@ def fit_variant(keys: np.ndarray, y: np.ndarray, clinic_codes: np.ndarray, mask:
     within-clinic estimator of :func:`model.stability.fit_within` is used; its
     ``Intercept`` is the patient-weighted mean clinic effect, so predictions
     average the clinic effects out.
+
+    ``person_years``: each citizen's share of the year resident
+    (:func:`person_year_shares`): then y is use per year at risk (y / share)
+    and each citizen weighs by the share (weighted least squares on cells:
+    n = sum of shares, sum_y = sum of use, sum_y2 = sum of use² / share);
+    standard errors then treat the person-years as observations.
     """
+    if person_years is not None:
+        if config.clinic_fixed_effects or config.cov_type == "cluster":
+            raise ValueError("the person-year weighted fit is not combined with clinic fixed effects or clustered errors")
+        uk, inv = dense if dense is not None else ft.dense_codes(keys, int(keys.max()) + 1)
+        w = np.where(mask, person_years, 0.0)
+        ym = np.where(mask, y, 0.0)
+        n = np.bincount(inv, weights=w, minlength=len(uk))
+        sy = np.bincount(inv, weights=ym, minlength=len(uk))
+        syy = np.bincount(inv, weights=np.divide(ym * ym, person_years), minlength=len(uk))
+        nz = n > 0
+        table = ft.unpack_keys(uk[nz], config)
+        table["n"], table["sum_y"], table["sum_y2"] = n[nz], sy[nz], syy[nz]
+        X = ft.design_matrix(table, config)
+        frame = pd.concat([X, table[["n", "sum_y", "sum_y2"]]], axis=1)
+        return fit_cells(frame, ft.term_names(config), cov_type=config.cov_type)
     if config.clinic_fixed_effects:
         from .stability import fit_within
 
@@ -294,26 +412,31 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
     """
     marks, mark = _timer()
     p = inputs.persons
-    keep = (p["insurance_group"] == config.insurance_group).to_numpy()
+    munis = inputs.municipalities
+    muni_codes = munis["municipality_code"].tolist()
     if "year" in p.columns:
-        keep = keep & (p["year"] == config.year).to_numpy()
+        in_year = (p["year"] == config.year).to_numpy()
+        if not in_year.all():
+            p = p.loc[in_year]
+    residents = residents_table(p, inputs.residents, muni_codes)
+    keep = (p["insurance_group"] == config.insurance_group).to_numpy()
     if not keep.all():  # one copy, of the columns the model uses
         p = p.loc[keep, [c for c in PERSON_COLUMNS if c in p.columns]]
     if p.empty:
         raise ValueError(f"no persons in insurance group {config.insurance_group} in {config.year}")
-    munis = inputs.municipalities
     clinics = inputs.clinics
-    muni_codes = munis["municipality_code"].tolist()
     clinic_ids = clinics["clinic_id"].tolist()
     pm = _codes(p["municipality_code"], muni_codes)
+    if (pm < 0).any():
+        raise ValueError("persons refer to unknown municipalities: validate the data folder first")
+    # citizens with no clinic on record (or one the register does not know) count in the need and the fit,
+    # not in clinic figures (code -1)
     pc = _codes(p["clinic_id"], clinic_ids)
-    if (pm < 0).any() or (pc < 0).any():
-        raise ValueError("persons refer to unknown municipalities or clinics: validate the data folder first")
+    listed_mask = pc >= 0
     mark("select")
 
     factors = ft.person_factors(p, config)
     keys = ft.cell_keys(factors, config)
-    y = ft.outcome(p, config)
     uk, inv = ft.dense_codes(keys, int(np.prod(ft._radices(config))))  # the cells of all group-1 citizens
     mark("features")
 
@@ -326,9 +449,11 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
         other = config.replace(excluded_practice_forms=() if config.excluded_practice_forms else ("regional", "tender"))
         configs[counterpart] = other
     for name, cfg in configs.items():
-        excluded_clinic = np.isin(clinic_form, list(cfg.excluded_practice_forms))  # per clinic, then per person
+        excluded_clinic = np.append(np.isin(clinic_form, list(cfg.excluded_practice_forms)), False)  # [-1]: no clinic
         mask = ~excluded_clinic[pc]
-        fits[name] = fit_variant(keys, y, pc, mask, cfg, dense=(uk, inv))
+        y = ft.outcome(p, cfg, in_sample=mask)
+        py = person_year_shares(p, cfg)
+        fits[name] = fit_variant(keys, y, pc, mask, cfg, dense=(uk, inv), person_years=py)
     fit = fits[variant]
     mark("fit")
 
@@ -339,7 +464,7 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
     predicted = pred_cell[inv]
     le = wt.life_expectancy_factors(munis, config)
     factor = wt.person_factors(le, muni_codes, pm, p["sex"].to_numpy(), config)
-    w = wt.disease_weights(predicted, factor)
+    w = wt.disease_weights(predicted, factor, config)
     mark("weights")
 
     # --- step 4: aggregate to municipalities and clinics
@@ -347,22 +472,28 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
     by_muni = pd.DataFrame({
         "municipality_code": muni_codes,
         "citizens": np.bincount(pm, minlength=nm),
+        "residents": residents,
+        "unlisted": np.bincount(pm[~listed_mask], minlength=nm),
         "predicted_use": np.bincount(pm, weights=predicted, minlength=nm),
         "sum_normalised_weight": np.bincount(pm, weights=w["normalised_weight"], minlength=nm),
         "sum_weight": np.bincount(pm, weights=w["weight"], minlength=nm),
     })
+    pcl = pc[listed_mask]
     listed = pd.DataFrame({
         "clinic_id": clinic_ids,
-        "listed_patients": np.bincount(pc, minlength=nc),
-        "sum_predicted_use": np.bincount(pc, weights=predicted, minlength=nc),
-        "sum_normalised_weight": np.bincount(pc, weights=w["normalised_weight"], minlength=nc),
-        "sum_weight": np.bincount(pc, weights=w["weight"], minlength=nc),
+        "listed_patients": np.bincount(pcl, minlength=nc),
+        "sum_predicted_use": np.bincount(pcl, weights=predicted[listed_mask], minlength=nc),
+        "sum_normalised_weight": np.bincount(pcl, weights=w["normalised_weight"][listed_mask], minlength=nc),
+        "sum_weight": np.bincount(pcl, weights=w["weight"][listed_mask], minlength=nc),
     })
     listed = listed[listed["listed_patients"] > 0]
     mark("aggregate")
 
     # --- step 5: capacities
-    bm = cap.capacity_by_municipality(by_muni[["municipality_code", "citizens", "sum_weight"]], munis, inputs.projection, le, config)
+    bm = cap.capacity_by_municipality(by_muni[["municipality_code", "citizens", "residents", "sum_weight"]], munis,
+                                      inputs.projection, le, config)
+    bm.insert(bm.columns.get_loc("residents") + 1, "unlisted_citizens", by_muni["unlisted"].to_numpy()[
+        pd.Index(muni_codes).get_indexer(bm["municipality_code"])])
     extra = by_muni.set_index("municipality_code")
     with np.errstate(invalid="ignore", divide="ignore"):
         bm.insert(4, "mean_predicted_use", bm["municipality_code"].map(extra["predicted_use"] / extra["citizens"]))
@@ -370,12 +501,13 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
         bm.insert(6, "mean_weight", bm["municipality_code"].map(extra["sum_weight"] / extra["citizens"]))
     # --- step 6: clinic minimum patient numbers
     muni_mean_w = (extra["sum_weight"] / extra["citizens"].where(extra["citizens"] > 0))
-    ct = cl.clinic_table(clinics, listed[["clinic_id", "listed_patients", "sum_weight"]], muni_mean_w, munis, config)
+    ct = cl.clinic_table(clinics, listed[["clinic_id", "listed_patients", "sum_weight"]], muni_mean_w, munis, config,
+                         island_reports=inputs.island_reports)
     lp = listed.set_index("clinic_id")
     with np.errstate(invalid="ignore", divide="ignore"):
         ct.insert(ct.columns.get_loc("mean_weight"), "mean_predicted_use", ct["clinic_id"].map(lp["sum_predicted_use"] / lp["listed_patients"]))
         ct.insert(ct.columns.get_loc("mean_weight"), "mean_normalised_weight", ct["clinic_id"].map(lp["sum_normalised_weight"] / lp["listed_patients"]))
-    profiles = clinic_profiles(uk, inv, pc, clinic_ids, fit, config)
+    profiles = clinic_profiles(uk, inv[listed_mask], pcl, clinic_ids, fit, config)
     hc = cap.capacity_by_health_council(bm, munis, ct, config)
     mark("capacities")
 

@@ -44,8 +44,14 @@ PROVENANCE: dict[str, str] = {
     "region_from_2027": "Region from 1 January 2027 (Hovedstaden and Sjælland become Østdanmark)",
     "sundhedsraad": "Health council (sundhedsråd) of the municipality, 17 in all (health reform 2027)",
     "area_km2": (
-        "Area in km², computed from the municipality boundary polygons "
-        "(not Statistics Denmark's official area table)"
+        "Official area in km², Statistics Denmark table ARE207 (1 January 2014 figures as published; "
+        "one municipality from the 2025 figure; Fredensborg and Halsnæs from a non-DST figure that sums "
+        "to the DST regional remainder): used for the 35 km² floor"
+    ),
+    "area_source": "Which source each area_km2 figure came from",
+    "area_km2_polygons": (
+        "Area in km² computed from Geodatastyrelsen's municipality boundary polygons (simplified): "
+        "kept for comparison, not used by the model"
     ),
     "population_2026_01_01": "Population on 1 January 2026, Statistics Denmark FOLK1A (sum 6,025,511)",
     "life_expectancy_at_birth": (
@@ -67,6 +73,7 @@ PROVENANCE: dict[str, str] = {
 
 _NUMERIC_COLUMNS = (
     "area_km2",
+    "area_km2_polygons",
     "population_2026_01_01",
     "life_expectancy_at_birth",
     "gp_contact_share_pct",
@@ -114,7 +121,7 @@ def municipalities(path: str | os.PathLike | None = None) -> pd.DataFrame:
         df = pd.read_csv(fh, dtype=str, keep_default_na=False)
     for c in df.columns:
         df[c] = df[c].str.strip()
-    for c in _NUMERIC_COLUMNS:
+    for c in (c for c in _NUMERIC_COLUMNS if c in df.columns or c != "area_km2_polygons"):
         df[c] = pd.to_numeric(df[c].replace("", None), errors="raise").astype("float64")
     df["population_2026_01_01"] = df["population_2026_01_01"].astype("int64")
     df["municipality_code"] = df["kommunekode"].str.zfill(3)

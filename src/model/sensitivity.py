@@ -64,7 +64,8 @@ __all__ = [
 #: The stage of the chain each configuration field acts on (what a variant changing it may change).
 FIELD_STAGES: dict[str, str] = {
     "insurance_group": "sample", "excluded_practice_forms": "sample",
-    "chronic_fee_share": "outcome", "exclude_local_services": "outcome",
+    "chronic_fee_share": "outcome", "exclude_local_services": "outcome", "chronic_fee_treatment": "outcome",
+    "chronic_impute_by": "outcome", "person_year_weights": "outcome",
     **{f: "design" for f in sb.FEATURE_FIELDS}, "reference_age_band": "design", "reference_sex": "design",
     "cov_type": "inference", "clinic_fixed_effects": "estimator",
     "life_expectancy_column": "weights", "life_expectancy_by_sex": "weights", "life_expectancy_correction": "weights",
@@ -92,6 +93,7 @@ NO_EFFECT_REASONS: dict[str, str] = {
                       "age is a parameter of the extract, data_schema/persons.schema.yaml): the variant needs an "
                       "extract made without the upper limit.",
     "clustered_se": "changes standard errors only.",
+    "person_year_weighted": "every citizen was resident the whole year (days_resident is 365 or 366 throughout).",
 }
 
 
@@ -410,7 +412,17 @@ def summary_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         "R² out of sample": s["r2_oos"],
         "CPM out of sample": s["cpm_oos"],
         "Mean abs. error (DKK)": s["mae_oos"],
+        "Note": [_variant_note(v, same, err) for v, same, err in zip(s["variant"], s["identical_to_base"], s["error"])],
     }).reset_index(drop=True)
+
+
+def _variant_note(variant: str, identical: Any, error: Any) -> str:
+    """Why a variant shows no change, or why it could not run (shown beside it in the report)."""
+    if isinstance(error, str) and error:
+        return f"Not run: {error}"
+    if variant in NO_EFFECT_REASONS and (identical is True or str(identical).lower() == "true"):
+        return f"No effect: {NO_EFFECT_REASONS[variant]}"
+    return ""
 
 
 def appendix_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

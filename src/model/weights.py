@@ -125,17 +125,22 @@ def person_factors(le: pd.DataFrame, muni_codes: list[str], muni_index: np.ndarr
     return np.where(np.asarray(sex) == 2, women[muni_index], men[muni_index])
 
 
-def disease_weights(predicted_use: np.ndarray, factor: np.ndarray) -> dict[str, np.ndarray]:
+def disease_weights(predicted_use: np.ndarray, factor: np.ndarray, config: ModelConfig | None = None) -> dict[str, np.ndarray]:
     """Weights of the citizens of the weight base (group 1).
 
-    In: predicted use per citizen (DKK) and the life-expectancy factor of the
-    citizen's municipality of residence.
-    Out: ``normalised_weight`` (mean 1 before the factor) and ``weight``
-    (after the factor, scaled to mean exactly 1).
+    In: predicted use per citizen (DKK), the life-expectancy factor of the
+    citizen's municipality of residence and the configuration.
+    Out: ``normalised_weight`` (predicted use / national mean: mean 1 before
+    the factor) and ``weight``: with ``config.normalise_weights`` (default)
+    the corrected use scaled so the national mean is exactly 1 (the
+    correction moves weight between areas, never adds to the total); without
+    it, normalised weight x factor (the correction may change the national
+    total of weighted citizens).
     """
     predicted_use = np.asarray(predicted_use, dtype=np.float64)
     corrected = predicted_use * np.asarray(factor, dtype=np.float64)
+    normalise = True if config is None else config.normalise_weights
     return {
         "normalised_weight": predicted_use / predicted_use.mean(),
-        "weight": corrected / corrected.mean(),
+        "weight": corrected / (corrected.mean() if normalise else predicted_use.mean()),
     }

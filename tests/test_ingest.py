@@ -67,7 +67,7 @@ def services_file(tmp_path):
 
 def test_aggregate_exact_sums_local_codes_and_ids(services_file, tmp_path):
     df = aggregate_services(services_file, 2024, temp_dir=tmp_path / "duck", memory_limit="200MB", threads=2)
-    assert list(df.columns) == ["person_id", "year", "gross_fee", "local_services_fee", "n_lines",
+    assert list(df.columns) == ["person_id", "year", "gross_fee", "local_services_fee", "contact_fee", "n_lines",
                                 "n_services", "main_clinic_id"]
     assert df["person_id"].tolist() == ["0001", "0002", "0003"]  # sorted, zeros kept
     assert df["year"].tolist() == [2024, 2024, 2024]
@@ -76,6 +76,8 @@ def test_aggregate_exact_sums_local_codes_and_ids(services_file, tmp_path):
     assert df["gross_fee"].tolist() == [819.82, 330.25, 60.10]
     # 4350 and 4360 count as local; 4349 and 4361 do not
     assert df["local_services_fee"].tolist() == [574.32, 0.0, 0.0]
+    # contact services (0101 consultation, 0105 e-mail; 0120 is not one): the fee the chronic-care fee replaces
+    assert df["contact_fee"].tolist() == [245.50, 30.25, 0.0]
     assert df["n_lines"].tolist() == [4, 3, 3]
     assert df["n_services"].tolist() == [4, 4, 3]
     # main clinic: most fee (000101: 432.66 vs 000202: 387.16); IDs stay 6-digit strings
@@ -444,14 +446,26 @@ def test_other_value_rules_collected_not_stop_at_first(tmp_path):
         read_capacity_report(p, strict=True)
 
 
-def test_annex2_template_duplicate_heading_explained(tmp_path):
+def test_annex2_as_the_guidance_prints_it_validates(tmp_path):
     h2 = list(ANNEX2_HEADINGS)
-    h2[8] = "Antal udmøntede kapaciteter"  # as printed in the guidance's annex 2
+    h2[8] = "Antal udmøntede kapaciteter"  # as printed in the guidance's annex 2: the heading repeated
     p = write_workbook(tmp_path / "sjaelland_2026-01-01.xlsx", rows2=ROWS2, headings2=h2)
     r = read_capacity_report(p)
-    f = only(r.failures, "duplicate_heading")
-    assert (f.sheet, f.column_letter) == ("Bilag 2", "I") and "'Antal ledige kapaciteter'" in f.message
-    assert only(r.failures, "missing_heading").column == "Antal ledige kapaciteter"
+    assert r.ok, [str(f) for f in r.failures]
+    # the second "Antal udmøntede kapaciteter" is read as the vacant capacities
+    assert r.annex2["vacant_capacities"].tolist() == [float(x[8]) for x in ROWS2]
+    # a heading repeated anywhere else is still a failure
+    h1 = list(ANNEX2_HEADINGS)
+    h1[1] = "Ydernummer"
+    r = read_capacity_report(write_workbook(tmp_path / "sjaelland_2026-02-01.xlsx", rows2=ROWS2, headings2=h1))
+    assert only(r.failures, "duplicate_heading").column == "Ydernummer"
+
+
+def test_late_report_is_kept_and_flagged(tmp_path):
+    p = write_workbook(tmp_path / "hovedstaden_2026-01-01.xlsx")
+    r = read_capacity_report(p, submission_date=dt.date(2026, 5, 1))
+    assert r.late and r.usable and not r.ok
+    assert len(r.annex1) > 0  # its annex 1 is kept
 
 
 def test_title_above_headings_and_listed_patients_in_annex1(tmp_path):

@@ -336,9 +336,9 @@ def load_capacity_reports(folder: str | Path, clinic_register: Any = None, *,
         "submission_date": r.submission_date.isoformat() if r.submission_date else None,
         "format": "csv" if Path(r.source).suffix.lower() == ".csv" else "xlsx",
         "annex1_rows": int(len(r.annex1)), "annex2_rows": int(len(r.annex2)),
-        "failures": int(by_file.get(Path(r.source).name, 0)),
+        "failures": int(by_file.get(Path(r.source).name, 0)), "late": bool(r.late),
     } for r in reports], columns=["file", "region", "reporting_date", "submission_date", "format", "annex1_rows",
-                                  "annex2_rows", "failures"])
+                                  "annex2_rows", "failures", "late"])
     rs = ReportSet(reports=reports, failures=fail_df, index=index, submissions_checked=submissions is not None,
                    folder=str(folder))
     if strict and failures:
@@ -359,7 +359,7 @@ def capacity_table(reports: ReportSet | Sequence[Any], municipalities: pd.DataFr
     hc = municipalities.set_index("municipality_code")["sundhedsraad"]
     frames = []
     for r in reps:
-        if r.reporting_date is None or r.failures:
+        if r.reporting_date is None or not r.usable:  # a late report is still data (kept, flagged in the index)
             continue
         a = r.annex1[["clinic_id", "municipality_code", "practice_form", "allocated_capacities",
                       "vacant_capacities"]].copy()

@@ -86,6 +86,13 @@ __all__ = [
 #: recorded use for reasons of local agreement, not need (MODEL.md step 8).
 DEFAULT_LOCAL_SERVICE_CODES: tuple[str, ...] = tuple(str(c) for c in range(4350, 4361))
 
+#: Service codes of the contact services that the chronic-care fee replaces (§4.4.3: consultation, e-mail,
+#: telephone and video consultation, annual check): their fees are summed into ``contact_fee``, from which
+#: the base model imputes the contacts of citizens on the fee.  The default is the codes the project's
+#: synthetic data use (consultation 0101, e-mail 0105, telephone 0201, home visit 0411); on real extracts
+#: pass the collective agreement's codes for the year (``contact_service_codes=``).
+CONTACT_SERVICE_CODES: tuple[str, ...] = ("0101", "0105", "0201", "0411")
+
 _STRING_COLUMNS = ("person_id", "clinic_id", "service_code")
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
@@ -94,6 +101,7 @@ AGGREGATE_COLUMNS = (
     "year",
     "gross_fee",
     "local_services_fee",
+    "contact_fee",
     "n_lines",
     "n_services",
     "main_clinic_id",
@@ -257,6 +265,7 @@ def _aggregate_sql(
     factors: dict[int, float],
     local_codes: list[str],
     has_count: bool,
+    contact_codes: Sequence[str] = CONTACT_SERVICE_CODES,
     main_clinic: bool,
     by_year: bool,
     out_year: int,
@@ -278,6 +287,7 @@ def _aggregate_sql(
         to_dkk = "(CAST({x} AS DOUBLE) / " + f"{scale})"
         zero = "0"
     codes = ", ".join(_sql_str(c) for c in local_codes) or "NULL"
+    ccodes = ", ".join(_sql_str(c) for c in contact_codes) or "NULL"
     year_list = ", ".join(str(y) for y in years)
     factor_rows = ", ".join(f"({y}, CAST({factors[y]!r} AS DOUBLE))" for y in years)
     count_expr = "CAST(count AS BIGINT)" if has_count else "CAST(NULL AS BIGINT)"
@@ -288,6 +298,7 @@ def _aggregate_sql(
         SELECT person_id, CAST(year AS INTEGER) AS year{clinic_col},
                {fee_expr} AS fee_u,
                CASE WHEN service_code IN ({codes}) THEN {fee_expr} ELSE {zero} END AS local_u,
+               CASE WHEN service_code IN ({ccodes}) THEN {fee_expr} ELSE {zero} END AS contact_u,
                {count_expr} AS n_services
         FROM read_parquet($paths)
         WHERE year IN ({year_list})
@@ -297,12 +308,12 @@ def _aggregate_sql(
         if main_clinic:
             body = f"""
     pc AS (
-        SELECT person_id, year, clinic_id, sum(fee_u) AS fee_u, sum(local_u) AS local_u,
+        SELECT person_id, year, clinic_id, sum(fee_u) AS fee_u, sum(local_u) AS local_u, sum(contact_u) AS contact_u,
                count(*) AS n_lines, sum(n_services) AS n_services
         FROM lines GROUP BY person_id, year, clinic_id
     ),
     p AS (
-        SELECT person_id, year, sum(fee_u) AS fee_u, sum(local_u) AS local_u,
+        SELECT person_id, year, sum(fee_u) AS fee_u, sum(local_u) AS local_u, sum(contact_u) AS contact_u,
                sum(n_lines) AS n_lines, sum(n_services) AS n_services,
                arg_min(clinic_id, (-fee_u, clinic_id)) AS main_clinic_id
         FROM pc GROUP BY person_id, year
@@ -310,7 +321,7 @@ def _aggregate_sql(
         else:
             body = """
     p AS (
-        SELECT person_id, year, sum(fee_u) AS fee_u, sum(local_u) AS local_u,
+        SELECT person_id, year, sum(fee_u) AS fee_u, sum(local_u) AS local_u, sum(contact_u) AS contact_u,
                count(*) AS n_lines, sum(n_services) AS n_services,
                CAST(NULL AS VARCHAR) AS main_clinic_id
         FROM lines GROUP BY person_id, year
@@ -319,6 +330,7 @@ def _aggregate_sql(
     SELECT p.person_id, CAST(p.year AS BIGINT) AS year,
            {dkk('p.fee_u')} * f.factor AS gross_fee,
            {dkk('p.local_u')} * f.factor AS local_services_fee,
+           {dkk('p.contact_u')} * f.factor AS contact_fee,
            CAST(p.n_lines AS BIGINT) AS n_lines, CAST(p.n_services AS BIGINT) AS n_services,
            p.main_clinic_id
     FROM p JOIN factors f USING (year)
@@ -329,7 +341,7 @@ def _aggregate_sql(
         if main_clinic:
             body = f"""
     pcy AS (
-        SELECT person_id, year, clinic_id, sum(fee_u) AS fee_u, sum(local_u) AS local_u,
+        SELECT person_id, year, clinic_id, sum(fee_u) AS fee_u, sum(local_u) AS local_u, sum(contact_u) AS contact_u,
                count(*) AS n_lines, sum(n_services) AS n_services
         FROM lines GROUP BY person_id, year, clinic_id
     ),
@@ -337,12 +349,14 @@ def _aggregate_sql(
         SELECT person_id, clinic_id,
                sum({dkk('fee_u')} * factor ORDER BY year) AS fee,
                sum({dkk('local_u')} * factor ORDER BY year) AS local_fee,
+               sum({dkk('contact_u')} * factor ORDER BY year) AS contact_fee,
                sum(n_lines) AS n_lines, sum(n_services) AS n_services
         FROM pcy JOIN factors USING (year) GROUP BY person_id, clinic_id
     ),
     p AS (
         SELECT person_id, sum(fee ORDER BY clinic_id) AS gross_fee,
                sum(local_fee ORDER BY clinic_id) AS local_services_fee,
+               sum(contact_fee ORDER BY clinic_id) AS contact_fee,
                sum(n_lines) AS n_lines, sum(n_services) AS n_services,
                arg_min(clinic_id, (-fee, clinic_id)) AS main_clinic_id
         FROM pc GROUP BY person_id
@@ -350,19 +364,20 @@ def _aggregate_sql(
         else:
             body = f"""
     py AS (
-        SELECT person_id, year, sum(fee_u) AS fee_u, sum(local_u) AS local_u,
+        SELECT person_id, year, sum(fee_u) AS fee_u, sum(local_u) AS local_u, sum(contact_u) AS contact_u,
                count(*) AS n_lines, sum(n_services) AS n_services
         FROM lines GROUP BY person_id, year
     ),
     p AS (
         SELECT person_id, sum({dkk('fee_u')} * factor ORDER BY year) AS gross_fee,
                sum({dkk('local_u')} * factor ORDER BY year) AS local_services_fee,
+               sum({dkk('contact_u')} * factor ORDER BY year) AS contact_fee,
                sum(n_lines) AS n_lines, sum(n_services) AS n_services,
                CAST(NULL AS VARCHAR) AS main_clinic_id
         FROM py JOIN factors USING (year) GROUP BY person_id
     )"""
         select = f"""
-    SELECT person_id, CAST({int(out_year)} AS BIGINT) AS year, gross_fee, local_services_fee,
+    SELECT person_id, CAST({int(out_year)} AS BIGINT) AS year, gross_fee, local_services_fee, contact_fee,
            CAST(n_lines AS BIGINT) AS n_lines, CAST(n_services AS BIGINT) AS n_services, main_clinic_id
     FROM p
     ORDER BY person_id"""
@@ -598,7 +613,7 @@ def _tidy_aggregate(df: pd.DataFrame) -> pd.DataFrame:
     df = df.reindex(columns=list(AGGREGATE_COLUMNS))
     df["person_id"] = df["person_id"].astype("str")
     df["year"] = df["year"].astype("int64")
-    for c in ("gross_fee", "local_services_fee"):
+    for c in ("gross_fee", "local_services_fee", "contact_fee"):
         df[c] = df[c].astype("float64")
     df["n_lines"] = df["n_lines"].astype("int64")
     df["n_services"] = df["n_services"].astype("Int64")
@@ -639,7 +654,7 @@ def ingest_persons(
     on_unknown: str = "warn",
     max_examples: int = 5,
 ) -> pd.DataFrame:
-    """Persons with ``gross_fee`` and ``local_services_fee`` replaced by the aggregated fees.
+    """Persons with ``gross_fee``, ``local_services_fee`` and ``contact_fee`` replaced by the aggregated fees.
 
     ``fees`` is the output of :func:`aggregate_services`.  The years replaced
     are ``year`` (default: the years in ``fees``).  If ``persons`` has a
@@ -675,7 +690,8 @@ def ingest_persons(
         )
     key = ["person_id", "year"] if has_year else ["person_id"]
 
-    f = fees.loc[fees["year"].astype("int64").isin(years), ["person_id", "year", "gross_fee", "local_services_fee"]
+    fee_cols = ["gross_fee", "local_services_fee"] + (["contact_fee"] if "contact_fee" in fees.columns else [])
+    f = fees.loc[fees["year"].astype("int64").isin(years), ["person_id", "year"] + fee_cols
                  + (["n_lines"] if "n_lines" in fees.columns else [])].copy()
     f["year"] = f["year"].astype("int64")
     if not has_year:
@@ -699,7 +715,7 @@ def ingest_persons(
         raise ValueError(f"persons: {'/'.join(key)} not unique, e.g. {list(d)}")
 
     # negative totals (tiny float residue below 1e-9 DKK counts as zero)
-    for col in ("gross_fee", "local_services_fee"):
+    for col in fee_cols:
         neg = f[col] < -1e-9
         if neg.any():
             pos = pd.Series(np.arange(len(pkeys)), index=pkeys)
@@ -744,7 +760,7 @@ def ingest_persons(
             warnings.warn(msg, UnknownPersonsWarning, stacklevel=2)
 
     got = f.reindex(pkeys)
-    for col in ("gross_fee", "local_services_fee"):
+    for col in fee_cols:
         if col not in p.columns:
             p[col] = np.nan if has_year else 0.0
         values = got[col].fillna(0.0).to_numpy(dtype="float64")
@@ -964,6 +980,16 @@ class CapacityReport:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    @property
+    def late(self) -> bool:
+        """Submitted more than three months after the reporting date (R§2): flagged, still data."""
+        return any(f.rule == "late_submission" for f in self.failures)
+
+    @property
+    def usable(self) -> bool:
+        """Its figures can be used: no failure other than lateness (a late report is still data)."""
+        return all(f.rule == "late_submission" for f in self.failures)
 
     def raise_for_failures(self) -> "CapacityReport":
         """Raise :class:`CapacityReportError` listing every failure; return self if there are none."""
@@ -1252,12 +1278,12 @@ def _check_annex(
         h = head_cells[i].text
         missing_now = [x for x in headings if x not in colmap]
         if h in headings:  # exact duplicate
-            msg = f"heading '{h}' appears twice (first in column {_col_letter(colmap[h])})"
             if annex == 2 and h == "Antal udmøntede kapaciteter" and "Antal ledige kapaciteter" in missing_now:
-                msg += (
-                    "; the guidance's printed template for annex 2 repeats this heading by mistake: "
-                    "this column should be headed 'Antal ledige kapaciteter'"
-                )
+                # the guidance prints annex 2 with this heading twice (R§3, bilag 2): a sheet laid out as
+                # printed is valid, and its second "Antal udmøntede kapaciteter" is the vacant capacities
+                colmap["Antal ledige kapaciteter"] = i
+                continue
+            msg = f"heading '{h}' appears twice (first in column {_col_letter(colmap[h])})"
             fail(head_row, h, h, "duplicate_heading", msg, i)
             continue
         best, score = _closest(h, missing_now)

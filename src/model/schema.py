@@ -709,7 +709,8 @@ def _read_csv(path: Path, schema: Mapping, report: ValidationReport, file: str) 
     elif sep == "\t":
         notes.insert(0, "tab separators")
     names = next(csv.reader([header], delimiter=sep))
-    dups = [c for c in dict.fromkeys(names) if names.count(c) > 1]
+    repeated = (schema.get("x-repeated-heading") or {}).get("heading")
+    dups = [c for c in dict.fromkeys(names) if names.count(c) > (2 if c == repeated else 1)]
     for c in dups:
         report.add(file, c, "column name appears more than once in the header", value=names.count(c))
     na = [str(v) for v in schema.get("missingValues", [""])]
@@ -808,10 +809,26 @@ def _read(path: str | Path, name: str, report: ValidationReport, *, years: Itera
         df = _read_csv(path, schema, report, file)
     if df is None:
         return None
+    df = _repeated_heading(df, schema, report, file)
     if years is not None and "year" in df.columns and suffix != ".parquet":
         yr = pd.to_numeric(df["year"], errors="coerce")
         df = df[yr.isin(list(years)) | yr.isna()].reset_index(drop=True)
     df.attrs["source_file"] = file
+    return df
+
+
+def _repeated_heading(df: pd.DataFrame, schema: Mapping, report: ValidationReport, file: str) -> pd.DataFrame:
+    """A sheet laid out as the guidance prints it: annex 2 repeats "Antal udmøntede kapaciteter" where the
+    vacant capacities go (contract key ``x-repeated-heading``: ``heading``, ``second_is``).  The second
+    occurrence (pandas names it ``<heading>.1``) is read as ``second_is``, with a note."""
+    rule = schema.get("x-repeated-heading")
+    if not rule:
+        return df
+    second, target = f"{rule['heading']}.1", rule["second_is"]
+    if second in df.columns and target not in df.columns:
+        report.add(file, target, f"the heading '{rule['heading']}' appears twice, as the guidance prints the "
+                   f"template: the second is read as '{target}'", severity=WARNING)
+        return df.rename(columns={second: target})
     return df
 
 
@@ -988,7 +1005,7 @@ def _check_columns(df: pd.DataFrame, schema: Mapping, file: str, report: Validat
             report.add(file, near, f"column name differs from the contract's {name!r} in spaces or case", value=near)
             extra.remove(near)
         elif not fdef.get("x-optional-column"):
-            report.add(file, name, "column missing")
+            report.add(file, name, fdef.get("x-missing-message", "column missing"))
     for c in extra:
         if strict:
             report.add(file, c, "extra column: the sheet may hold only the annex's columns", value=c)

@@ -121,7 +121,8 @@ def evaluate(yd: sb.YearData, config: ModelConfig, params: pd.Series) -> dict[st
     """
     fc = sb.features(yd, config)
     pred_cell = sb.cell_predictions(fc, config, params)
-    key = ("evaluate_y", config.chronic_fee_share, config.exclude_local_services, config.excluded_practice_forms)
+    key = ("evaluate_y", config.chronic_fee_treatment, config.chronic_impute_by, tuple(config.age_bands),
+           config.chronic_fee_share, config.exclude_local_services, config.excluded_practice_forms)
     if key not in yd.cache:
         mask = sb.sample_mask(yd, config)
         y = sb.outcome(yd, config)
@@ -139,8 +140,7 @@ def evaluate(yd: sb.YearData, config: ModelConfig, params: pd.Series) -> dict[st
     sae = float(e.sum())
     del e
     # Σ(y-ŷ)² = Σ_cells (Σy² - 2ŷΣy + nŷ²), with ŷ the cell's prediction
-    cm = sb._cell_moments(yd, fc, config)
-    cn, csy, csyy = sb.outcome_sums(cm, config)
+    cn, csy, csyy = sb.cell_sums(yd, fc, config)
     sse = float((csyy - 2 * pred_cell * csy + cn * pred_cell**2).sum())
     return {"persons": int(n), "r_squared": 1 - sse / sst, "cpm": 1 - sae / sad, "mae": sae / n, "mean_use": ybar}
 

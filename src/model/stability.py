@@ -71,7 +71,7 @@ from . import measures as ms
 from . import weights as wt
 from .config import ModelConfig
 from .pipeline import (
-    INPUT_FILES, AtomicFolder, Inputs, git_commit, package_versions, price_factor, read_clinics,
+    INPUT_FILES, AtomicFolder, Inputs, git_commit, package_versions, price_factor, read_clinics, read_island_reports,
     read_municipalities, read_projection, sha256_file, write_csv,
 )
 from .regression import CellOLSResults, _row_codes, fit_cells
@@ -86,19 +86,24 @@ __all__ = [
 
 #: Practice forms of clinics.csv, in the order of the per-form sums.
 PRACTICE_FORMS = ("solo", "partnership", "collaboration", "regional", "tender")
+#: The per-form sums' slots: the practice forms, then citizens with no clinic on record (always in the fit).
+FORM_SLOTS = PRACTICE_FORMS + ("no_clinic",)
 #: Configuration fields that change factors or cell keys (one feature computation per distinct set).
 FEATURE_FIELDS = ("age_bands", "include_sex", "origin_terms", "civil_status_codes", "civil_status_by_age",
                   "labour_age_min", "labour_age_max", "somatic_bins", "psychiatric_column", "cancer_column")
-#: Raw person columns that make up an atom (everything any feature configuration reads).
+#: Raw person columns that make up an atom (everything any feature configuration reads; ``chronic`` is
+#: derived: on the chronic-care fee, chronic_fee > 0, which the outcome's imputation needs).
 ATOM_COLUMNS = ("age", "sex", "civil_status", "origin_group", "labour_status", "somatic_diseases",
-                "psychiatric", "psychiatric_extended", "cancer_5y", "cancer_10y")
+                "psychiatric", "psychiatric_extended", "cancer_5y", "cancer_10y", "chronic")
 _STRING_COLUMNS = ("municipality_code", "clinic_id", "civil_status", "origin_group", "labour_status")
 _READ_COLUMNS = ["municipality_code", "sex", "age", "civil_status", "origin_group", "insurance_group", "labour_status",
                  "somatic_diseases", "psychiatric", "psychiatric_extended", "cancer_5y", "cancer_10y", "clinic_id",
-                 "gross_fee", "chronic_fee", "local_services_fee"]
+                 "gross_fee", "chronic_fee", "local_services_fee", "contact_fee"]
+#: Read when present: without it only the lump-sum treatments of the chronic-care fee can run.
+_OPTIONAL_COLUMNS = ("contact_fee",)
 #: Moments kept per (atom, practice form): count, sums of gross (g), chronic (c) and local (l) fees, and
-#: the sums of their squares and cross products.
-_MOMENTS = ("n", "g", "c", "l", "gg", "cc", "ll", "gc", "gl", "cl")
+#: the sums of their squares and cross products; h: sum of the contact-service fee (the imputation's source).
+_MOMENTS = ("n", "g", "c", "l", "gg", "cc", "ll", "gc", "gl", "cl", "h")
 
 
 # =============================================================================
@@ -111,11 +116,14 @@ class YearData:
     """One year of group-1 persons reduced to arrays, with the reference tables.
 
     Person-level arrays (same order as the persons file): ``pm`` municipality
-    index into ``muni_codes``, ``pc`` clinic index into ``clinic_ids``, ``sex``
-    (1/2), ``form`` index into :data:`PRACTICE_FORMS` of the clinic,
-    ``atom`` index into ``atoms``, ``fees`` (three arrays: gross, chronic,
-    local services; brought to the panel's price level).  ``atom_moments``
-    has shape (atoms, forms, moments) with :data:`_MOMENTS`.
+    index into ``muni_codes``, ``pc`` clinic index into ``clinic_ids`` (a
+    citizen with no clinic on record has ``len(clinic_ids)``: use
+    :meth:`listed` to select the listed), ``sex`` (1/2), ``form`` index into
+    :data:`FORM_SLOTS` of the clinic, ``atom`` index into ``atoms``,
+    ``fees`` (four arrays: gross, chronic, local services, contact services;
+    brought to the panel's price level).  ``atom_moments`` has shape (atoms,
+    form slots, moments) with :data:`_MOMENTS`.  ``residents``: residents of
+    every insurance group per municipality (the group-1 share's denominator).
     """
 
     year: int
@@ -136,10 +144,20 @@ class YearData:
     atom_moments: np.ndarray
     files: dict[str, str] = field(default_factory=dict)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    residents: np.ndarray | None = None
+    has_contact_fee: bool = True
+    island_reports: pd.DataFrame | None = None
 
     @property
     def persons(self) -> int:
         return int(len(self.atom))
+
+    def listed(self) -> np.ndarray:
+        """Boolean per person: listed with a clinic of the register."""
+        key = ("listed",)
+        if key not in self.cache:
+            self.cache[key] = self.pc < len(self.clinic_ids)
+        return self.cache[key]
 
     def citizens_by_municipality(self) -> np.ndarray:
         key = ("citizens_m",)
@@ -150,7 +168,7 @@ class YearData:
     def listed_by_clinic(self) -> np.ndarray:
         key = ("listed_c",)
         if key not in self.cache:
-            self.cache[key] = np.bincount(self.pc, minlength=len(self.clinic_ids))
+            self.cache[key] = np.bincount(self.pc, minlength=len(self.clinic_ids) + 1)[:len(self.clinic_ids)]
         return self.cache[key]
 
 
@@ -160,22 +178,39 @@ def _codes_against(values: Sequence[str], reference: Sequence[str]) -> np.ndarra
 
 
 def _build_year(year: int, factor: float, cols: dict[str, Any], municipalities: pd.DataFrame, clinics: pd.DataFrame,
-                projection: pd.DataFrame, files: dict[str, str] | None = None) -> YearData:
-    """Common constructor: ``cols`` maps string columns to (codes, values) and the others to arrays."""
+                projection: pd.DataFrame, files: dict[str, str] | None = None, residents: Any = None,
+                island_reports: pd.DataFrame | None = None) -> YearData:
+    """Common constructor: ``cols`` maps string columns to (codes, values) and the others to arrays.
+
+    ``residents``: (codes, values) of every insurance group's municipality codes, or a table
+    (municipality_code, residents); None counts the persons in ``cols``.
+    """
     muni_codes = municipalities["municipality_code"].tolist()
     clinic_ids = clinics["clinic_id"].tolist()
     mcodes, mvals = cols["municipality_code"]
     ccodes, cvals = cols["clinic_id"]
     mmap = _codes_against(mvals, muni_codes)
-    cmap = _codes_against(cvals, clinic_ids)
+    cmap = np.append(_codes_against(cvals, clinic_ids), -1)  # [-1]: a missing clinic_id (code -1)
     pm, pcl = mmap[mcodes], cmap[ccodes]
-    if (mcodes < 0).any() or (ccodes < 0).any() or (pm < 0).any() or (pcl < 0).any():
-        raise ValueError("persons refer to unknown municipalities or clinics: validate the data folder first")
+    if (mcodes < 0).any() or (pm < 0).any():
+        raise ValueError("persons refer to unknown municipalities: validate the data folder first")
+    # no clinic on record (or one the register does not know): the slot after the last clinic
+    pcl = np.where(pcl < 0, len(clinic_ids), pcl)
+    if residents is None:
+        res = np.bincount(pm, minlength=len(muni_codes))
+    elif isinstance(residents, pd.DataFrame):
+        res = residents.assign(municipality_code=residents["municipality_code"].astype(str)).set_index(
+            "municipality_code")["residents"].reindex(muni_codes).fillna(0).to_numpy(np.int64)
+    else:
+        rc, rv = residents
+        rm = _codes_against(rv, muni_codes)[rc]
+        res = np.bincount(rm[rm >= 0], minlength=len(muni_codes))
     forms = clinics["practice_form"].astype(str).to_numpy()
     clinic_form = pd.Index(PRACTICE_FORMS).get_indexer(forms)
     if (clinic_form < 0).any():
         bad = sorted(set(forms[clinic_form < 0]))
         raise ValueError(f"clinics.csv: unknown practice form(s) {bad}; expected {PRACTICE_FORMS}")
+    clinic_form = np.append(clinic_form, FORM_SLOTS.index("no_clinic"))
     n = len(pm)
     if n == 0:
         raise ValueError(f"no persons in {year}")
@@ -210,17 +245,20 @@ def _build_year(year: int, factor: float, cols: dict[str, Any], municipalities: 
         parts[c] = rest % r
         rest //= r
     atoms = pd.DataFrame({c: (decode[c][parts[c]] if c in decode else parts[c]) for c in ATOM_COLUMNS})
-    for c in ("psychiatric", "psychiatric_extended", "cancer_5y", "cancer_10y"):
+    for c in ("psychiatric", "psychiatric_extended", "cancer_5y", "cancer_10y", "chronic"):
         atoms[c] = atoms[c].astype(bool)
     atoms["sex"] = atoms["sex"].astype(np.int8)
     atoms["age"] = atoms["age"].astype(np.int16)
     atoms["somatic_diseases"] = atoms["somatic_diseases"].astype(np.int8)
 
-    fees = [np.asarray(cols[c], dtype=np.float64) for c in ("gross_fee", "chronic_fee", "local_services_fee")]
+    has_contact = "contact_fee" in cols
+    if not has_contact:
+        cols = {**cols, "contact_fee": np.zeros(n)}
+    fees = [np.asarray(cols[c], dtype=np.float64) for c in ("gross_fee", "chronic_fee", "local_services_fee", "contact_fee")]
     if factor != 1.0:
         fees = [f * factor for f in fees]
     form = clinic_form[pcl].astype(np.int8)
-    F = len(PRACTICE_FORMS)
+    F = len(FORM_SLOTS)
     idx = atom * F + form
     m = len(atom_keys) * F
     moments = _moments(idx, m, fees)
@@ -229,7 +267,7 @@ def _build_year(year: int, factor: float, cols: dict[str, Any], municipalities: 
         projection=projection, muni_codes=muni_codes, clinic_ids=clinic_ids, clinic_form=clinic_form,
         pm=pm.astype(np.int32), pc=pcl.astype(np.int32), sex=np.asarray(cols["sex"]).astype(np.int8), form=form,
         atom=atom, atoms=atoms, fees=fees, atom_moments=moments.reshape(len(atom_keys), F, len(_MOMENTS)),
-        files=files or {},
+        files=files or {}, residents=res, has_contact_fee=has_contact, island_reports=island_reports,
     )
 
 
@@ -245,7 +283,7 @@ def _dense_unique(key: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _moments(idx: np.ndarray, m: int, fees: Sequence[np.ndarray]) -> np.ndarray:
     """Per group of ``idx``: count and the sums of the fees, their squares and cross products (:data:`_MOMENTS`)."""
-    g, c_, l_ = fees
+    g, c_, l_, h = fees
     out = np.empty((m, len(_MOMENTS)))
     out[:, 0] = np.bincount(idx, minlength=m)
     out[:, 1] = np.bincount(idx, weights=g, minlength=m)
@@ -259,6 +297,7 @@ def _moments(idx: np.ndarray, m: int, fees: Sequence[np.ndarray]) -> np.ndarray:
     out[:, 7] = np.bincount(idx, weights=g * c_, minlength=m)
     out[:, 8] = np.bincount(li, weights=g[nz] * ll, minlength=m)
     out[:, 9] = np.bincount(li, weights=c_[nz] * ll, minlength=m)
+    out[:, 10] = np.bincount(idx, weights=h, minlength=m)
     return out
 
 
@@ -267,19 +306,26 @@ def year_from_inputs(inputs: Inputs, year: int, insurance_group: int = 1, factor
     p = inputs.persons
     if "year" in p.columns:
         p = p[p["year"] == year]
+    residents = inputs.residents
+    if residents is None:
+        rc, rv = pd.factorize(p["municipality_code"].astype(str), sort=True)
+        residents = (rc, list(rv))
     p = p[p["insurance_group"] == insurance_group]
     if p.empty:
         raise ValueError(f"no persons in insurance group {insurance_group} in {year}")
     cols: dict[str, Any] = {}
     for c in _READ_COLUMNS:
-        if c == "insurance_group":
+        if c == "insurance_group" or (c in _OPTIONAL_COLUMNS and c not in p.columns):
             continue
         if c in _STRING_COLUMNS:
-            codes, uniques = pd.factorize(p[c].astype(str), sort=True)
+            v = p[c].astype(object).where(p[c].notna(), "").astype(str)
+            codes, uniques = pd.factorize(v.where(v != "", None), sort=True)
             cols[c] = (codes, list(uniques))
         else:
             cols[c] = p[c].to_numpy()
-    return _build_year(year, factor, cols, inputs.municipalities, inputs.clinics, inputs.projection, inputs.files)
+    cols["chronic"] = np.asarray(cols["chronic_fee"], dtype=np.float64) > 0
+    return _build_year(year, factor, cols, inputs.municipalities, inputs.clinics, inputs.projection, inputs.files,
+                       residents=residents, island_reports=inputs.island_reports)
 
 
 def panel_years(path: str | Path) -> list[int]:
@@ -311,7 +357,8 @@ def _read_table(path: Path, year: int) -> pa.Table:
         elif st.min <= year <= st.max:
             groups.append(i)
             pure = pure and st.min == st.max
-    cols = _READ_COLUMNS + ([] if pure else ["year"])
+    present = set(md.schema.to_arrow_schema().names)
+    cols = [c for c in _READ_COLUMNS if c in present or c not in _OPTIONAL_COLUMNS] + ([] if pure else ["year"])
     t = f.read_row_groups(groups, columns=cols, use_threads=True) if groups else None
     if t is not None and not pure:
         t = t.filter(pc.equal(t["year"], year)).drop_columns(["year"])
@@ -321,12 +368,13 @@ def _read_table(path: Path, year: int) -> pa.Table:
 
 
 def _table_columns(t: pa.Table, insurance_group: int) -> dict[str, Any]:
+    """Arrays of the insurance group's persons; ``"_residents"``: (codes, values) of every group's municipality."""
     keep = t.column("insurance_group").to_numpy() == insurance_group
     all_kept = bool(keep.all())
     t = t.unify_dictionaries()
     cols: dict[str, Any] = {}
     for c in _READ_COLUMNS:
-        if c == "insurance_group":
+        if c == "insurance_group" or c not in t.column_names:
             continue
         col = t.column(c)
         if c in _STRING_COLUMNS:
@@ -337,11 +385,14 @@ def _table_columns(t: pa.Table, insurance_group: int) -> dict[str, Any]:
             if arr.null_count:
                 codes = np.where(arr.is_null().to_numpy(zero_copy_only=False), -1, codes)
             cols[c] = (codes[keep] if not all_kept else codes, arr.dictionary.to_pylist())
+            if c == "municipality_code":
+                cols["_residents"] = (codes, cols[c][1])
         else:
             a = col.to_numpy()
             cols[c] = a[keep] if not all_kept else a
     if not keep.any():
         raise ValueError(f"no persons in insurance group {insurance_group}")
+    cols["chronic"] = np.asarray(cols["chronic_fee"], dtype=np.float64) > 0
     return cols
 
 
@@ -356,9 +407,12 @@ def read_year(data_dir: str | Path, year: int, price_year: int | None = None, in
     t = table if table is not None else _read_table(d / "persons.parquet", int(year))
     cols = _table_columns(t, insurance_group)
     del t
+    residents = cols.pop("_residents")
     files = {f: sha256_file(d / f) for f in INPUT_FILES} if hashes else {}
-    return _build_year(year, factor, cols, read_municipalities(d / "municipalities.csv"), read_clinics(d / "clinics.csv"),
-                       read_projection(d / "population_projection.csv"), files)
+    clinics = read_clinics(d / "clinics.csv")
+    return _build_year(year, factor, cols, read_municipalities(d / "municipalities.csv"), clinics,
+                       read_projection(d / "population_projection.csv"), files, residents=residents,
+                       island_reports=read_island_reports(d, clinics))
 
 
 class Panel:
@@ -477,29 +531,87 @@ def design(fc: FeatureCells, config: ModelConfig) -> pd.DataFrame:
     return cache[key]
 
 
-def outcome_sums(moments: np.ndarray, config: ModelConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(n, sum y, sum y²) of ``y = gross + share x chronic - [local]`` from moment sums (last axis :data:`_MOMENTS`)."""
-    s = float(config.chronic_fee_share)
+def _imputing(config: ModelConfig) -> bool:
+    return config.chronic_fee_treatment == "impute_contacts"
+
+
+def outcome_sums(moments: np.ndarray, config: ModelConfig, imputed: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, sum y, sum y²) of ``config``'s outcome from moment sums (last axis :data:`_MOMENTS`).
+
+    Lump sum: y = gross + share x chronic - [local].  Imputed contacts: y =
+    gross + a - [local], where ``imputed`` (one value per row, broadcast over
+    the middle axes) is the amount a every person of the row carries (rows
+    must then be atoms, or parts of atoms: a is constant within an atom).
+    """
     L = 1.0 if config.exclude_local_services else 0.0
     m = moments
     n = m[..., 0]
+    if _imputing(config):
+        if imputed is None:
+            raise ValueError("the imputed contact fee per row is needed for chronic_fee_treatment='impute_contacts'")
+        a = imputed.reshape(imputed.shape + (1,) * (m.ndim - 1 - imputed.ndim))
+        base_sy = m[..., 1] - L * m[..., 3]
+        base_syy = m[..., 4] + L * L * m[..., 6] - 2 * L * m[..., 8]
+        return n, base_sy + a * n, base_syy + 2 * a * base_sy + a * a * n
+    s = float(config.chronic_fee_share)
     sy = m[..., 1] + s * m[..., 2] - L * m[..., 3]
     syy = m[..., 4] + s * s * m[..., 5] + L * L * m[..., 6] + 2 * s * m[..., 7] - 2 * L * m[..., 8] - 2 * s * L * m[..., 9]
     return n, sy, syy
 
 
+def imputed_by_atom(yd: YearData, config: ModelConfig) -> np.ndarray:
+    """Per atom: the contact fee imputed to its persons (0 for atoms not on the chronic-care fee, §4.4.3).
+
+    The comparison citizens are the atoms without the fee in ``config``'s
+    estimation sample (:func:`model.features.imputation_groups`,
+    :func:`model.features.contact_means`, as :func:`model.features.outcome`).
+    """
+    key = ("imputed", config.chronic_impute_by, tuple(config.age_bands), tuple(config.excluded_practice_forms))
+    if key not in yd.cache:
+        if not yd.has_contact_fee:
+            raise ValueError(ft.missing_contact_fee_message())
+        at = yd.atoms
+        group, k = ft.imputation_groups(at["age"].to_numpy(), at["sex"].to_numpy(), at["somatic_diseases"].to_numpy(), config)
+        am = yd.atom_moments[:, forms_in_fit(config), :].sum(axis=1)
+        chronic = at["chronic"].to_numpy()
+        comp = np.where(chronic, 0.0, 1.0)
+        means = ft.contact_means(group, k, comp * am[:, 0], comp * am[:, _MOMENTS.index("h")])
+        yd.cache[key] = np.where(chronic, means[group], 0.0)
+    return yd.cache[key]
+
+
+def atom_outcome_sums(yd: YearData, config: ModelConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, sum y, sum y²) per atom over ``config``'s estimation sample."""
+    am = yd.atom_moments[:, forms_in_fit(config), :].sum(axis=1)
+    return outcome_sums(am, config, imputed_by_atom(yd, config) if _imputing(config) else None)
+
+
 def outcome(yd: YearData, config: ModelConfig) -> np.ndarray:
     """Per-person y of ``config`` (as :func:`model.features.outcome`, at the panel's price level)."""
-    g, c, l_ = yd.fees
-    y = g + float(config.chronic_fee_share) * c
+    g, c, l_, _ = yd.fees
+    if _imputing(config):
+        y = g + imputed_by_atom(yd, config)[yd.atom]
+    else:
+        y = g + float(config.chronic_fee_share) * c
     if config.exclude_local_services:
         y -= l_
     return y
 
 
+def clinic_cell_sums(yd: YearData, cc: "ClinicCells", config: ModelConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, sum y, sum y²) per (clinic, cell) row of ``cc`` (all rows; select the sample with the rows' forms)."""
+    if not _imputing(config):
+        return outcome_sums(cc.moments, config)
+    y = outcome(yd, config)
+    m = len(cc.clinic)
+    return (cc.moments[:, 0], np.bincount(cc.person_row, weights=y, minlength=m),
+            np.bincount(cc.person_row, weights=y * y, minlength=m))
+
+
 def forms_in_fit(config: ModelConfig) -> np.ndarray:
-    """Boolean per practice form: are its patients in the fit?"""
-    return ~np.isin(np.asarray(PRACTICE_FORMS), list(config.excluded_practice_forms))
+    """Boolean per form slot (:data:`FORM_SLOTS`): are its persons in the fit?  (No clinic: always.)"""
+    return ~np.isin(np.asarray(FORM_SLOTS), list(config.excluded_practice_forms))
 
 
 def sample_mask(yd: YearData, config: ModelConfig) -> np.ndarray:
@@ -531,20 +643,17 @@ def clinic_cells(yd: YearData, config: ModelConfig) -> ClinicCells:
         fc = features(yd, config)
         cell_p = fc.cell_of_atom[yd.atom].astype(np.int64)
         combined = yd.pc.astype(np.int64) * fc.n_cells + cell_p
-        uniq, inv = _dense_unique(combined, len(yd.clinic_ids) * fc.n_cells)
+        uniq, inv = _dense_unique(combined, (len(yd.clinic_ids) + 1) * fc.n_cells)
         mom = _moments(inv, len(uniq), yd.fees)
         yd.cache[key] = ClinicCells(clinic=(uniq // fc.n_cells).astype(np.int32), cell=(uniq % fc.n_cells).astype(np.int32),
                                     moments=mom, person_row=inv.astype(np.int32))
     return yd.cache[key]
 
 
-def _cell_moments(yd: YearData, fc: FeatureCells, config: ModelConfig) -> np.ndarray:
-    """Moments per cell of the estimation sample (cells x moments), from the atoms."""
-    am = yd.atom_moments[:, forms_in_fit(config), :].sum(axis=1)
-    out = np.empty((fc.n_cells, am.shape[1]))
-    for j in range(am.shape[1]):
-        out[:, j] = np.bincount(fc.cell_of_atom, weights=am[:, j], minlength=fc.n_cells)
-    return out
+def cell_sums(yd: YearData, fc: FeatureCells, config: ModelConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, sum y, sum y²) per cell of the estimation sample, from the atoms' sums."""
+    sums = atom_outcome_sums(yd, config)
+    return tuple(np.bincount(fc.cell_of_atom, weights=a, minlength=fc.n_cells) for a in sums)
 
 
 def fit(yd: YearData, config: ModelConfig) -> CellOLSResults:
@@ -555,7 +664,7 @@ def fit(yd: YearData, config: ModelConfig) -> CellOLSResults:
     if config.clinic_fixed_effects or config.cov_type == "cluster":
         cc = clinic_cells(yd, config)
         keep = forms_in_fit(config)[cc.form(yd)] & (cc.moments[:, 0] > 0)
-        n, sy, syy = outcome_sums(cc.moments[keep], config)
+        n, sy, syy = (a[keep] for a in clinic_cell_sums(yd, cc, config))
         if config.clinic_fixed_effects:
             return _fit_within_cells(X[terms].to_numpy(dtype=np.float64), cc.cell[keep], cc.clinic[keep], n, sy, syy,
                                      terms, config.cov_type)
@@ -566,7 +675,10 @@ def fit(yd: YearData, config: ModelConfig) -> CellOLSResults:
         # cells sum in another order and differ in the last digits), so clustering changes standard errors only
         res._params = fit(yd, config.replace(cov_type="HC1"))._params.copy()
         return res
-    n, sy, syy = outcome_sums(_cell_moments(yd, fc, config), config)
+    if config.person_year_weights:
+        raise ValueError("the person-year weighted fit runs in `python -m model fit --variant person_year_weighted`, "
+                         "not in the stability and sensitivity engine")
+    n, sy, syy = cell_sums(yd, fc, config)
     frame = X.assign(n=n, sum_y=sy, sum_y2=syy)
     return fit_cells(frame, terms, cov_type=config.cov_type)
 
@@ -752,22 +864,21 @@ def chain(yd: YearData, config: ModelConfig, params: pd.Series) -> ChainResult:
     if (pred_atom <= 0).any():
         raise ValueError("the coefficients predict non-positive use for some cells; weights would be meaningless")
     le = _le(yd, config)
-    corrected = pred_atom[yd.atom] * person_le_factor(yd, config)
-    weight = corrected / corrected.mean()
+    weight = wt.disease_weights(pred_atom[yd.atom], person_le_factor(yd, config), config)["weight"]
     nm, nc = len(yd.muni_codes), len(yd.clinic_ids)
     citizens = yd.citizens_by_municipality()
-    by_muni = pd.DataFrame({"municipality_code": yd.muni_codes, "citizens": citizens,
+    by_muni = pd.DataFrame({"municipality_code": yd.muni_codes, "citizens": citizens, "residents": yd.residents,
                             "sum_weight": np.bincount(yd.pm, weights=weight, minlength=nm)})
     listed_n = yd.listed_by_clinic()
     listed = pd.DataFrame({"clinic_id": yd.clinic_ids, "listed_patients": listed_n,
-                           "sum_weight": np.bincount(yd.pc, weights=weight, minlength=nc)})
+                           "sum_weight": np.bincount(yd.pc, weights=weight, minlength=nc + 1)[:nc]})
     listed = listed[listed["listed_patients"] > 0]
     bm = cap.capacity_by_municipality(by_muni, yd.municipalities, yd.projection, le, config)
     extra = by_muni.set_index("municipality_code")
     with np.errstate(invalid="ignore", divide="ignore"):
         muni_mean_w = extra["sum_weight"] / extra["citizens"].where(extra["citizens"] > 0)
         bm["mean_weight"] = bm["municipality_code"].map(muni_mean_w)
-    ct = cl.clinic_table(yd.clinics, listed, muni_mean_w, yd.municipalities, config)
+    ct = cl.clinic_table(yd.clinics, listed, muni_mean_w, yd.municipalities, config, island_reports=yd.island_reports)
     hc = cap.capacity_by_health_council(bm, yd.municipalities, ct, config)
     return ChainResult(year=yd.year, config=config, params=params, by_municipality=bm, by_health_council=hc,
                        clinics=ct, life_expectancy=le)
@@ -826,7 +937,7 @@ def bootstrap_params(yd: YearData, config: ModelConfig, draws: int = 200, seed: 
     Xc = design(fc, config)[terms].to_numpy(dtype=np.float64)
     cc = clinic_cells(yd, config)
     keep = forms_in_fit(config)[cc.form(yd)] & (cc.moments[:, 0] > 0)
-    n, sy, _ = outcome_sums(cc.moments[keep], config)
+    n, sy, _ = (a[keep] for a in clinic_cell_sums(yd, cc, config))
     gcodes, glabels = pd.factorize(cc.clinic[keep], sort=True)
     G, C, K = len(glabels), fc.n_cells, len(terms)
     cell = cc.cell[keep]
@@ -917,8 +1028,10 @@ def bootstrap(yd: YearData, config: ModelConfig, point: ChainResult | None = Non
     M, C = len(yd.muni_codes), fc.n_cells
     F_m = np.bincount(yd.pm.astype(np.int64) * C + cell_p, weights=factor, minlength=M * C).reshape(M, C)
     corr_m = F_m @ pred  # munis x B
-    valid = (pred[np.bincount(cell_p, minlength=C) > 0] > 0).all(axis=0)
-    scale = yd.persons / corr_m.sum(axis=0)
+    n_cell = np.bincount(cell_p, minlength=C)
+    valid = (pred[n_cell > 0] > 0).all(axis=0)
+    # as model.weights.disease_weights: mean weight 1 after the correction, or before it when not normalising
+    scale = yd.persons / (corr_m.sum(axis=0) if config.normalise_weights else n_cell @ pred)
     sum_w_m = corr_m * scale
     bm = point.by_municipality.set_index("municipality_code").reindex(yd.muni_codes)
     weighted = sum_w_m * bm["projection_factor"].to_numpy()[:, None]
@@ -959,7 +1072,7 @@ def bootstrap(yd: YearData, config: ModelConfig, point: ChainResult | None = Non
     # --- clinics: (clinic, cell) sums of factors x cell predictions
     cc = clinic_cells(yd, config)
     f_rows = np.bincount(cc.person_row, weights=factor, minlength=len(cc.cell))
-    F_c = sparse.csr_matrix((f_rows, (cc.clinic, cc.cell)), shape=(len(yd.clinic_ids), C))
+    F_c = sparse.csr_matrix((f_rows, (cc.clinic, cc.cell)), shape=(len(yd.clinic_ids) + 1, C))
     ct = point.clinics
     sel = ct[(ct["weight_source"] == "own_patients") & (ct["listed_patients"] >= config.min_cell_size)]
     ci = pd.Index(yd.clinic_ids).get_indexer(sel["clinic_id"])
@@ -1100,7 +1213,7 @@ def run_stability(data: str | Path | Panel, years: Iterable[int] | None = None, 
         fits[t] = f
         chains[t] = chain(yd, cfg, f.params)
         coefs.append(_coef_rows(t, f, alpha))
-        n_, sy_, _ = outcome_sums(yd.atom_moments[:, forms_in_fit(cfg), :].sum(axis=(0, 1)), cfg)
+        n_, sy_ = (float(a.sum()) for a in atom_outcome_sums(yd, cfg)[:2])
         fitstats.append({"year": t, "persons": int(f.nobs), "cells": int(f.n_cells), "terms": len(f.params),
                          "r_squared": float(f.rsquared), "price_factor": yd.price_factor, "mean_use": float(sy_ / n_)})
         if i > 0:

@@ -179,6 +179,7 @@ background writer thread that writes in submission order).
 from __future__ import annotations
 
 import argparse
+import calendar
 import csv
 import datetime as dt
 import io
@@ -308,6 +309,8 @@ TRUE_COEFFICIENTS: dict[str, float] = {
 REGIONAL_TENDER_RECORDING_FACTOR = 0.75
 #: Yearly growth of the fee index (assumed): index_t = 100 x 1.025^(t - latest).
 FEE_INDEX_GROWTH = 0.025
+#: Share of group-1 citizens with no practice on record in a year (assumed: a few thousand nationally).
+UNLISTED_SHARE = 0.0005
 #: Share of eligible group-1 patients (type 2 diabetes and/or COPD) on the chronic-care fee.
 CHRONIC_FEE_UPTAKE = 0.63
 #: Range of the share of an enrolled patient's use paid as chronic-care fee (assumed).
@@ -439,7 +442,8 @@ PRACTICE_FORM_DANISH: dict[str, str] = {
 PERSON_COLUMNS: tuple[str, ...] = (
     "person_id", "year", "municipality_code", "sex", "age", "civil_status", "origin_group",
     "insurance_group", "labour_status", "somatic_diseases", "psychiatric", "psychiatric_extended",
-    "cancer_5y", "cancer_10y", "clinic_id", "gross_fee", "chronic_fee", "local_services_fee",
+    "cancer_5y", "cancer_10y", "clinic_id", "gross_fee", "chronic_fee", "local_services_fee", "contact_fee",
+    "days_resident",
 )
 SERVICE_COLUMNS: tuple[str, ...] = ("person_id", "clinic_id", "year", "week", "service_code", "count", "fee")
 CLINIC_COLUMNS: tuple[str, ...] = (
@@ -1608,6 +1612,10 @@ def _fees(rng: np.random.Generator, ch: dict[str, np.ndarray], ctx: _Context, mu
     enrolled = (ch["insurance"] == 1) & ch["t2d_copd"] & uptake
     frac = rng.uniform(*CHRONIC_FEE_SHARE_RANGE, n)
     chronic = np.where(enrolled, np.floor(y * frac).astype(np.int64), 0)
+    # the chronic-care fee replaces the contact services: an enrolled citizen bills none of them, so the
+    # observed gross fee lacks the contact part of their use (which the base model imputes, §4.4.3)
+    share = CONTACT_BUDGET_SHARE_2027 if int(year) >= FEE_STRUCTURE_YEAR else CONTACT_BUDGET_SHARE
+    unbilled = np.where(enrolled, np.floor(y * share).astype(np.int64), 0)
     # ultrasound: extra use at participating clinics in the agreement's years
     us_ok = plan_arrays["ultrasound"][clinic] & (year in ULTRASOUND_YEARS) & (y > 0)
     rate = ULTRASOUND_PATIENT_RATE * np.where(age < 16, 0.3, np.where((sex == 2) & (age >= 20) & (age < 45), 1.6,
@@ -1616,8 +1624,9 @@ def _fees(rng: np.random.Generator, ch: dict[str, np.ndarray], ctx: _Context, mu
     n_scans = np.where(scan, 1 + rng.poisson(0.25, n), 0).astype(np.int64)
     unit = int(round(ULTRASOUND_FEE_2025 * 100 * idx_t / _index_2025(year, idx_t)))
     local = n_scans * unit
-    base = y - chronic
-    return dict(base=base, chronic=chronic, local=local, n_scans=n_scans, scan_unit=unit, y_true=y_true)
+    base = y - unbilled
+    return dict(base=base, chronic=chronic, local=local, n_scans=n_scans, scan_unit=unit, y_true=y_true,
+                enrolled=enrolled, unbilled=unbilled)
 
 
 def _plan_upcoding(rng: np.random.Generator, plan: pd.DataFrame) -> np.ndarray:
@@ -1696,7 +1705,8 @@ def _person_schema() -> pa.Schema:
         ("labour_status", d8), ("somatic_diseases", pa.int8()), ("psychiatric", pa.bool_()),
         ("psychiatric_extended", pa.bool_()), ("cancer_5y", pa.bool_()), ("cancer_10y", pa.bool_()),
         ("clinic_id", pa.dictionary(pa.int16(), pa.string())), ("gross_fee", pa.float64()),
-        ("chronic_fee", pa.float64()), ("local_services_fee", pa.float64()),
+        ("chronic_fee", pa.float64()), ("local_services_fee", pa.float64()), ("contact_fee", pa.float64()),
+        ("days_resident", pa.int16()),
     ])
 
 
@@ -1741,17 +1751,18 @@ class _BackgroundWriter:
         self.writer.close()
 
 
-def _service_lines(rng: np.random.Generator, base: np.ndarray, n_scans: np.ndarray, scan_unit: int,
-                   age: np.ndarray, idx_t: float, year: int | None = None):
-    """Service lines of a block of persons: (row, week, code index, count, fee in øre), sorted.
+def _contact_counts(rng: np.random.Generator, base: np.ndarray, age: np.ndarray, idx_t: float,
+                    year: int | None = None, enrolled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Contacts per person and type (n x 4, :data:`_CONTACT_CODES`) and the fee per contact type (øre).
 
     A user's gross fee without local services (``base``, øre) is spent on
     contacts (about :data:`CONTACT_BUDGET_SHARE` of it, by the age group's
-    contact mix) and a capitation/remainder line (code 8080) that makes the
-    lines sum to the fee exactly; ultrasound scans come on top.  From
-    :data:`FEE_STRUCTURE_YEAR` the consultation fees are
-    :data:`CONSULTATION_FEE_MULTIPLIER_2027` of before and contacts take
-    :data:`CONTACT_BUDGET_SHARE_2027` of the fee.
+    contact mix); the rest is capitation etc.  Citizens on the chronic-care
+    fee (``enrolled``) bill no contacts.  From :data:`FEE_STRUCTURE_YEAR` the
+    consultation fees are :data:`CONSULTATION_FEE_MULTIPLIER_2027` of before
+    and contacts take :data:`CONTACT_BUDGET_SHARE_2027` of the fee.
+    ``contact_fee`` = counts @ unit; :func:`_service_lines` writes the same
+    contacts as lines.
     """
     new_structure = year is not None and int(year) >= FEE_STRUCTURE_YEAR
     fees_dkk = _CONTACT_FEES_DKK * CONSULTATION_FEE_MULTIPLIER_2027 if new_structure else _CONTACT_FEES_DKK
@@ -1760,6 +1771,8 @@ def _service_lines(rng: np.random.Generator, base: np.ndarray, n_scans: np.ndarr
     grp = np.where(age < 65, 0, np.where(age < 80, 1, 2))
     exp_unit = _CONTACT_MIX @ unit
     users = base > 0
+    if enrolled is not None:
+        users = users & ~enrolled
     budget = (CONTACT_BUDGET_SHARE_2027 if new_structure else CONTACT_BUDGET_SHARE) * base
     n_contacts = np.where(users, np.floor(budget / exp_unit[grp] + rng.random(n)), 0).astype(np.int64)
     # multinomial split of the contacts over the types, as a chain of binomials
@@ -1778,7 +1791,20 @@ def _service_lines(rng: np.random.Generator, base: np.ndarray, n_scans: np.ndarr
     if over.any():
         f = base[over] / nominal[over]
         counts[over] = np.floor(counts[over] * f[:, None]).astype(np.int64)
-        nominal = counts @ unit
+    return counts, unit
+
+
+def _service_lines(rng: np.random.Generator, base: np.ndarray, n_scans: np.ndarray, scan_unit: int,
+                   counts: np.ndarray, unit: np.ndarray):
+    """Service lines of a block of persons: (row, week, code index, count, fee in øre), sorted.
+
+    The contacts of :func:`_contact_counts` (``counts``, fee ``unit`` per
+    type) each in a random week, a capitation/remainder line (code 8080) that
+    makes the lines sum to the gross fee without local services (``base``,
+    øre) exactly, and the ultrasound scans on top.
+    """
+    n = len(base)
+    nominal = counts @ unit
     remainder = base - nominal
     tot = counts.sum(axis=1)
     # one key per contact (random week), per scan (random week and code) and per capitation line (week 1);
@@ -1812,8 +1838,7 @@ def _service_lines(rng: np.random.Generator, base: np.ndarray, n_scans: np.ndarr
 
 
 def _write_services_year(writer: "_BackgroundWriter", rng: np.random.Generator, year: int, pid_str: pa.Array,
-                         clinic_codes: np.ndarray, clinic_dict: pa.Array, fees: dict[str, np.ndarray],
-                         age: np.ndarray, idx_t: float) -> dict[str, float]:
+                         clinic_codes: np.ndarray, clinic_dict: pa.Array, fees: dict[str, np.ndarray]) -> dict[str, float]:
     n = len(pid_str)
     n_lines = 0
     n_contacts = 0
@@ -1821,7 +1846,7 @@ def _write_services_year(writer: "_BackgroundWriter", rng: np.random.Generator, 
     for start in range(0, n, _SERVICE_CHUNK_PERSONS):
         stop = min(n, start + _SERVICE_CHUNK_PERSONS)
         row, week, code, cnt, fee, tot = _service_lines(rng, fees["base"][start:stop], fees["n_scans"][start:stop],
-                                                        fees["scan_unit"], age[start:stop], idx_t, year)
+                                                        fees["scan_unit"], fees["contacts"][start:stop], fees["unit"])
         n_contacts += int(tot.sum())
         if not len(row):
             continue
@@ -2316,6 +2341,7 @@ def generate(
     ctx = _context()
     streams = np.random.SeedSequence(seed).spawn(7)
     rng_pop, rng_lat, rng_clin, rng_panel, rng_fee, rng_serv, rng_id = (np.random.default_rng(s) for s in streams)
+    rng_contact = np.random.default_rng([int(seed), 975])  # contacts, unlisted citizens, days resident
     plan = _plan_clinics_internal(rng_clin, ctx, years)
     tick("clinics")
 
@@ -2385,7 +2411,14 @@ def generate(
         f = _fees(rng_fee, ch, ctx, mu, cl, plan_arrays, t, index[t], lat["uptake"][idx])
         if upcoding is not None and t >= FEE_STRUCTURE_YEAR:  # after the fees: use follows the true count
             ch["somatic"] = _upcode(rng_up, upcoding, recorded_extra, idx, cl, ch["somatic"])
-        listed_by_year[t] = np.bincount(cl, minlength=len(plan))
+        f["contacts"], f["unit"] = _contact_counts(rng_contact, f["base"], ch["age"].astype(np.int64), index[t], t,
+                                                   f["enrolled"])
+        contact = f["contacts"] @ f["unit"]
+        # a few group-1 citizens with no practice on record (they count in the need and the fit, not in clinics)
+        unlisted = (ch["insurance"] == 1) & (rng_contact.random(len(idx)) < UNLISTED_SHARE)
+        ydays = 366 if calendar.isleap(t) else 365
+        days = np.where(ch["age"] == 0, rng_contact.integers(1, ydays + 1, len(idx)), ydays).astype(np.int16)
+        listed_by_year[t] = np.bincount(cl[~unlisted], minlength=len(plan))
         gross = f["base"] + f["local"]
         pid_t = pid_all.take(pa.array(idx))
         tbl = pa.table({
@@ -2403,16 +2436,18 @@ def generate(
             "psychiatric_extended": pa.array(ch["psychiatric_extended"]),
             "cancer_5y": pa.array(ch["cancer_5y"]),
             "cancer_10y": pa.array(ch["cancer_10y"]),
-            "clinic_id": pa.DictionaryArray.from_arrays(pa.array(crank[cl]), clinic_dict),
+            "clinic_id": pa.DictionaryArray.from_arrays(pa.array(crank[cl], mask=unlisted), clinic_dict),
             "gross_fee": pa.array(gross / 100.0),
             "chronic_fee": pa.array(f["chronic"] / 100.0),
             "local_services_fee": pa.array(f["local"] / 100.0),
+            "contact_fee": pa.array(contact / 100.0),
+            "days_resident": pa.array(days),
         }, schema=schema)
         writer.write(tbl)
         del tbl
         ins1 = ch["insurance"] == 1
         g1_counts[t] = np.bincount(mu[ins1], minlength=len(ctx.codes))
-        y = (gross + f["chronic"]) / 100.0
+        y = (gross + f["unbilled"]) / 100.0  # true use: the contacts the chronic-care fee replaced included
         a = ch["age"]
         rt = plan_arrays["regional_tender"][cl]
         ys: dict[str, Any] = {
@@ -2425,15 +2460,17 @@ def generate(
             "persons_regional_tender": int(rt.sum()),
             "local_services_persons": int((f["local"] > 0).sum()),
             "chronic_fee_persons": int((f["chronic"] > 0).sum()),
+            "unlisted_group1_persons": int(unlisted.sum()),
+            "mean_contact_fee": float(contact.mean() / 100.0),
             "age0": int((a == 0).sum()),
         }
         if t in s_years:
-            sinfo = _write_services_year(swriter, rng_serv, t, pid_t, crank[cl], clinic_dict, f, a, index[t])
+            sinfo = _write_services_year(swriter, rng_serv, t, pid_t, crank[cl], clinic_dict, f)
             ys["service_lines"] = sinfo["lines"]
             ys["contacts_per_person"] = sinfo["contacts"] / len(idx)
         summary_years[t] = ys
         if t == last:
-            listed_latest = np.bincount(cl, minlength=len(plan))
+            listed_latest = np.bincount(cl[~unlisted], minlength=len(plan))
             latest = dict(age=a, sex=ch["sex"], origin=ch["origin"], labour=ch["labour"], somatic=ch["somatic"],
                           psych=ch["psychiatric"], cancer=ch["cancer_5y"], civil=ch["civil"], cl=cl)
         del ch, f, gross, pid_t

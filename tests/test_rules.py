@@ -182,7 +182,7 @@ def test_shuffling_citizens_changes_nothing():
 def test_scaling_fees_leaves_weights_unchanged(c):
     a = run_model(inputs(), CFG).tables
     i = inputs()
-    for col in ("gross_fee", "chronic_fee", "local_services_fee"):
+    for col in ("gross_fee", "chronic_fee", "local_services_fee", "contact_fee"):
         i.persons[col] *= c
     b = run_model(i, CFG).tables
     for k in ("capacity_by_municipality", "capacity_by_health_council", "clinic_minimums"):

@@ -182,7 +182,7 @@ def price_factor(data_dir: str | Path, year: int, price_year: int | None) -> flo
     return float(index[int(price_year)] / index[int(year)])
 
 
-FEE_COLUMNS = ("gross_fee", "chronic_fee", "local_services_fee")
+FEE_COLUMNS = ("gross_fee", "chronic_fee", "local_services_fee", "contact_fee")
 
 
 def load_inputs(data_dir: str | Path, year: int, hashes: bool = True, price_year: int | None = None,
@@ -202,7 +202,7 @@ def load_inputs(data_dir: str | Path, year: int, hashes: bool = True, price_year
     persons = read_persons(d / "persons.parquet", year, insurance_group=insurance_group)
     factor = price_factor(d, year, price_year)
     if factor != 1.0:
-        for c in FEE_COLUMNS:
+        for c in (c for c in FEE_COLUMNS if c in persons.columns):
             persons[c] = persons[c] * factor
     clinics = read_clinics(d / "clinics.csv")
     inputs = Inputs(
@@ -453,7 +453,9 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
         mask = ~excluded_clinic[pc]
         y = ft.outcome(p, cfg, in_sample=mask)
         py = person_year_shares(p, cfg)
-        fits[name] = fit_variant(keys, y, pc, mask, cfg, dense=(uk, inv), person_years=py)
+        # clusters / fixed-effect groups: the clinics, and one group of the citizens with no clinic on record
+        fits[name] = fit_variant(keys, y, np.where(listed_mask, pc, len(clinic_ids)), mask, cfg, dense=(uk, inv),
+                                 person_years=py)
     fit = fits[variant]
     mark("fit")
 

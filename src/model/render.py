@@ -1213,11 +1213,24 @@ def assumptions_table(config: ModelConfig | None = None) -> pd.DataFrame:
 
 #: The assumptions-and-caveats log: each design choice of MODEL.md, who can change it, and its effect.
 ASSUMPTIONS: tuple[dict[str, Any], ...] = (
-    {"choice": "Only citizens in health-insurance group 1 count", "source": "§4.6.2", "fields": ["insurance_group"],
-     "effect": "Group-2 citizens are neither in the fit nor in the weighted citizens."},
-    {"choice": "Use = gross fee; the chronic-care fee counted as if spent like other citizens' contacts",
-     "source": "§4.4.3 (assumption of SDS)", "fields": ["chronic_fee_share"],
-     "effect": "A lower share lowers the weight of type 2 diabetes and COPD patients."},
+    {"choice": "Only citizens in health-insurance group 1 count: weighted citizens of a municipality = mean weight "
+               "of its group-1 citizens x projected end-of-year population x its group-1 share of residents",
+     "source": "§4.6.2, §4.2.2", "fields": ["insurance_group"],
+     "effect": "Group-2 citizens are neither in the fit nor in the weighted citizens; if group 2 is abolished, "
+               "the share becomes 1 and the change flows in by itself."},
+    {"choice": "Group-1 citizens with no clinic on record count in the fit and the need, not in clinic figures",
+     "source": "§4.6.3 (residence municipality), design choice", "fields": [],
+     "effect": "They are residents; the data checks count them per municipality."},
+    {"choice": "Chronic-care fee: the lump sum is not use; the contacts it replaces are imputed as the mean "
+               "contact-service fee of comparable citizens without it (same age band, sex, somatic group 0-1/2/3+)",
+     "source": "§4.4.3 (assumption of SDS), design choice (reading)",
+     "fields": ["chronic_fee_treatment", "chronic_impute_by", "chronic_fee_share"],
+     "effect": "Counting the lump sum in full or in part, or imputing from the national average, are "
+               "sensitivity variants."},
+    {"choice": "The estimation sample is the residents at the end of the year, each counted as a full year",
+     "source": "§4.4.3, design choice", "fields": ["person_year_weights"],
+     "effect": "Those who died or emigrated in the year drop out; newborns and arrivals count a full year. "
+               "With days_resident, the person-year weighted fit (use per year at risk) is a variant."},
     {"choice": "Locally agreed services kept in the fee", "source": "Region Sjælland agreement (ultrasound 4350-4360)",
      "fields": ["exclude_local_services"],
      "effect": "Leaving them out lowers recorded use in the 12 municipalities that pay for them."},
@@ -1244,8 +1257,10 @@ ASSUMPTIONS: tuple[dict[str, Any], ...] = (
     {"choice": "Heteroskedasticity-robust (HC1) standard errors; no clinic fixed effects", "source": "design choice",
      "fields": ["cov_type", "clinic_fixed_effects"],
      "effect": "Changes the confidence intervals only, not the weights (fixed effects would change them)."},
-    {"choice": "Weights normalised so that the average citizen weighs 1", "source": "design choice",
-     "fields": ["normalise_weights"], "effect": "Scale only: capacities use weighted citizens / 1,600."},
+    {"choice": "Weights normalised so that the average citizen weighs 1 after the life-expectancy correction",
+     "source": "design choice", "fields": ["normalise_weights"],
+     "effect": "The correction moves weight between areas without changing the national total; without "
+               "normalising, it may raise or lower the national number of capacities."},
     {"choice": "Life-expectancy factor = national / municipal life expectancy at birth", "source": "§4.4.2.4, design choice",
      "fields": ["life_expectancy_correction", "life_expectancy_column"],
      "effect": "Citizens in municipalities with lower life expectancy weigh more."},
@@ -1258,16 +1273,26 @@ ASSUMPTIONS: tuple[dict[str, Any], ...] = (
      "fields": ["citizens_per_capacity"], "effect": "Fixed by the executive order."},
     {"choice": "Health-council capacities rounded up (with a tiny tolerance)", "source": "§4.6.4",
      "fields": ["rounding", "rounding_tolerance"], "effect": "Rounding to nearest gives up to one capacity less per council."},
-    {"choice": "Area floor of one capacity per 35 km², applied per municipality", "source": "§4.2.2, §4.5.3, design choice (reading)",
+    {"choice": "Area floor of one capacity per 35 km², applied per municipality, on Statistics Denmark's "
+               "official areas (ARE207)", "source": "§4.2.2, §4.5.3, design choice (reading)",
      "fields": ["km2_per_capacity"],
-     "effect": "Raises the number in large, thinly populated municipalities (e.g. Tønder)."},
-    {"choice": "Island doctors with fewer than 500 listed patients left out of the counted allocation",
-     "source": "§4.2.4, R§3", "fields": ["island_min_patients"], "effect": "Raises the headroom where they are."},
+     "effect": "Raises the number in large, thinly populated municipalities (e.g. Tønder, 1,281.8 km²)."},
+    {"choice": "Island doctors with fewer than 500 listed patients left out of the counted allocation, from the "
+               "regions' annex-2 reports (valid from the report date and one year on); the clinic register's "
+               "island flag with the listed count where no report covers a clinic",
+     "source": "§4.2.4, R§3", "fields": ["island_min_patients"],
+     "effect": "Raises the headroom where they are; each deduction names its source."},
     {"choice": "Clinic minimum = capacities x 1,600 / mean weight of listed patients, rounded to nearest 50",
      "source": "§4.3.1, §4.3.9, design choice (formula, step)", "fields": ["clinic_rounding_step", "clinic_cap"],
      "effect": "Heavier patients give a lower number; the step keeps small changes from moving it."},
-    {"choice": "A clinic without patients uses its municipality's mean weight; a split clinic its parent's",
-     "source": "§4.3.7, design choice", "fields": [], "effect": "Only clinics new in the year are affected."},
+    {"choice": "A split clinic uses its parent's calculation while it has no full year of its own listed patients "
+               "(opened after 1 January of the data year); a clinic with no listed patients uses its area's need "
+               "(its municipality's mean weight)",
+     "source": "§4.3.7, design choice", "fields": [], "effect": "Only clinics new in the year are affected; the "
+               "clinic sheet says which case applied."},
+    {"choice": "Capacity reports read as the guidance prints them (annex 2's repeated heading accepted); a late "
+               "report is kept and flagged, not dropped", "source": "R§1-R§3", "fields": [],
+     "effect": "No region's figures are lost to the template's layout or a late submission."},
     {"choice": "Disclosure control: no count below 5 shown", "source": "design choice", "fields": ["min_cell_size"],
      "effect": "Small groups are shown as <5 and their figures blanked; no person-level data leaves the run."},
 )

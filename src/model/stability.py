@@ -381,9 +381,11 @@ def _table_columns(t: pa.Table, insurance_group: int) -> dict[str, Any]:
             if not pa.types.is_dictionary(col.type):
                 col = col.dictionary_encode()
             arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-            codes = arr.indices.to_numpy(zero_copy_only=False)
-            if arr.null_count:
-                codes = np.where(arr.is_null().to_numpy(zero_copy_only=False), -1, codes)
+            if arr.null_count:  # a missing value (e.g. no clinic on record) has code -1
+                codes = np.where(arr.is_null().to_numpy(zero_copy_only=False), -1,
+                                 pc.fill_null(arr.indices, 0).to_numpy(zero_copy_only=False)).astype(np.int64)
+            else:
+                codes = arr.indices.to_numpy(zero_copy_only=False)
             cols[c] = (codes[keep] if not all_kept else codes, arr.dictionary.to_pylist())
             if c == "municipality_code":
                 cols["_residents"] = (codes, cols[c][1])

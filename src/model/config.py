@@ -264,7 +264,10 @@ def _validate(c: ModelConfig) -> None:
             raise ValueError(f"invalid configuration: {msg}")
 
 
-#: Named sensitivity variants: fields replaced relative to the base model (MODEL.md step 8).
+#: Named sensitivity variants: fields replaced relative to the base model (MODEL.md step 8).  ``"engine":
+#: False`` marks a variant that runs in the annual fit (``python -m model fit --variant NAME``) but not in the
+#: stability and sensitivity engine, which works on sums per group of identical citizens (see
+#: :func:`engine_variants`).
 VARIANTS: dict[str, dict[str, Any]] = {
     "base": {"label": "Base model (without regional and tender clinics)", "changes": {}},
     "with_regional_tender": {
@@ -272,7 +275,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "changes": {"excluded_practice_forms": ()},
     },
     "chronic_fee_full": {"label": "Chronic-care lump sum counted in full as use (no imputation)",
-                         "changes": {"chronic_fee_treatment": "lump_sum", "chronic_fee_share": 1.0}},
+                         "changes": {"chronic_fee_treatment": "lump_sum"}},
     "chronic_fee_three_quarters": {"label": "Three quarters of the chronic-care lump sum counted as use",
                                    "changes": {"chronic_fee_treatment": "lump_sum", "chronic_fee_share": 0.75}},
     "chronic_fee_half": {"label": "Half the chronic-care lump sum counted as use",
@@ -309,7 +312,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no_life_expectancy": {"label": "No life-expectancy correction", "changes": {"life_expectancy_correction": False}},
     "without_local_services": {"label": "Locally agreed services (ultrasound 4350-4360) left out of the fee", "changes": {"exclude_local_services": True}},
     "person_year_weighted": {"label": "Use per year at risk, citizens weighted by days resident (needs days_resident)",
-                             "changes": {"person_year_weights": True}},
+                             "changes": {"person_year_weights": True}, "engine": False},
     "unnormalised_weights": {"label": "Weights not rescaled to mean 1 after the life-expectancy correction",
                              "changes": {"normalise_weights": False}},
     "clustered_se": {"label": "Standard errors clustered by clinic", "changes": {"cov_type": "cluster"}},
@@ -318,3 +321,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "changes": {"clinic_fixed_effects": True, "excluded_practice_forms": ()},
     },
 }
+
+
+def engine_variants() -> list[str]:
+    """The variants the stability and sensitivity engine runs (all but those marked ``"engine": False``)."""
+    return [k for k, v in VARIANTS.items() if v.get("engine", True)]

@@ -52,7 +52,7 @@ import pandas as pd
 
 from . import features as ft
 from . import stability as sb
-from .config import VARIANTS, ModelConfig
+from .config import VARIANTS, ModelConfig, engine_variants
 from .regression import CellOLSResults
 
 __all__ = [
@@ -69,7 +69,7 @@ FIELD_STAGES: dict[str, str] = {
     **{f: "design" for f in sb.FEATURE_FIELDS}, "reference_age_band": "design", "reference_sex": "design",
     "cov_type": "inference", "clinic_fixed_effects": "estimator",
     "life_expectancy_column": "weights", "life_expectancy_by_sex": "weights", "life_expectancy_correction": "weights",
-    "normalise_weights": "weights",
+    "normalise_weights": "normalisation",
     "citizens_per_capacity": "capacities", "km2_per_capacity": "capacities", "island_min_patients": "capacities",
     "planning_year": "capacities",
     "rounding": "rounding", "rounding_tolerance": "rounding",
@@ -165,7 +165,7 @@ class SensitivityResult:
 def check_parameters(variants: Sequence[str] | None = None, year: int | None = None, train_year: int | None = None,
                      test_year: int | None = None) -> list[str]:
     """Validate notebook/CLI parameters; returns the variant list (all named variants by default)."""
-    names = [v for v in VARIANTS if v != "base"] if variants is None else list(variants)
+    names = [v for v in engine_variants() if v != "base"] if variants is None else list(variants)
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")

@@ -117,7 +117,8 @@ What is assumed (not calibrated; every number below is a modelling choice)
 
 The data-generating process of use
 ----------------------------------
-Total use ``y = gross_fee + chronic_fee`` (DKK, the year's prices) has
+Total use ``y`` (DKK, the year's prices; ``gross_fee`` plus, for citizens on
+the chronic-care fee, the contacts the fee replaced) has
 conditional mean ``E[y | X] = X @ TRUE_COEFFICIENTS x index_t / 100``
 *exactly* (up to rounding to the øre) for citizens of clinics that are not
 regional or tender clinics, where ``X`` is the base model's design
@@ -129,13 +130,22 @@ with mean 1: a Bernoulli "any use" with probability ``p`` (rescaled by
 of mean 1.  Patients of regional and tender clinics record
 :data:`REGIONAL_TENDER_RECORDING_FACTOR` times their true use (the reason the
 model is fitted without them).  For group-1 patients with type 2 diabetes or
-COPD on the chronic-care fee part of ``y`` is paid as ``chronic_fee``
-instead of ``gross_fee`` (``y`` unchanged).  Locally agreed ultrasound
+COPD on the chronic-care fee the contact part of ``y``
+(:data:`CONTACT_BUDGET_SHARE`) is not billed: ``gross_fee`` lacks it, no
+contact lines are written, ``contact_fee`` is 0, and ``chronic_fee`` (the
+lump sum) is that part times a draw from :data:`CHRONIC_FEE_SHARE_RANGE`
+(mean 1).  So ``gross_fee + chronic_fee`` measures ``y`` without bias (the
+``chronic_fee_full`` variant), while the base model's imputation from
+comparable citizens without the fee (§4.4.3) measures it as the memo assumes.
+``contact_fee`` is the sum of the contact lines (codes 0101, 0105, 0201,
+0411) of every other citizen.  A few group-1 citizens
+(:data:`UNLISTED_SHARE`) have no practice on record; citizens born in the
+year have ``days_resident`` below the whole year.  Locally agreed ultrasound
 services (Region Sjælland, 12 municipalities, 2025-2026) are *extra* use on
 top: they are part of ``gross_fee`` and recorded in ``local_services_fee``,
-so the true coefficients apply to ``gross_fee - local_services_fee +
-chronic_fee``; the base fit on ``gross_fee + chronic_fee`` carries a small
-ultrasound bias that the ``without_local_services`` variant removes.
+so the true coefficients apply to use less ``local_services_fee``; the base
+fit carries a small ultrasound bias that the ``without_local_services``
+variant removes.
 Group-2 citizens use general practice too (they are not in the fit).
 
 The panel
@@ -313,8 +323,9 @@ FEE_INDEX_GROWTH = 0.025
 UNLISTED_SHARE = 0.0005
 #: Share of eligible group-1 patients (type 2 diabetes and/or COPD) on the chronic-care fee.
 CHRONIC_FEE_UPTAKE = 0.63
-#: Range of the share of an enrolled patient's use paid as chronic-care fee (assumed).
-CHRONIC_FEE_SHARE_RANGE = (0.35, 0.60)
+#: Range of the chronic-care lump sum relative to the contacts it replaces (assumed: the fee pays for them
+#: on average, so counting the lump sum in full measures use without bias, with noise).
+CHRONIC_FEE_SHARE_RANGE = (0.85, 1.15)
 #: Ultrasound fee codes of Region Sjælland's local agreement.
 ULTRASOUND_CODES: tuple[str, ...] = tuple(str(c) for c in range(4350, 4361))
 #: Fee per scan, 2025 level (DKK); other years follow the fee index.
@@ -1611,11 +1622,12 @@ def _fees(rng: np.random.Generator, ch: dict[str, np.ndarray], ctx: _Context, mu
     y = np.where(rt, np.rint(y_true * REGIONAL_TENDER_RECORDING_FACTOR).astype(np.int64), y_true)
     enrolled = (ch["insurance"] == 1) & ch["t2d_copd"] & uptake
     frac = rng.uniform(*CHRONIC_FEE_SHARE_RANGE, n)
-    chronic = np.where(enrolled, np.floor(y * frac).astype(np.int64), 0)
     # the chronic-care fee replaces the contact services: an enrolled citizen bills none of them, so the
-    # observed gross fee lacks the contact part of their use (which the base model imputes, §4.4.3)
+    # observed gross fee lacks the contact part of their use (which the base model imputes, §4.4.3); the
+    # lump sum pays for that part, give or take (frac)
     share = CONTACT_BUDGET_SHARE_2027 if int(year) >= FEE_STRUCTURE_YEAR else CONTACT_BUDGET_SHARE
     unbilled = np.where(enrolled, np.floor(y * share).astype(np.int64), 0)
+    chronic = np.where(enrolled, np.floor(unbilled * frac).astype(np.int64), 0)
     # ultrasound: extra use at participating clinics in the agreement's years
     us_ok = plan_arrays["ultrasound"][clinic] & (year in ULTRASOUND_YEARS) & (y > 0)
     rate = ULTRASOUND_PATIENT_RATE * np.where(age < 16, 0.3, np.where((sex == 2) & (age >= 20) & (age < 45), 1.6,

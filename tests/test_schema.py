@@ -86,6 +86,7 @@ def persons_df(n: int = 20, year: int = 2024) -> pd.DataFrame:
         "gross_fee": gross,
         "chronic_fee": np.where(i % 6 == 0, 1600.0, 0.0),
         "local_services_fee": np.where(i % 10 == 0, 287.16, 0.0),
+        "contact_fee": np.where(i % 6 == 0, 0.0, 0.4 * gross),
     })
 
 
@@ -202,7 +203,7 @@ def test_contract_is_a_careful_data_dictionary(name):
             assert k in {"required", "unique", "enum", "minimum", "maximum", "exclusiveMinimum",
                          "exclusiveMaximum", "pattern", "minLength", "maxLength"}, (name, f["name"], k)
         assert set(f) <= {"name", "type", "title", "description", "constraints", "format",
-                          "x-severity", "x-plausible", "x-optional-column"}, (name, f["name"])
+                          "x-severity", "x-plausible", "x-optional-column", "x-missing-message"}, (name, f["name"])
     assert set(S._as_list(sc.get("primaryKey"))) <= set(names)
     for fk in sc.get("foreignKeys") or []:
         assert set(S._as_list(fk["fields"])) <= set(names)

@@ -62,7 +62,7 @@ def _persons(year: int, rows) -> pd.DataFrame:
                     "labour_status": "in_work_or_education" if age <= 67 else "not_applicable",
                     "somatic_diseases": 0, "psychiatric": False, "psychiatric_extended": False,
                     "cancer_5y": False, "cancer_10y": False, "clinic_id": clinic,
-                    "gross_fee": y, "chronic_fee": 0.0, "local_services_fee": 0.0})
+                    "gross_fee": y, "chronic_fee": 0.0, "local_services_fee": 0.0, "contact_fee": 0.5 * y})
     return pd.DataFrame(out)
 
 

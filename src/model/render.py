@@ -632,9 +632,15 @@ def data_checks(data_dir: str | Path, year: int, validation: Mapping[str, Any] |
     by_muni = p.groupby(["municipality_code", "insurance_group"], observed=True).size().reset_index(name="n")
     by_muni["hc"] = by_muni["municipality_code"].astype(str).map(hc_of)
     g1 = by_muni["insurance_group"] == cfg.insurance_group
-    listed = p[p["insurance_group"] == cfg.insurance_group].groupby("clinic_id", observed=True).size()
+    g1p = p[p["insurance_group"] == cfg.insurance_group]
+    listed = g1p.groupby("clinic_id", observed=True).size()
     listed.index = listed.index.astype(str)
-    del p
+    # group-1 citizens with no clinic on record (or one the register does not know): in the need and the fit,
+    # not in clinic figures
+    known = g1p["clinic_id"].astype(object).isin(set(read_clinics(d / "clinics.csv")["clinic_id"]))
+    unl = g1p.loc[~known.to_numpy()].groupby("municipality_code", observed=True).size()
+    unl.index = unl.index.astype(str)
+    del p, g1p
     clinics = read_clinics(d / "clinics.csv")
     op = open_clinics(clinics, cfg).copy()
     op["health_council"] = op["municipality_code"].map(hc_of)
@@ -653,12 +659,19 @@ def data_checks(data_dir: str | Path, year: int, validation: Mapping[str, Any] |
     out["Listed patients (group 1)"] = out["Health council"].map(op.groupby("health_council")["listed"].sum()).fillna(0).astype(np.int64)
     out["Patients in regional or tender clinics"] = out["Health council"].map(
         rt.groupby("health_council")["listed"].sum()).fillna(0).astype(np.int64)
+    out["Group-1 citizens with no clinic on record"] = out["Health council"].map(
+        unl.groupby(unl.index.map(hc_of)).sum()).fillna(0).astype(np.int64)
+    um = munis[["municipality_code", "kommune", "sundhedsraad"]].assign(n=lambda m: m["municipality_code"].map(unl))
+    um = um[um["n"].fillna(0) > 0]
+    unlisted = pd.DataFrame({"Municipality": um["kommune"].to_numpy(), "Health council": um["sundhedsraad"].to_numpy(),
+                             "Group-1 citizens with no clinic on record": um["n"].astype(np.int64).to_numpy()})
     vs = pd.DataFrame(validation.get("by_rule", []), columns=["severity", "file", "column", "rule", "cases"])
     vs.columns = ["Severity", "File", "Column", "Rule", "Cases"]
     le = pd.to_numeric(munis["life_expectancy_at_birth"], errors="coerce")
     imp = munis.loc[le.isna(), ["kommune", "sundhedsraad"]].rename(
         columns={"kommune": "Municipality", "sundhedsraad": "Health council"}).reset_index(drop=True)
-    return {"data_by_health_council": out, "validation_summary": vs, "life_expectancy_imputed": imp}
+    return {"data_by_health_council": out, "validation_summary": vs, "life_expectancy_imputed": imp,
+            "unlisted_by_municipality": unlisted}
 
 
 def write_data_checks(tables: Mapping[str, pd.DataFrame], validation: Mapping[str, Any], run_dir: str | Path) -> Path:

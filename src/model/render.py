@@ -1111,11 +1111,16 @@ def municipality_table(t: Mapping[str, Any]) -> pd.DataFrame:
 def island_doctors_table(t: Mapping[str, Any]) -> pd.DataFrame:
     """Section 5: island-doctor clinics left out of the counted allocation, per health council."""
     ct = t["clinic_minimums"]
-    isl = ct[ct["island_excluded"].astype(str).str.lower().isin(["true", "1"])]
-    g = isl.groupby("health_council").agg(clinics=("clinic_id", "size"), capacities=("capacities", "sum"),
-                                          patients=("listed_patients", "sum")).reset_index()
-    return g.rename(columns={"health_council": "Health council", "clinics": "Island clinics left out",
-                             "capacities": "Their capacities", "patients": "Their listed patients"})
+    isl = ct[ct["island_excluded"].astype(str).str.lower().isin(["true", "1"])].copy()
+    # the source of each deduction: a region's annex-2 report (R§3), or the clinic register as fallback
+    src = isl["island_source"].fillna("") if "island_source" in isl else pd.Series("", index=isl.index)
+    isl["source"] = np.where(src.str.startswith("annex 2"), "Annex 2: " + src.str.removeprefix("annex 2: "),
+                             "Clinic register (no report)")
+    g = isl.groupby(["health_council", "source"]).agg(clinics=("clinic_id", "size"), capacities=("capacities", "sum"),
+                                                      patients=("listed_patients", "sum")).reset_index()
+    return g.rename(columns={"health_council": "Health council", "source": "Source of the deduction",
+                             "clinics": "Island clinics left out", "capacities": "Their capacities",
+                             "patients": "Their listed patients"})
 
 
 def clinic_minimum_summary(t: Mapping[str, Any]) -> pd.DataFrame:

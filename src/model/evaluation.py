@@ -564,10 +564,11 @@ def prediction_analysis(panel: Any, config: ModelConfig, params: pd.Series, fit_
                 jobs.append(("r2", partial(_group_r2_row, ys, yh, codes, year=s, grouping=grouping,
                                            prediction=pred_name, min_size=min_size)))
         pc = yd.pc[mask].astype(np.int64)
-        pc16 = _small(pc)
+        lm = pc < len(yd.clinic_ids)  # listed with a clinic (the others are no clinic's patients)
+        pc16 = _small(pc[lm])
         for pred_name, yh in (("use", yhat), ("weight", what)):
-            jobs.append(("r2", partial(_group_r2_row, ys, yh, pc16, year=s, grouping="clinic", prediction=pred_name,
-                                       min_size=min_size)))
+            jobs.append(("r2", partial(_group_r2_row, ys[lm], yh[lm], pc16, year=s, grouping="clinic",
+                                       prediction=pred_name, min_size=min_size)))
         # --- clinic-weight deciles: ranked once, on the fit year's mean weights (the Deep End is the top decile)
         if deciles_of_clinic is None:
             ct = chains[s].clinics
@@ -577,7 +578,8 @@ def prediction_analysis(panel: Any, config: ModelConfig, params: pd.Series, fit_
             top = int(round(10 * (1 - deep_end_share)))
             deep_end_ids = sorted(dec.index[dec >= top])
             deciles_of_clinic = dec
-        dec_by_code = pd.Series(yd.clinic_ids).map(deciles_of_clinic).fillna(-1).astype(np.int64).to_numpy()
+        # (the code after the last clinic is the citizens with no clinic on record: no decile, not Deep End)
+        dec_by_code = np.append(pd.Series(yd.clinic_ids).map(deciles_of_clinic).fillna(-1).astype(np.int64).to_numpy(), -1)
         dcode = dec_by_code[pc]
         keep = dcode >= 0
         dlabels = [f"decile {k + 1}" + (" (Deep End)" if k + 1 > round(10 * (1 - deep_end_share)) else "")
@@ -588,8 +590,8 @@ def prediction_analysis(panel: Any, config: ModelConfig, params: pd.Series, fit_
                                           grouping="clinic weight decile (fit year)", prediction=pred_name,
                                           min_size=min_size)))
         deep_clinic = np.isin(np.asarray(yd.clinic_ids, dtype=object), deep_end_ids)  # per clinic, then gathered
-        deep = deep_clinic[pc]
-        listed = np.bincount(pc, minlength=len(yd.clinic_ids))
+        deep = np.append(deep_clinic, False)[pc]
+        listed = np.bincount(pc, minlength=len(yd.clinic_ids) + 1)[:len(yd.clinic_ids)]
         for label, sel, csel in (("Deep End", deep, deep_clinic), ("other clinics", ~deep, ~deep_clinic)):
             if not sel.any():
                 continue
@@ -829,10 +831,10 @@ def incentive_analysis(panel: Any, config: ModelConfig, fit_year: int, years: Se
     def per_clinic(yd):
         obs_atom = _markers(yd.atoms, config)
         exp_atom = rate[_age_sex5(yd.atoms)]
-        nc = len(yd.clinic_ids)
-        o = np.bincount(yd.pc, weights=obs_atom[yd.atom], minlength=nc)
-        e = np.bincount(yd.pc, weights=exp_atom[yd.atom], minlength=nc)
-        n = np.bincount(yd.pc, minlength=nc)
+        nc = len(yd.clinic_ids)  # yd.pc == nc: no clinic on record (dropped)
+        o = np.bincount(yd.pc, weights=obs_atom[yd.atom], minlength=nc + 1)[:nc]
+        e = np.bincount(yd.pc, weights=exp_atom[yd.atom], minlength=nc + 1)[:nc]
+        n = np.bincount(yd.pc, minlength=nc + 1)[:nc]
         return pd.DataFrame({"clinic_id": yd.clinic_ids, "listed": n, "observed": o, "expected": e})
 
     base = per_clinic(yd_t).set_index("clinic_id")

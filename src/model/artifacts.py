@@ -33,10 +33,12 @@ import ctypes
 import errno
 import fcntl
 import json
+import glob
 import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -178,12 +180,6 @@ def check_output(out: str | os.PathLike, inputs: Mapping[str, str | os.PathLike 
     o = resolve(out)
     if o == Path(o.anchor) or o == resolve(Path.home()):
         raise OutputError(f"--out {given} is {o}; give a folder of its own for the output")
-    if kind == "folder":
-        cwd = resolve(os.getcwd())
-        if _within(cwd, o):
-            where = "the current folder" if o == cwd else "a folder above the current folder"
-            raise OutputError(f"--out {given} is {where} ({o}); the output replaces the whole folder: "
-                              f"give a new folder for it, e.g. --out runs/name")
     allowed = {resolve(p) for p in allow_inside}
     for label, p in input_paths(inputs):
         if o == p:
@@ -193,8 +189,15 @@ def check_output(out: str | os.PathLike, inputs: Mapping[str, str | os.PathLike 
             raise OutputError(f"--out {given} contains the input {label} ({p}); the output would replace it: "
                               f"write the output elsewhere")
         if _within(o, p) and o not in allowed:
-            raise OutputError(f"--out {given} lies inside the input {label} ({p}); "
+            where = "is a file of" if o.is_file() else "lies inside"
+            raise OutputError(f"--out {given} {where} the input {label} ({p}); "
                               f"write the output outside the inputs")
+    if kind == "folder":
+        cwd = resolve(os.getcwd())
+        if _within(cwd, o):
+            where = "the current folder" if o == cwd else "a folder above the current folder"
+            raise OutputError(f"--out {given} is {where} ({o}); the output replaces the whole folder: "
+                              f"give a new folder for it, e.g. --out runs/name")
     if o.exists() or o.is_symlink():
         if kind == "folder" and not o.is_dir():
             raise OutputError(f"--out {given} is an existing file, not a folder; give a folder")
@@ -203,8 +206,11 @@ def check_output(out: str | os.PathLike, inputs: Mapping[str, str | os.PathLike 
         if kind == "folder":
             k = output_kind(o)
             if k not in accept and not force:
-                what = ("a data folder written by synth" if k == "synth"
-                        else "an existing folder this package did not write (no manifest.json of a run)")
+                what = {None: "an existing folder this package did not write (no manifest.json of a run)",
+                        "synth": "a data folder written by synth"}.get(k, f"an output folder of this package ({k})")
+                if "synth" in accept:
+                    raise OutputError(f"--out {given} is {what}; synth writes only into a new or empty folder "
+                                      f"or a data folder it wrote (--force to write into it anyway)")
                 raise OutputError(f"--out {given} is {what}; it would be replaced: give a new or empty folder, "
                                   f"or --force to replace it")
     check_writable(o, kind)
@@ -215,7 +221,7 @@ def check_output(out: str | os.PathLike, inputs: Mapping[str, str | os.PathLike 
 # the lock: one writer per output location
 
 
-_HELD: dict[str, list] = {}  # lock path -> [fd, depth]
+_HELD: dict[tuple[str, int], list] = {}  # (lock path, thread) -> [fd, depth]
 
 
 def lock_path(target: str | os.PathLike) -> Path:
@@ -242,7 +248,7 @@ def output_lock(target: str | os.PathLike, wait: bool = True) -> Iterator[Path]:
     (whoever waits on a removed file retries on the new one).
     """
     lp = lock_path(target)
-    key = str(lp)
+    key = (str(lp), threading.get_ident())  # re-entrant per thread; other threads wait like other processes
     if key in _HELD:
         _HELD[key][1] += 1
         try:
@@ -319,8 +325,8 @@ def stale_temporaries(target: str | os.PathLike) -> list[Path]:
     if not t.parent.is_dir():
         return []
     out = []
-    for pattern, stem in ((f".{t.name}.tmp-*", f".{t.name}.tmp"), (f".{t.name}.old-*", f".{t.name}.old"),
-                          (f".{t.name}.*.tmp", None)):
+    n = glob.escape(t.name)
+    for pattern, stem in ((f".{n}.tmp-*", f".{t.name}.tmp"), (f".{n}.old-*", f".{t.name}.old"), (f".{n}.*.tmp", None)):
         for p in sorted(t.parent.glob(pattern)):
             pid = _owner_pid(p.name, stem) if stem else None
             if pid is not None and _pid_alive(pid):

@@ -256,6 +256,7 @@ def output_lock(target: str | os.PathLike, wait: bool = True) -> Iterator[Path]:
         finally:
             _HELD[key][1] -= 1
         return
+    created = [d for d in (lp.parent, *lp.parent.parents) if not d.exists()]  # removed again if left empty
     lp.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
@@ -287,6 +288,11 @@ def output_lock(target: str | os.PathLike, wait: bool = True) -> Iterator[Path]:
         except OSError:
             pass
         os.close(fd)
+        for d in created:  # deepest first: folders made only for the lock of a run that wrote nothing
+            try:
+                d.rmdir()
+            except OSError:
+                break
 
 
 # ---------------------------------------------------------------------------

@@ -306,19 +306,22 @@ PAUSED_FIT = """
 import sys, time
 from pathlib import Path
 import model.artifacts as a
-flag = Path(sys.argv[1])
+flag, release = Path(sys.argv[1]), Path(sys.argv[2])
 def pause(tmp, target):
     flag.write_text(str(tmp))
-    time.sleep(float(sys.argv[2]))
+    t0 = time.time()
+    while not release.exists() and time.time() - t0 < 300:
+        time.sleep(0.05)
 a._before_swap = pause
 from model.cli import main
 raise SystemExit(main(sys.argv[3:]))
 """
 
 
-def start_paused_fit(data: Path, out: Path, flag: Path, seconds: float) -> subprocess.Popen:
-    """``fit`` in a subprocess that pauses (and signals ``flag``) just before it swaps its result in."""
-    return subprocess.Popen([sys.executable, "-c", PAUSED_FIT, str(flag), str(seconds),
+def start_paused_fit(data: Path, out: Path, flag: Path, release: Path) -> subprocess.Popen:
+    """``fit`` in a subprocess that signals ``flag`` just before it swaps its result in, then waits for
+    ``release`` to exist."""
+    return subprocess.Popen([sys.executable, "-c", PAUSED_FIT, str(flag), str(release),
                              "fit", "--data", str(data), "--out", str(out), "--no-validate"],
                             cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -335,7 +338,7 @@ def test_killed_run_leaves_the_previous_output_and_the_next_run_cleans_up(work, 
     run = work / "run"
     before, data = tree(run), tree(work / "data")
     flag = tmp_path / "paused"
-    proc = start_paused_fit(work / "data", run, flag, 120)
+    proc = start_paused_fit(work / "data", run, flag, tmp_path / "never")
     wait_for(flag, proc)
     tmp = Path(flag.read_text())
     assert tmp.parent == run.parent and tmp.name.startswith(".run.tmp-") and (tmp / "manifest.json").exists()
@@ -378,9 +381,10 @@ def test_concurrent_runs_into_one_folder(work, tmp_path):
     """A second run while the first writes is refused with a clear message; the folder ends complete."""
     out = work / "concurrent"
     flag = tmp_path / "paused"
-    first = start_paused_fit(work / "data", out, flag, 3)
+    first = start_paused_fit(work / "data", out, flag, tmp_path / "release")
     wait_for(flag, first)
     second = run_cli("fit", "--data", str(work / "data"), "--out", str(out), "--no-validate")
+    (tmp_path / "release").touch()
     o1, e1 = first.communicate(timeout=300)
     assert first.returncode == 0, e1
     assert second.returncode == EXIT_OUTPUT, second.stderr

@@ -137,7 +137,7 @@ def output_kind(folder: str | os.PathLike) -> str | None:
 # the checks
 
 
-def check_writable(out: Path, kind: str = "folder") -> None:
+def check_writable(out: Path, kind: str = "folder", given: str | None = None) -> None:
     """Refuse (:class:`OutputError`) when ``out`` could not be written: probe by creating a file.
 
     The probe goes into the nearest existing folder above ``out`` (where the
@@ -149,7 +149,7 @@ def check_writable(out: Path, kind: str = "folder") -> None:
     while not where.exists():
         where = where.parent
     if not where.is_dir():
-        raise OutputError(f"--out {out}: cannot create it, {where} is a file")
+        raise OutputError(f"--out {given or out}: cannot create it, {where} is a file")
     places = [where]
     if kind == "folder" and out.is_dir():
         places.append(out)
@@ -159,7 +159,7 @@ def check_writable(out: Path, kind: str = "folder") -> None:
             os.close(fd)
             os.unlink(name)
         except OSError as e:
-            raise OutputError(f"--out {out}: cannot write in {place} ({e.strerror or e}); "
+            raise OutputError(f"--out {given or out}: cannot write in {place} ({e.strerror or e}); "
                               f"nothing was computed") from None
 
 
@@ -213,7 +213,7 @@ def check_output(out: str | os.PathLike, inputs: Mapping[str, str | os.PathLike 
                                       f"or a data folder it wrote (--force to write into it anyway)")
                 raise OutputError(f"--out {given} is {what}; it would be replaced: give a new or empty folder, "
                                   f"or --force to replace it")
-    check_writable(o, kind)
+    check_writable(o, kind, given)
     return o
 
 

@@ -3,11 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 YEAR   ?= 2025
-DATA   ?= data/default
+# make generates synthetic data only into these default folders; a DATA= / EVAL_DATA= you name is used as it is
+DEFAULT_DATA := data/default
+DEFAULT_EVAL_DATA := data/evaluation
+DATA   ?= $(DEFAULT_DATA)
 PERSONS ?= 6025511
 OUT    ?= reports/$(YEAR)
 
-.PHONY: test report evaluation data lab clean venv benchmark
+.PHONY: test report evaluation data eval-data check-data check-eval-data lab clean venv benchmark
 
 venv: $(VENV)/.installed
 
@@ -18,31 +21,53 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ipykernel install --user --name fordelingsmodel --display-name "Python (fordelingsmodel)" >/dev/null
 	touch $@
 
-# The embedded default data: national-scale synthetic data, generated once (deterministic).
-$(DATA)/.complete: $(VENV)/.installed src/model/synthetic.py
-	$(PY) -m model synth --out $(DATA) --persons $(PERSONS) --years 2021-$(YEAR)
+# The embedded default data: national-scale synthetic data, generated once (deterministic), only into
+# data/default.  A DATA= folder you name is never generated into: it must already be a data folder.
+$(DEFAULT_DATA)/.complete: $(VENV)/.installed src/model/synthetic.py
+	$(PY) -m model synth --out $(DEFAULT_DATA) --persons $(PERSONS) --years 2021-$(YEAR)
 	touch $@
 
-data: $(DATA)/.complete
+data: $(DEFAULT_DATA)/.complete
+
+# a data folder the user named: used as it is (never passed to synth)
+check-data:
+	@test -f '$(DATA)/persons.parquet' || { echo "error: DATA=$(DATA) is not a data folder (no persons.parquet); make generates synthetic data only into $(DEFAULT_DATA) (leave DATA unset)" >&2; exit 2; }
+
+ifeq ($(DATA),$(DEFAULT_DATA))
+REPORT_DATA := data
+else
+REPORT_DATA := check-data
+endif
 
 test: venv
 	$(PY) -m pytest
 
-report: venv data
+report: venv $(REPORT_DATA)
 	$(PY) -m model report --year $(YEAR) --data $(DATA) --out $(OUT)
 
 # The 2028 evaluation on its own embedded data: national-scale synthetic data through 2028 (the fit year
 # 2025, later years under the 2027 fee structure, the regions' capacity reports over time), generated once.
-EVAL_DATA  ?= data/evaluation
+EVAL_DATA  ?= $(DEFAULT_EVAL_DATA)
 EVAL_YEARS ?= 2024-2028
 FIT_YEAR   ?= 2025
 EVAL_OUT   ?= reports/evaluation
 
-$(EVAL_DATA)/.complete: $(VENV)/.installed src/model/synthetic.py
-	$(PY) -m model synth --out $(EVAL_DATA) --persons $(PERSONS) --years $(EVAL_YEARS)
+$(DEFAULT_EVAL_DATA)/.complete: $(VENV)/.installed src/model/synthetic.py
+	$(PY) -m model synth --out $(DEFAULT_EVAL_DATA) --persons $(PERSONS) --years $(EVAL_YEARS)
 	touch $@
 
-evaluation: venv $(EVAL_DATA)/.complete
+eval-data: $(DEFAULT_EVAL_DATA)/.complete
+
+check-eval-data:
+	@test -f '$(EVAL_DATA)/persons.parquet' || { echo "error: EVAL_DATA=$(EVAL_DATA) is not a data folder (no persons.parquet); make generates synthetic data only into $(DEFAULT_EVAL_DATA) (leave EVAL_DATA unset)" >&2; exit 2; }
+
+ifeq ($(EVAL_DATA),$(DEFAULT_EVAL_DATA))
+EVALUATION_DATA := eval-data
+else
+EVALUATION_DATA := check-eval-data
+endif
+
+evaluation: venv $(EVALUATION_DATA)
 	$(PY) -m model evaluate --data $(EVAL_DATA) --fit-year $(FIT_YEAR) --out $(EVAL_OUT)
 
 lab: venv

@@ -196,8 +196,15 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+_FORCE_HELP = ("replace an existing --out folder that this package did not write (never an input, the current "
+               "folder or a folder above it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m model", description=__doc__.split("\n\n")[0])
+    from .errors import EXIT_CODES_HELP
+
+    p = argparse.ArgumentParser(prog="python -m model", description=__doc__.split("\n\n")[0],
+                                epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="verb", required=True)
 
     s = sub.add_parser("synth", help="write the national-scale synthetic data set")
@@ -206,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--years", default="2021-2025", help="panel years, e.g. 2021-2025")
     s.add_argument("--seed", type=int, default=20250630)
     s.add_argument("--no-services", action="store_true", help="skip services.parquet (service lines)")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("validate", help="check a data folder against data_schema/; exit 1 with the failure report")
@@ -218,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True)
     s.add_argument("--year", type=int, required=True)
     s.add_argument("--out", required=True, help="persons file to write (written to a temporary file, then renamed; never over an input)")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("fit", help="fit the model and write coefficients, weights, capacities and clinic numbers")
@@ -227,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--planning-year", type=int, default=None)
     s.add_argument("--variant", default="base", help="a named variant of model.config.VARIANTS")
     s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.set_defaults(func=cmd_fit)
 
     s = sub.add_parser("stability", help="refit every year of the panel: year-on-year change, reallocation, bootstrap")
@@ -241,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=20250630)
     s.add_argument("--alpha", type=float, default=0.05, help="two-sided level of every interval")
     s.add_argument("--rounding-steps", default="10,50,100", help="clinic rounding steps to compare")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
     s.set_defaults(func=cmd_stability)
 
@@ -252,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--variants", default=None, help="comma-separated names of model.config.VARIANTS (default: all)")
     s.add_argument("--train-year", type=int, default=None, help="fit year of the out-of-sample statistics (default: year - 1)")
     s.add_argument("--test-year", type=int, default=None, help="held-out year (default: the reference year)")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
     s.set_defaults(func=cmd_sensitivity)
 
@@ -259,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--run", required=True, help="a run folder written by fit")
     s.add_argument("--out", default=None)
     s.add_argument("--clinic", default=None, help="only this clinic_id")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.set_defaults(func=cmd_clinic_sheets)
 
     s = sub.add_parser("report", help="render the annual model report with papermill")
@@ -266,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", default="data/default")
     s.add_argument("--out", default=None, help="default reports/<year>")
     s.add_argument("--previous", default=None, help="last year's report folder, for 'what changed'")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.add_argument("--timeout", type=int, default=900, help="execution timeout per cell, seconds")
     s.set_defaults(func=cmd_report)
 
@@ -278,19 +292,77 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="default reports/evaluation")
     s.add_argument("--timeout", type=int, default=900, help="execution timeout per cell, seconds")
     s.add_argument("--workers", type=int, default=None, help="processes reading the capacity reports (default: the CPUs)")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
     s.set_defaults(func=cmd_evaluate)
     return p
 
 
+def _output_guard(a: argparse.Namespace):
+    """The output check and lock of a verb that writes (:func:`model.artifacts.guard_output`); a no-op otherwise.
+
+    Runs before validation and before any work: ``--out`` may not be, contain
+    or lie inside an input, must be writable, and an existing folder must be
+    one this package wrote (or ``--force``).
+    """
+    from contextlib import nullcontext
+
+    from .artifacts import guard_output
+
+    force = bool(getattr(a, "force", False))
+    if a.verb == "synth":
+        return guard_output(a.out, force=force, accept=("empty", "synth"))
+    if a.verb == "ingest":
+        return guard_output(a.out, {"--data": a.data}, force=force, kind="file")
+    if a.verb in ("fit", "stability", "sensitivity"):
+        return guard_output(a.out, {"--data": a.data}, force=force)
+    if a.verb == "report":
+        out = a.out if a.out else Path("reports") / str(a.year)
+        return guard_output(out, {"--data": a.data, "--previous": a.previous}, force=force)
+    if a.verb == "evaluate":
+        out = a.out if a.out else Path("reports") / "evaluation"
+        return guard_output(out, {"--data": a.data}, force=force)
+    if a.verb == "clinic-sheets":
+        default = Path(a.run) / "clinic_sheets"
+        return guard_output(a.out if a.out else default, {"--run": a.run}, force=force, allow_inside=(default,))
+    return nullcontext()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run a verb; returns the exit code."""
+    """Parse arguments and run a verb; returns the exit code (see :mod:`model.errors`).
+
+    Every failure is one line on stderr (``error: ...``), never a traceback;
+    ``MODEL_TRACEBACK=1`` re-raises unexpected errors for debugging.
+    """
+    import os
+
+    from .errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_SYSTEM, EXIT_VALIDATION, ModelError
+
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with _output_guard(args):
+            return int(args.func(args) or 0)
+    except ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
     except RuntimeError as e:  # a notebook that failed (render.NotebookFailed) and similar stops
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return EXIT_VALIDATION
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        if os.environ.get("MODEL_TRACEBACK"):
+            raise
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"error: {e.strerror or e}{where}; the previous output is unchanged", file=sys.stderr)
+        return EXIT_SYSTEM
+    except Exception as e:  # an unexpected failure: still one line (MODEL_TRACEBACK=1 for the traceback)
+        if os.environ.get("MODEL_TRACEBACK"):
+            raise
+        print(f"error: unexpected {type(e).__name__}: {' '.join(str(e).split())}; the previous output is unchanged "
+              f"(MODEL_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+        return EXIT_SYSTEM

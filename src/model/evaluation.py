@@ -1432,7 +1432,7 @@ def render_evaluation(data: str | Path, fit_year: int = 2025, years: Iterable[in
         say(f"validation: {summary['summary']}")
         return summary
 
-    with AtomicFolder(out) as tmp:
+    with AtomicFolder(out, inputs={"--data": data}) as tmp:
         say("computing the evaluation (capacity reports, prediction, incentives, life expectancy)")
         t = time.perf_counter()
         try:

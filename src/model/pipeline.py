@@ -17,10 +17,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -589,35 +586,8 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
 
 
-@dataclass
-class AtomicFolder:
-    """Write into a temporary sibling folder; :meth:`commit` replaces ``target`` in one rename.
-
-    Used as a context manager: on an exception the temporary folder is
-    removed and ``target`` is left as it was.
-    """
-
-    target: Path
-
-    def __enter__(self) -> Path:
-        self.target = Path(self.target)
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent))
-        os.chmod(self.tmp, 0o755)  # mkdtemp makes 0700; the finished folder should read like any other
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        old = None
-        if self.target.exists():
-            old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
-            os.replace(self.target, old)
-        os.replace(self.tmp, self.target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return False
+# The output-folder machinery lives in model.artifacts; AtomicFolder stays importable from here.
+from .artifacts import AtomicFolder  # noqa: E402,F401
 
 
 OUTPUT_TABLES = ("coefficients", "fit_statistics", "weights_by_cell", "capacity_by_health_council",

@@ -512,7 +512,7 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
     for name in (*analysis, REPORT_NOTEBOOK):  # fail before any work on a bad parameter
         check_parameters(nb_dir / name, params[name])
 
-    with AtomicFolder(out) as tmp:
+    with AtomicFolder(out, inputs={"--data": data, "--previous": previous}) as tmp:
         (tmp / "notebooks").mkdir()
         (tmp / "validation.json").write_text(json.dumps(validation, indent=2, sort_keys=True, default=str) + "\n",
                                              encoding="utf-8")
@@ -1780,7 +1780,7 @@ def clinic_sheets(run_dir: str | Path, out_dir: str | Path | None = None, clinic
 
     out = Path(out_dir) if out_dir is not None else run_dir / "clinic_sheets"
     if clinic is None:
-        with AtomicFolder(out) as tmp:
+        with AtomicFolder(out, inputs={"--run": run_dir}, allow_inside=(run_dir / "clinic_sheets",)) as tmp:
             write_all(tmp)
     else:
         out.mkdir(parents=True, exist_ok=True)

@@ -210,6 +210,7 @@ import pyarrow.parquet as pq
 from scipy.special import ndtr, ndtri
 
 from . import reference
+from .artifacts import finish_synth_folder, prepare_synth_folder
 
 __all__ = [
     "NATIONAL_POPULATION",
@@ -2348,7 +2349,7 @@ def generate(
     if not services:
         s_years = []
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_synth_folder(out)  # refuses a non-empty folder synth did not write; marks it as being written
 
     ctx = _context()
     streams = np.random.SeedSequence(seed).spawn(7)
@@ -2644,6 +2645,7 @@ def generate(
     man_path = out / "synthetic_manifest.json"
     man_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
     files["manifest"] = man_path
+    finish_synth_folder(out)
     tick("summary")
     return {"files": files, "summary": summary, "timings": timings, "cpu_timings": cpu_timings}
 

@@ -1,0 +1,77 @@
+"""The package's own errors, and the exit code the command line gives each.
+
+Every failure the package anticipates is one of these (or a ``ValueError`` /
+``FileNotFoundError`` raised by older code); :func:`model.cli.main` prints it
+as one line, ``error: <message>``, and exits with :data:`exit code
+<ModelError.exit_code>`, never with a traceback.
+
+The classes subclass ``ValueError`` as well, so code and tests that catch
+``ValueError`` keep working.
+
+Exit codes of ``python -m model``:
+
+====  =====================================================================
+0     success
+1     validation failed (the full failure report is printed) or a notebook failed
+2     bad input, arguments or configuration (:class:`InputError`, :class:`ConfigError`)
+3     output refused (:class:`OutputError`): ``--out`` is, contains or lies
+      inside an input, is an existing file, a folder this package did not
+      write (without ``--force``), is not writable, or another run is
+      writing to it; nothing was computed and nothing was written
+4     the system refused (disk full, permission lost mid-run, ...) or an
+      unexpected internal error; set ``MODEL_TRACEBACK=1`` to see the traceback
+130   interrupted (Ctrl-C)
+====  =====================================================================
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_VALIDATION = 1
+EXIT_INPUT = 2
+EXIT_OUTPUT = 3
+EXIT_SYSTEM = 4
+EXIT_INTERRUPTED = 130
+
+
+class ModelError(ValueError):
+    """Base of the package's anticipated failures; ``str(error)`` is the one-line message."""
+
+    exit_code = EXIT_VALIDATION
+
+
+class InputError(ModelError):
+    """An input (data folder, file, column, row) the model cannot use."""
+
+    exit_code = EXIT_INPUT
+
+
+class ConfigError(ModelError):
+    """A parameter or configuration value outside what the model allows."""
+
+    exit_code = EXIT_INPUT
+
+
+class OutputError(ModelError):
+    """An output location the package refuses to write (checked before any work starts)."""
+
+    exit_code = EXIT_OUTPUT
+
+
+EXIT_CODES_HELP = """exit codes:
+  0    success
+  1    validation failed (the full failure report is printed) or a notebook failed
+  2    bad input, arguments or configuration
+  3    output refused before any work: --out is, contains or lies inside an input
+       (--data, --run, --previous), is an existing file, is a folder this package
+       did not write (give --force to replace it), is not writable, or another run
+       is writing to it; nothing is written
+  4    the system refused (disk full, ...) or an unexpected internal error
+       (MODEL_TRACEBACK=1 shows the traceback)
+  130  interrupted
+
+outputs: every folder is written beside its target (.<name>.tmp-*) and swapped in
+atomically when the run succeeded; a run folder being replaced is never missing,
+concurrent runs into one folder are refused while one is writing (a lock file
+.<name>.lock beside the target), and temporary folders left by killed runs are
+removed by the next run into the same place."""

@@ -89,7 +89,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
     if not a.no_validate:
         _validate_or_exit(data, [config.year])
     t_val = time.perf_counter() - t0
-    inputs = load_inputs(data, config.year, insurance_group=config.insurance_group)
+    inputs = load_inputs(data, config.year, insurance_group=config.insurance_group, planning_year=config.planning_year)
     t_load = time.perf_counter() - t0 - t_val
     run = run_model(inputs, config, variant=a.variant)
     run.timings = {"validate": round(t_val, 3), "load": round(t_load, 3), **run.timings}

@@ -14,6 +14,7 @@ need, capacities.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import json
@@ -125,7 +126,8 @@ def read_projection(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"municipality_code": str}, encoding="utf-8-sig")
 
 
-def read_island_reports(data_dir: str | Path, clinics: pd.DataFrame | None = None) -> pd.DataFrame:
+def read_island_reports(data_dir: str | Path, clinics: pd.DataFrame | None = None,
+                        planning_year: int | None = None) -> pd.DataFrame:
     """The island doctors the regions reported in annex 2 of their capacity reports (R§3).
 
     Reads every report at the top level of ``<data_dir>/capacity_reports/``
@@ -134,8 +136,13 @@ def read_island_reports(data_dir: str | Path, clinics: pd.DataFrame | None = Non
     region, reporting_date (ISO text), reported_patients, source (file
     name); empty (with these columns) when there is no such folder.  Which
     report applies to the planning year is decided by
-    :func:`model.clinics.island_deductions`.
+    :func:`model.clinics.island_deductions`; with ``planning_year`` only the
+    files whose name dates them within the year before its 1 January (the
+    only ones that can cover it) are read.
     """
+    from .ingest import parse_report_filename
+
+    day = dt.date(int(planning_year), 1, 1) if planning_year is not None else None
     from .ingest import read_capacity_report
 
     cols = ["clinic_id", "region", "reporting_date", "reported_patients", "source"]
@@ -146,6 +153,9 @@ def read_island_reports(data_dir: str | Path, clinics: pd.DataFrame | None = Non
                        and not f.name.startswith((".", "~")) and "bilag2" not in f.stem.lower()
                        and "submissions" not in f.stem.lower())
         for f in files:
+            d = parse_report_filename(f)[1]
+            if day is not None and d is not None and not (dt.date(day.year - 1, day.month, day.day) < d <= day):
+                continue
             rep = read_capacity_report(f)
             if not rep.has_annex2 or rep.annex2.empty or rep.reporting_date is None:
                 continue
@@ -183,7 +193,7 @@ FEE_COLUMNS = ("gross_fee", "chronic_fee", "local_services_fee", "contact_fee")
 
 
 def load_inputs(data_dir: str | Path, year: int, hashes: bool = True, price_year: int | None = None,
-                insurance_group: int | None = None) -> Inputs:
+                insurance_group: int | None = None, planning_year: int | None = None) -> Inputs:
     """Read the model's input files from a data folder (no validation here; see :mod:`model.schema`).
 
     ``insurance_group``: read only persons of that health-insurance group
@@ -191,6 +201,9 @@ def load_inputs(data_dir: str | Path, year: int, hashes: bool = True, price_year
 
     ``price_year``: bring the year's fees to that year's price level with
     ``fee_index.csv`` (:func:`price_factor`); None keeps the year's own prices.
+
+    ``planning_year`` (default ``year + 1``): the island-doctor reports read
+    are those that can cover its 1 January (:func:`read_island_reports`).
     """
     d = Path(data_dir)
     missing = [f for f in INPUT_FILES if not (d / f).exists()]
@@ -208,7 +221,7 @@ def load_inputs(data_dir: str | Path, year: int, hashes: bool = True, price_year
         municipalities=read_municipalities(d / "municipalities.csv"),
         projection=read_projection(d / "population_projection.csv"),
         residents=residents_by_municipality(d / "persons.parquet", year) if insurance_group is not None else None,
-        island_reports=read_island_reports(d, clinics),
+        island_reports=read_island_reports(d, clinics, planning_year=year + 1 if planning_year is None else planning_year),
     )
     if hashes:
         inputs.files = {f: sha256_file(d / f) for f in INPUT_FILES}

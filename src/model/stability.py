@@ -414,7 +414,7 @@ def read_year(data_dir: str | Path, year: int, price_year: int | None = None, in
     clinics = read_clinics(d / "clinics.csv")
     return _build_year(year, factor, cols, read_municipalities(d / "municipalities.csv"), clinics,
                        read_projection(d / "population_projection.csv"), files, residents=residents,
-                       island_reports=read_island_reports(d, clinics))
+                       island_reports=read_island_reports(d, clinics, planning_year=int(year) + 1))
 
 
 class Panel:

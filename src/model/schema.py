@@ -94,6 +94,8 @@ import pyarrow.compute  # noqa: F401  (pyarrow.compute.cast)
 import pyarrow.parquet as pq
 import yaml
 
+from . import readers as _readers
+
 __all__ = [
     "Failure",
     "ValidationReport",
@@ -146,8 +148,9 @@ PANDAS_DTYPES: dict[str, str] = {
     "date": "datetime64[us]",
 }
 
-_TRUE = {"true", "1", "sand"}  # Frictionless defaults, case-insensitive, plus Danish Excel's SAND
-_FALSE = {"false", "0", "falsk"}
+# One decoding for validation and the model: see model.readers
+_TRUE = _readers.TRUE_TOKENS  # true/1/yes/ja/SAND, case-insensitive
+_FALSE = _readers.FALSE_TOKENS  # false/0/no/nej/FALSK
 _DANISH_NUMBER = re.compile(r"^\s*[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$")
 _DANISH_THOUSANDS_INT = re.compile(r"^\s*[-+]?\d{1,3}(\.\d{3})+\s*$")
 _DANISH_DATE = re.compile(r"^\s*(\d{1,2})[-./](\d{1,2})[-./](\d{4})\s*$")
@@ -640,29 +643,8 @@ def to_pandera(schema: Mapping, columns: Iterable[str] | None = None) -> tuple[p
 # --------------------------------------------------------------------------
 
 
-def _sniff_delimiter(header: str) -> str:
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
-    return max(counts, key=lambda s: (counts[s], s == ","))
-
-
-def _decode(raw: bytes) -> tuple[str, list[str]]:
-    notes = []
-    if raw.startswith(b"\xef\xbb\xbf"):
-        notes.append("a UTF-8 byte-order mark (BOM)")
-        raw = raw[3:]
-    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        notes.append("UTF-16 encoding")
-        return raw.decode("utf-16"), notes
-    try:
-        return raw.decode("utf-8"), notes
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("cp1252")
-            notes.append("Windows-1252 encoding (not UTF-8)")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
-            notes.append("Latin-1 encoding (not UTF-8)")
-        return text, notes
+_sniff_delimiter = _readers.sniff_delimiter  # the one decoding layer (model.readers)
+_decode = _readers.decode_bytes
 
 
 def _danish_conventions(df: pd.DataFrame, schema: Mapping, danish: bool) -> list[str]:
@@ -728,6 +710,32 @@ def _read_csv(path: Path, schema: Mapping, report: ValidationReport, file: str) 
     return df
 
 
+def _parquet_schema_failures(arrow: pyarrow.Schema, schema: Mapping, file: str, report: ValidationReport) -> bool:
+    """Check how a parquet file stores its columns, before reading them.
+
+    In: the file's Arrow schema, the contract, the file name, the report.
+    Reports (errors, per column): a column name stored more than once (then
+    nothing else of the file can be read reliably: returns False), and a
+    contract column of type integer, number, boolean or date stored as text,
+    e.g. a year column of strings: validation could type the text, but the
+    model reads the stored type (and filters years on it), so the extract
+    must write the type. Out: True when the columns can be read.
+    """
+    names = list(arrow.names)
+    dups = [c for c in dict.fromkeys(names) if names.count(c) > 1]
+    for c in dups:
+        report.add(file, c, "column name appears more than once in the parquet file", value=names.count(c))
+    if dups:
+        return False
+    for fdef in schema["fields"]:
+        c, typ = fdef["name"], fdef["type"]
+        if c in names and typ != "string" and _arrow_kind(arrow.field(c).type) == "text":
+            report.add(file, c, f"stored as text in the parquet file, but the contract's type is {typ}: "
+                                f"the model reads the stored type, so write the column as {typ}",
+                       severity=_severity(fdef, "type"))
+    return True
+
+
 def _read_parquet(path: Path, schema: Mapping, report: ValidationReport, file: str,
                   years: Iterable[int] | None) -> pd.DataFrame | None:
     if path.stat().st_size == 0:
@@ -737,6 +745,8 @@ def _read_parquet(path: Path, schema: Mapping, report: ValidationReport, file: s
         pfile = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a broken file
         report.add(file, None, f"file unreadable as parquet: {exc}")
+        return None
+    if not _parquet_schema_failures(pfile.schema_arrow, schema, file, report):
         return None
     names = pfile.schema_arrow.names
     wanted = [f["name"] for f in schema["fields"] if f["name"] in names]
@@ -928,14 +938,20 @@ def _coerce_column(s: pd.Series, fdef: Mapping, file: str,
             return (s if dt == target else s.astype(target)), None
         if pd.api.types.is_numeric_dtype(dt):
             num = s.astype("Float64")
-            present = num.notna().to_numpy(bool)
+            # a NaN stored in a float column is a value that is not a number, not a missing value
+            present = (num.notna().to_numpy(bool)
+                       | np.isnan(num.to_numpy(dtype="float64", na_value=0.0)))
         else:
             txt = _to_text(s).str.strip()
             present = (txt.notna() & (txt != "")).to_numpy(bool)
             if typ == "integer":
                 txt = txt.where(txt.str.match(_INTEGER_TEXT.pattern).fillna(False), None)
             num = pd.to_numeric(txt, errors="coerce").astype("Float64")
-        bad = present & num.isna().to_numpy(bool)
+        # inf, -inf and nan are not numbers the model can use: type errors, in every engine
+        with np.errstate(invalid="ignore"):
+            nonfinite = ~np.isfinite(num.to_numpy(dtype="float64", na_value=np.nan))
+        bad = present & (num.isna().to_numpy(bool) | nonfinite)
+        num = num.mask(nonfinite)
         if typ == "integer":
             frac = (num % 1 != 0).fillna(False).to_numpy(bool)
             bad |= frac
@@ -946,29 +962,23 @@ def _coerce_column(s: pd.Series, fdef: Mapping, file: str,
     if typ == "boolean":
         if pd.api.types.is_bool_dtype(dt):
             return (s if dt == target else s.astype(target)), None
-        out = pd.Series(pd.NA, index=s.index, dtype="boolean")
         if pd.api.types.is_numeric_dtype(dt):
+            out = pd.Series(pd.NA, index=s.index, dtype="boolean")
             num = s.astype("Float64")
             out[(num == 1).fillna(False)] = True
             out[(num == 0).fillna(False)] = False
             present = num.notna().to_numpy(bool)
-        else:
-            low = _to_text(s).str.strip().str.lower()
-            out[low.isin(_TRUE)] = True
-            out[low.isin(_FALSE)] = False
-            present = (low.notna() & (low != "")).to_numpy(bool)
-        bad = present & out.isna().to_numpy(bool)
-        return out, fail(bad, "type: boolean (true/false or 1/0)")
+            bad = present & out.isna().to_numpy(bool)
+        else:  # the one decoding of booleans (model.readers): anything else is an error, never false
+            out, bad = _readers.parse_booleans(_to_text(s))
+        return out, fail(bad, _readers.BOOLEAN_RULE)
 
     if typ == "date":
         if pd.api.types.is_datetime64_any_dtype(dt):
             out = s.dt.tz_localize(None) if getattr(dt, "tz", None) else s
             return out.astype(target), None
-        txt = _to_text(s).str.strip()
-        present = (txt.notna() & (txt != "")).to_numpy(bool)
-        out = pd.to_datetime(txt, format="ISO8601", errors="coerce").astype(target)
-        bad = present & out.isna().to_numpy(bool)
-        return out, fail(bad, "type: date (YYYY-MM-DD)")
+        out, bad = _readers.parse_dates(_to_text(s))  # ISO and day-first Danish dates alike
+        return out.astype(target), fail(bad, _readers.DATE_RULE)
     raise ValueError(f"{name}: unsupported type {typ!r} in the contract")
 
 
@@ -1420,21 +1430,24 @@ def _sql_type(fdef: Mapping, raw: str, kind: str) -> tuple[str, str | None, str 
             return f"CAST({raw} AS BIGINT)", None, None, None
         if kind == "bool":
             return f"CAST({raw} AS BIGINT)", None, "type: integer required, got boolean", None
-        if kind == "float":
-            bad = f"({raw} IS NOT NULL AND NOT isnan({raw}) AND (NOT isfinite({raw}) OR {raw} <> trunc({raw})))"
+        if kind == "float":  # nan, inf and fractions fail (as _coerce_column)
+            bad = f"({raw} IS NOT NULL AND (NOT isfinite({raw}) OR {raw} <> trunc({raw})))"
             return f"CASE WHEN {bad} THEN NULL ELSE TRY_CAST(round({raw}) AS BIGINT) END", bad, None, "type: integer"
         typed = (f"CASE WHEN regexp_full_match({text}, '[-+]?[0-9]+(\\.0)?') "
                  f"THEN TRY_CAST(round(TRY_CAST({text} AS DOUBLE)) AS BIGINT) END")
         return typed, f"({present} AND ({typed}) IS NULL)", None, "type: integer"
     if typ == "number":
-        if kind in ("int", "float"):
+        if kind == "int":
             return f"CAST({raw} AS DOUBLE)", None, None, None
+        if kind == "float":  # inf, -inf and nan are not numbers the model can use (as _coerce_column)
+            bad = f"({raw} IS NOT NULL AND NOT isfinite({raw}))"
+            return f"CASE WHEN isfinite({raw}) THEN CAST({raw} AS DOUBLE) END", bad, None, "type: number"
         if kind == "bool":
             return f"CAST({raw} AS DOUBLE)", None, "type: number required, got boolean", None
-        typed = f"TRY_CAST({text} AS DOUBLE)"
-        return typed, f"({present} AND {typed} IS NULL)", None, "type: number"
+        typed = f"CASE WHEN isfinite(TRY_CAST({text} AS DOUBLE)) THEN TRY_CAST({text} AS DOUBLE) END"
+        return typed, f"({present} AND ({typed}) IS NULL)", None, "type: number"
     if typ == "boolean":
-        rule = "type: boolean (true/false or 1/0)"
+        rule = _readers.BOOLEAN_RULE
         if kind == "bool":
             return raw, None, None, None
         if kind in ("int", "float"):
@@ -1447,8 +1460,8 @@ def _sql_type(fdef: Mapping, raw: str, kind: str) -> tuple[str, str | None, str 
     if typ == "date":
         if kind == "date":
             return f"CAST({raw} AS TIMESTAMP)", None, None, None
-        typed = f"TRY_CAST({text} AS TIMESTAMP)"
-        return typed, f"({present} AND {typed} IS NULL)", None, "type: date (YYYY-MM-DD)"
+        typed = f"TRY_CAST({text} AS TIMESTAMP)"  # parquet text dates: ISO only (stored text fails anyway)
+        return typed, f"({present} AND {typed} IS NULL)", None, _readers.DATE_RULE
     raise ValueError(f"{fdef['name']}: unsupported type {typ!r} in the contract")
 
 
@@ -1739,6 +1752,8 @@ def _sql_validate_parquet_checks(db: _Duck, path: Path, name: str, report: Valid
     except Exception as exc:  # pyarrow raises several types for a broken file
         report.add(file, None, f"file unreadable as parquet: {exc}")
         return None
+    if not _parquet_schema_failures(arrow, schema, file, report):
+        return None
     names = list(arrow.names)
     present = _check_columns(pd.DataFrame(columns=names), schema, file, report)
     fields = _fields(schema)
@@ -1810,10 +1825,16 @@ def _sql_validate_parquet_checks(db: _Duck, path: Path, name: str, report: Valid
     for i, ch in enumerate(checks):
         if i in counts:
             continue
-        if ch.rule == REQUIRED_RULE and types[ch.source][1] is None:  # missing as stored = missing typed
+        if ch.rule == REQUIRED_RULE and (types[ch.source][1] is None or (
+                fields[ch.source]["type"] == "number" and kinds[ch.source] == "float")):
+            # missing as stored = missing typed (a float number is typed missing also where it is
+            # not finite, but that row is a type failure, not counted as missing)
             c = ch.source
             if nulls.get(c) == 0:
                 counts[i] = 0
+                continue
+            if types[c][1] is not None:
+                rest.append(i)
                 continue
             agg = next(((name, k, sums) for k, (name, sums) in table.key_aggs.items() if c in k or c in sums), None)
             if agg is not None:

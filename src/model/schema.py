@@ -488,9 +488,11 @@ class ValidationReport:
         return self.format()
 
 
-class ValidationFailed(Exception):
+class ValidationFailed(ValueError):
     """Raised by pipeline commands when the inputs break their contracts, so
-    nothing is written. ``.report`` holds the :class:`ValidationReport`."""
+    nothing is written. ``.report`` holds the :class:`ValidationReport`. A
+    ``ValueError``, so the command line prints the report as the failure
+    report (exit code 2), never a traceback."""
 
     def __init__(self, report: ValidationReport):
         self.report = report
@@ -2060,7 +2062,8 @@ def _selected_tables(tables: Iterable[str] | str | None) -> set[str]:
 
 def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
                     max_examples: int = DEFAULT_MAX_EXAMPLES, tables: Iterable[str] | str | None = None,
-                    engine: str = "duckdb", memory_limit: str | None = None) -> ValidationReport:
+                    engine: str = "duckdb", memory_limit: str | None = None,
+                    planning_year: int | Iterable[int] | str | None = None) -> ValidationReport:
     """Validate every input file of a data folder and the links between them.
 
     In: the folder; optionally the years to check (persons and services are
@@ -2088,6 +2091,15 @@ def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
     no listed patients, a municipality whose share of insurance group 2 is
     above the contract's limit (2 %), years without population projection or
     fee index. Nothing stops at the first failure.
+
+    What the verbs will need, as errors (so that ``validate`` OK means
+    ``fit``/``report`` do not reject the same data): every year in ``years``
+    has persons; ``planning_year`` (an int, several, or ``"latest"`` for
+    the latest persons year + 1, the default of ``fit``/``report`` on the
+    latest year; ``None``: not checked) has a population projection for
+    every municipality of municipalities.csv; a projection within the
+    contract's ratio (0.5-2) of the municipality's population in
+    municipalities.csv; a fee index within 0.5-2 of the previous year's.
     """
     if engine not in ("duckdb", "pandas"):
         raise ValueError(f"engine must be 'duckdb' or 'pandas', not {engine!r}")
@@ -2165,8 +2177,83 @@ def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
         if db is not None:
             db.close()
     _plausibility(summary, frames, files, years, report)
+    _needed_by_the_model(summary, frames, files, planning_year, report)
     _annex_plausibility(annexes, frames.get("municipalities"), report)
     return report
+
+
+def _needed_by_the_model(persons: pd.DataFrame | None, tables: Mapping[str, pd.DataFrame],
+                         files: Mapping[str, str], planning_year: int | Iterable[int] | str | None,
+                         report: ValidationReport) -> None:
+    """Errors for what the model's verbs need of the data beyond each table's contract.
+
+    In: the persons summary (:func:`_persons_summary`, or None), the typed
+    small tables, their file names, the planning year(s) to check (see
+    :func:`validate_folder`) and the report. Checks: the projection holds
+    every municipality in each planning year; each projection is within the
+    contract's ``population_ratio`` of the municipality's population in
+    municipalities.csv; each year's fee index within ``year_on_year_ratio``
+    of the previous year's.
+    """
+    munis, proj, fee = tables.get("municipalities"), tables.get("population_projection"), tables.get("fee_index")
+    pfile = files.get("population_projection", "population_projection.csv")
+    plans: list[int] = []
+    if isinstance(planning_year, str):
+        if planning_year != "latest":
+            raise ValueError(f"planning_year must be a year, years, 'latest' or None, not {planning_year!r}")
+        if persons is not None and "year" in persons.columns and persons["year"].notna().any():
+            plans = [int(persons["year"].max()) + 1]
+    elif planning_year is not None:
+        plans = sorted({int(planning_year)} if isinstance(planning_year, (int, np.integer))
+                       else {int(y) for y in planning_year})
+    if plans and munis is not None and "kommunekode" in munis and proj is not None \
+            and {"year", "municipality_code"} <= set(proj.columns):
+        codes = sorted(set(munis["kommunekode"].dropna()))
+        for y in plans:
+            have = set(proj.loc[(proj["year"] == y).fillna(False).to_numpy(bool), "municipality_code"].dropna())
+            missing = [c for c in codes if c not in have]
+            if len(missing) == len(codes):
+                report.add(pfile, "year", "planning year missing: the model needs the projection of the planning "
+                           "year for every municipality", value=y)
+            else:
+                for c in missing:
+                    report.add(pfile, "municipality_code", "planning year missing for a municipality: the model "
+                               "needs the projection of the planning year for every municipality",
+                               value=f"{c} ({y})")
+    plaus = {p["name"]: p for p in _load_schema_cached("population_projection").get("x-plausibility") or []}
+    ratio = plaus.get("population_ratio")
+    if ratio and proj is not None and munis is not None \
+            and {"municipality_code", "population_end_of_year"} <= set(proj.columns) \
+            and {"kommunekode", "population_2026_01_01"} <= set(munis.columns):
+        lo, hi = float(ratio["minimum"]), float(ratio["maximum"])
+        pop = proj["municipality_code"].map(dict(zip(munis["kommunekode"], munis["population_2026_01_01"])))
+        r = proj["population_end_of_year"].astype("Float64") / pop.astype("Float64")
+        bad = ((r < lo) | (r > hi)).fillna(False).to_numpy(bool)
+        report.add_rows(pfile, "population_end_of_year",
+                        f"plausibility: projection outside {lo:g}-{hi:g} times the municipality's population "
+                        "in municipalities.csv", np.flatnonzero(bad),
+                        lambda p: [f"{proj['municipality_code'].iat[i]} ({_py(proj['year'].iat[i])}): "
+                                   f"{_py(proj['population_end_of_year'].iat[i]):,} vs {_py(pop.iat[i]):,}"
+                                   for i in p], severity=ratio.get("severity", ERROR))
+    fplaus = {p["name"]: p for p in _load_schema_cached("fee_index").get("x-plausibility") or []}
+    yoy = fplaus.get("year_on_year_ratio")
+    if yoy and fee is not None and {"year", "index"} <= set(fee.columns):
+        lo, hi = float(yoy["minimum"]), float(yoy["maximum"])
+        f = fee.dropna(subset=["year", "index"])
+        f = f.assign(__pos=np.flatnonzero(fee[["year", "index"]].notna().all(axis=1).to_numpy(bool)))
+        f = f.sort_values("year", kind="stable")
+        idx = f["index"].to_numpy(dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rr = idx[1:] / idx[:-1]
+        bad = ~((rr >= lo) & (rr <= hi))
+        yrs = f["year"].to_numpy()
+        pos = f["__pos"].to_numpy()[1:][bad]
+        vals = [f"{int(yrs[1:][k])}: {idx[1:][k]:g} = {rr[k]:.3g} x {int(yrs[:-1][k])}'s {idx[:-1][k]:g}"
+                for k in np.flatnonzero(bad)]
+        order = np.argsort(pos, kind="stable")
+        report.add_rows(files.get("fee_index", "fee_index.csv"), "index",
+                        f"plausibility: index outside {lo:g}-{hi:g} times the previous year's",
+                        pos[order], [vals[k] for k in order], severity=yoy.get("severity", ERROR))
 
 
 def _capacity_report_sheets(reports: Path) -> list[tuple[str, Path, str]]:

@@ -650,8 +650,10 @@ _decode = _readers.decode_bytes
 
 
 def _danish_conventions(df: pd.DataFrame, schema: Mapping, danish: bool) -> list[str]:
-    """Rewrite Danish-Excel number and date text to the contract's form, in
-    place, for number/integer/date fields; returns notes on what was found."""
+    """Rewrite Danish-Excel number text to the contract's form, in place, for
+    number/integer fields, and note day-first dates (typed by
+    :func:`model.readers.parse_dates`, which reads them in every file
+    format); returns notes on what was found."""
     notes: list[str] = []
     for fdef in schema["fields"]:
         name, typ = fdef["name"], fdef["type"]
@@ -671,11 +673,8 @@ def _danish_conventions(df: pd.DataFrame, schema: Mapping, danish: bool) -> list
             if ok.any():
                 df.loc[ok, name] = s[ok].str.replace(".", "", regex=False).str.strip()
                 notes.append("thousands separators")
-        elif typ == "date":
-            m = s.str.extract(_DANISH_DATE)
-            ok = m[0].notna()
-            if ok.any():
-                df.loc[ok, name] = m.loc[ok, 2] + "-" + m.loc[ok, 1].str.zfill(2) + "-" + m.loc[ok, 0].str.zfill(2)
+        elif typ == "date":  # noted only: model.readers.parse_dates reads day-first dates (failures show the text)
+            if s.str.match(_DANISH_DATE).fillna(False).any():
                 notes.append("dates written day-month-year")
     return list(dict.fromkeys(notes))
 
@@ -939,10 +938,8 @@ def _coerce_column(s: pd.Series, fdef: Mapping, file: str,
         if pd.api.types.is_integer_dtype(dt):
             return (s if dt == target else s.astype(target)), None
         if pd.api.types.is_numeric_dtype(dt):
-            num = s.astype("Float64")
-            # a NaN stored in a float column is a value that is not a number, not a missing value
-            present = (num.notna().to_numpy(bool)
-                       | np.isnan(num.to_numpy(dtype="float64", na_value=0.0)))
+            num = s.astype("Float64")  # a NaN stored in a float column reads as missing (NA)
+            present = num.notna().to_numpy(bool)
         else:
             txt = _to_text(s).str.strip()
             present = (txt.notna() & (txt != "")).to_numpy(bool)
@@ -1432,8 +1429,8 @@ def _sql_type(fdef: Mapping, raw: str, kind: str) -> tuple[str, str | None, str 
             return f"CAST({raw} AS BIGINT)", None, None, None
         if kind == "bool":
             return f"CAST({raw} AS BIGINT)", None, "type: integer required, got boolean", None
-        if kind == "float":  # nan, inf and fractions fail (as _coerce_column)
-            bad = f"({raw} IS NOT NULL AND (NOT isfinite({raw}) OR {raw} <> trunc({raw})))"
+        if kind == "float":  # inf and fractions fail; nan is missing (as pandas reads it)
+            bad = f"({raw} IS NOT NULL AND NOT isnan({raw}) AND (NOT isfinite({raw}) OR {raw} <> trunc({raw})))"
             return f"CASE WHEN {bad} THEN NULL ELSE TRY_CAST(round({raw}) AS BIGINT) END", bad, None, "type: integer"
         typed = (f"CASE WHEN regexp_full_match({text}, '[-+]?[0-9]+(\\.0)?') "
                  f"THEN TRY_CAST(round(TRY_CAST({text} AS DOUBLE)) AS BIGINT) END")
@@ -1441,8 +1438,8 @@ def _sql_type(fdef: Mapping, raw: str, kind: str) -> tuple[str, str | None, str 
     if typ == "number":
         if kind == "int":
             return f"CAST({raw} AS DOUBLE)", None, None, None
-        if kind == "float":  # inf, -inf and nan are not numbers the model can use (as _coerce_column)
-            bad = f"({raw} IS NOT NULL AND NOT isfinite({raw}))"
+        if kind == "float":  # inf and -inf are not numbers the model can use; nan is missing (as pandas reads it)
+            bad = f"({raw} IS NOT NULL AND isinf({raw}))"
             return f"CASE WHEN isfinite({raw}) THEN CAST({raw} AS DOUBLE) END", bad, None, "type: number"
         if kind == "bool":
             return f"CAST({raw} AS DOUBLE)", None, "type: number required, got boolean", None
@@ -1827,16 +1824,10 @@ def _sql_validate_parquet_checks(db: _Duck, path: Path, name: str, report: Valid
     for i, ch in enumerate(checks):
         if i in counts:
             continue
-        if ch.rule == REQUIRED_RULE and (types[ch.source][1] is None or (
-                fields[ch.source]["type"] == "number" and kinds[ch.source] == "float")):
-            # missing as stored = missing typed (a float number is typed missing also where it is
-            # not finite, but that row is a type failure, not counted as missing)
+        if ch.rule == REQUIRED_RULE and types[ch.source][1] is None:  # missing as stored = missing typed
             c = ch.source
             if nulls.get(c) == 0:
                 counts[i] = 0
-                continue
-            if types[c][1] is not None:
-                rest.append(i)
                 continue
             agg = next(((name, k, sums) for k, (name, sums) in table.key_aggs.items() if c in k or c in sums), None)
             if agg is not None:
@@ -2378,10 +2369,12 @@ def _annex_plausibility(annexes: Sequence[tuple[str, str, pd.DataFrame]], munis:
     if munis is None or not {"kommunekode", "kommune"} <= set(munis.columns):
         return
     names = dict(zip(munis["kommunekode"], munis["kommune"]))
+    if not names:  # a municipalities.csv without rows is reported as such
+        return
     for _, label, t in annexes:
         if not {"Praksiskommune", "Praksiskommunekode"} <= set(t.columns):
             continue
-        expect = t["Praksiskommunekode"].map(names)
+        expect = t["Praksiskommunekode"].map(names).astype("str")
         bad = (expect.notna() & t["Praksiskommune"].notna()
                & (expect.str.casefold() != t["Praksiskommune"].str.casefold())).fillna(False).to_numpy(bool)
         report.add_rows(label, "Praksiskommune", "plausibility: municipality name does not match Praksiskommunekode",

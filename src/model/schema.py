@@ -65,11 +65,23 @@ Danish Excel
 A CSV saved by Danish Excel is read, not refused: the delimiter is sniffed
 from the header (``;`` or tab), a UTF-8 byte-order mark is dropped, text
 that is not UTF-8 is decoded as Windows-1252, decimal commas (with ``.``
-thousands separators) in number columns, ``.`` thousands separators in
-integer columns and day-month-year dates are rewritten, and SAND/FALSK are
-read as booleans. The file then gets one warning naming what was found
-("file looks saved by (Danish) Excel: read with those conventions (...)"),
-so the user can check the numbers.
+thousands separators) in number columns and ``.`` thousands separators in
+integer columns are rewritten, day-first dates (DD-MM-YYYY, DD.MM.YYYY,
+DD/MM/YYYY) are read as dates, and SAND/FALSK (and ja/nej, yes/no) are read
+as booleans. The file then gets one warning naming what was found ("file
+looks saved by (Danish) Excel: read with those conventions (...)"), so the
+user can check the numbers.
+
+One reader
+----------
+The decoding (encoding, delimiter, booleans, dates) is
+:mod:`model.readers`, and the model's readers read through this module's
+reading and typing (:func:`model.readers.read_typed`): what validation
+accepts is what the model reads. Numbers must be finite: ``inf``, ``-inf``
+and ``nan`` text, and inf in a parquet float column, are type errors (a NaN
+stored in a parquet float column reads as missing). A parquet column of a
+number, integer, boolean or date field stored as text, and a column name
+stored twice, are errors: the model reads the stored types.
 """
 
 from __future__ import annotations
@@ -838,9 +850,9 @@ def read_table(path: str | Path, name: str, *, years: Iterable[int] | None = Non
 
     Out: a DataFrame with the file's columns. CSV: every column is read as
     text (``dtype=str`` before any parsing, so "012345" stays "012345");
-    decimal commas, day-month-year dates and (in a Danish Excel file)
-    thousands separators are rewritten to the contract's form in
-    number/integer/date columns. Parquet: the contract's columns with their
+    decimal commas and (in a Danish Excel file) thousands separators are
+    rewritten to the contract's form in number/integer columns (day-first
+    dates stay as written; typing reads them). Parquet: the contract's columns with their
     stored types (nullable pandas dtypes; columns outside the contract are
     not loaded and are listed in ``attrs["extra_columns"]``). Excel: cell
     values as objects. ``attrs["read_report"]`` holds what reading found
@@ -2144,8 +2156,8 @@ def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
             for fk in _load_schema_cached(name).get("foreignKeys") or []:
                 res = fk["reference"].get("resource", "")
                 parent = views.get(res, frames.get(res)) if res else None
-                if parent is None:
-                    continue
+                if parent is None or (parent.n_rows if isinstance(parent, _SqlTable) else len(parent)) == 0:
+                    continue  # a parent without rows is reported as such, not once per child row
                 if isinstance(child, _SqlTable):
                     _sql_fk(db, child, fk, parent, report, name)
                 elif isinstance(parent, _SqlTable):  # a small table referring to a parquet table
@@ -2157,7 +2169,7 @@ def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
         for name, label, typed in annexes:
             for fk in _load_schema_cached(name).get("foreignKeys") or []:
                 res = fk["reference"].get("resource", "")
-                if res in frames:
+                if res in frames and len(frames[res]):
                     _check_fk(typed, fk, frames[res], label, report, name)
         summary = None
         if "persons" in views:
@@ -2200,7 +2212,7 @@ def _needed_by_the_model(persons: pd.DataFrame | None, tables: Mapping[str, pd.D
     if plans and munis is not None and "kommunekode" in munis and proj is not None \
             and {"year", "municipality_code"} <= set(proj.columns):
         codes = sorted(set(munis["kommunekode"].dropna()))
-        for y in plans:
+        for y in plans if codes else []:
             have = set(proj.loc[(proj["year"] == y).fillna(False).to_numpy(bool), "municipality_code"].dropna())
             missing = [c for c in codes if c not in have]
             if len(missing) == len(codes):

@@ -191,9 +191,7 @@ def read_typed(path: str | Path, name: str, *, years: Iterable[int] | None = Non
     contract = S.load_schema(name)
     typed, bad = S._coerce(df, contract, path.name, report)
     S._check_required(typed, contract, path.name, report, bad)
-    missing = [(k, n) for k, n in report.counts.items() if k[0] == S.ERROR]
-    if missing:
-        raise S.ValidationFailed(report)
+    report.raise_if_errors()
     order = [c for c in df.columns if c in typed.columns]
     typed = typed[order]
     typed.attrs["source_file"] = path.name

@@ -90,8 +90,13 @@ def persons_df(n: int = 20, year: int = 2024) -> pd.DataFrame:
     })
 
 
-def projection_df(years=(2024,)) -> pd.DataFrame:
-    return pd.DataFrame([(c, y, 100_000 + k) for y in years for k, c in enumerate(CODES)],
+POPULATION = {"101": 671_714, "147": 106_150, "751": 378_361}  # municipalities.csv, 1 January 2026
+
+
+def projection_df(years=(2024, 2025)) -> pd.DataFrame:
+    """The persons year 2024 and its planning year 2025, near each municipality's population (a
+    projection outside 0.5-2 times it is an error)."""
+    return pd.DataFrame([(c, y, POPULATION[c] + k) for y in years for k, c in enumerate(CODES)],
                         columns=["municipality_code", "year", "population_end_of_year"])
 
 

@@ -31,10 +31,12 @@ def _years(text: str) -> list[int]:
     return out
 
 
-def _validate_or_exit(data: Path, years: list[int] | None = None) -> None:
+def _validate_or_exit(data: Path, years: list[int] | None = None, planning_year=None) -> None:
+    """Validate ``data`` for the years the verb reads and the planning year(s) it
+    needs a projection for; exit 1 with the failure report when it fails."""
     from .schema import validate_folder
 
-    report = validate_folder(data, years=years)
+    report = validate_folder(data, years=years, planning_year=planning_year)
     if not report.ok:
         print(report.format(), file=sys.stderr)
         print(f"validation failed: nothing was written. {report.summary_line()}", file=sys.stderr)
@@ -57,7 +59,9 @@ def cmd_synth(a: argparse.Namespace) -> int:
 def cmd_validate(a: argparse.Namespace) -> int:
     from .schema import validate_folder
 
-    report = validate_folder(Path(a.data), years=_years(a.years) if a.years else None)
+    years = _years(a.years) if a.years else ([a.year] if a.year else None)
+    planning = a.planning_year or (a.year + 1 if a.year else "latest")
+    report = validate_folder(Path(a.data), years=years, planning_year=planning)
     if not report.ok:
         print(report.format())
         return 1
@@ -87,7 +91,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
     data = Path(a.data)
     t0 = time.perf_counter()
     if not a.no_validate:
-        _validate_or_exit(data, [config.year])
+        _validate_or_exit(data, [config.year], config.planning_year)
     t_val = time.perf_counter() - t0
     inputs = load_inputs(data, config.year, insurance_group=config.insurance_group, planning_year=config.planning_year)
     t_load = time.perf_counter() - t0 - t_val
@@ -127,7 +131,7 @@ def cmd_stability(a: argparse.Namespace) -> int:
     if a.variant != "base":
         config = config.variant(a.variant)
     if not a.no_validate:
-        _validate_or_exit(data, years)
+        _validate_or_exit(data, years, [y + config.planning_year - config.year for y in years])
     t0 = time.perf_counter()
     panel = Panel(data, years)
     boot_years = _years(a.bootstrap_years) if a.bootstrap_years else None
@@ -158,7 +162,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     test = a.test_year if a.test_year is not None else ref
     years = sorted({ref} | ({train, test} if train is not None else set()))
     if not a.no_validate:
-        _validate_or_exit(data, years)
+        _validate_or_exit(data, years, config.planning_year)
     t0 = time.perf_counter()
     panel = Panel(data, years, price_year=ref)
     res = run_sensitivity(panel, variants=variants, config=config, train_year=train, test_year=test if train else None)
@@ -219,6 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("validate", help="check a data folder against data_schema/; exit 1 with the failure report")
     s.add_argument("data", help="data folder")
     s.add_argument("--years", default=None, help="only these years of persons.parquet")
+    s.add_argument("--year", type=int, default=None,
+                   help="the year fit/report will model: it must be in persons.parquet (default: all years)")
+    s.add_argument("--planning-year", type=int, default=None,
+                   help="the planning year whose projection the model needs for every municipality "
+                        "(default: --year + 1, else the latest year of persons.parquet + 1)")
     s.add_argument("-v", "--verbose", action="store_true", help="also list warnings")
     s.set_defaults(func=cmd_validate)
 

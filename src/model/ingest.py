@@ -120,16 +120,22 @@ def read_fee_index(fee_index: Any) -> dict[int, float]:
     """The fee index as ``{year: index}``.
 
     ``fee_index`` is a path to a CSV with columns ``year`` and ``index`` (as
-    ``fee_index.csv``), a DataFrame with those columns, or a mapping.  Years
-    must be unique and every index a positive finite number.
+    ``fee_index.csv``; read as validation reads it, :func:`model.readers.read_typed`:
+    any encoding, delimiter and decimal mark), a DataFrame with those columns,
+    or a mapping.  Years must be unique, every index a positive finite number,
+    and each year's index within the contract's ratio of the previous year's
+    (``x-plausibility: year_on_year_ratio`` of ``fee_index.schema.yaml``, 0.5-2):
+    an index of 1e12 would scale the fees to nothing.
     """
     if isinstance(fee_index, Mapping):
         pairs = [(y, v) for y, v in fee_index.items()]
         source = "fee index mapping"
     else:
         if isinstance(fee_index, (str, os.PathLike)):
+            from .readers import read_typed
+
             source = str(fee_index)
-            df = pd.read_csv(fee_index, dtype=str)
+            df = read_typed(fee_index, "fee_index")
         elif isinstance(fee_index, pd.DataFrame):
             source = "fee index table"
             df = fee_index
@@ -153,7 +159,26 @@ def read_fee_index(fee_index: Any) -> dict[int, float]:
         out[year] = value
     if not out:
         raise ValueError(f"{source}: the fee index is empty")
+    lo, hi = fee_index_ratio_bounds()
+    years = sorted(out)
+    for prev, year in zip(years, years[1:]):
+        ratio = out[year] / out[prev]
+        if not lo <= ratio <= hi:
+            raise ValueError(f"{source}: year {year}: index {out[year]:g} is {ratio:.3g} times {prev}'s "
+                             f"{out[prev]:g}; a fee index moves by far less from one year to the next "
+                             f"(allowed ratio {lo:g}-{hi:g})")
     return out
+
+
+def fee_index_ratio_bounds() -> tuple[float, float]:
+    """(minimum, maximum) ratio of a year's fee index to the previous year's, from the
+    ``year_on_year_ratio`` entry of ``fee_index.schema.yaml``'s ``x-plausibility``."""
+    from .schema import load_schema
+
+    for p in load_schema("fee_index").get("x-plausibility") or []:
+        if p.get("name") == "year_on_year_ratio":
+            return float(p["minimum"]), float(p["maximum"])
+    return 0.0, float("inf")
 
 
 def _years_list(year: int | Iterable[int]) -> list[int]:
@@ -1162,18 +1187,19 @@ def _read_xlsx(path: Path) -> tuple[dict[str, _Sheet], list[str]]:
 
 
 def _decode_csv(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252")  # Danish Excel's "CSV (semikolonsepareret)"
+    """The one decoding of :mod:`model.readers` (UTF-8, BOM, UTF-16, Windows-1252 as Danish Excel's
+    "CSV (semikolonsepareret)", Latin-1 for anything else): the same text validation reads."""
+    from .readers import decode_bytes
+
+    return decode_bytes(data)[0]
 
 
 def _read_csv(path: Path, sheet: str) -> _Sheet:
+    from .readers import sniff_delimiter
+
     text = _decode_csv(path.read_bytes())
     first = text.split("\n", 1)[0]
-    delim = max([";", ",", "\t"], key=lambda d: first.count(d)) if first else ";"
+    delim = sniff_delimiter(first) if first.strip() else ";"
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     rows = [(i + 1, [_Cell(v) for v in rec]) for i, rec in enumerate(reader)]
     return _Sheet(path.name, sheet, rows)

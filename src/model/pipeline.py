@@ -93,9 +93,13 @@ def read_persons(path: Path, year: int, columns: list[str] | None = None, insura
     keeps a national year near 300 MB in memory.  ``insurance_group``: keep
     only that group (filtered while reading, in Arrow).
     """
+    from .readers import check_parquet_columns
+
     cols = list(columns or PERSON_COLUMNS)
     present = set(pq.read_schema(path).names)
     cols = [c for c in cols if c in present or c not in OPTIONAL_PERSON_COLUMNS]
+    # how the file stores its columns: duplicates, missing columns, numbers stored as text (named, not a KeyError)
+    check_parquet_columns(path, "persons", cols).raise_if_errors()
     filters = [("year", "=", year)] + ([("insurance_group", "=", insurance_group)] if insurance_group is not None else [])
     table = pq.read_table(path, columns=cols, filters=filters,
                           read_dictionary=[c for c in ("municipality_code", "clinic_id", "civil_status", "origin_group", "labour_status") if c in cols])
@@ -103,7 +107,26 @@ def read_persons(path: Path, year: int, columns: list[str] | None = None, insura
     if df.empty:
         years = sorted(pq.read_table(path, columns=["year"]).column("year").unique().to_pylist())
         raise ValueError(f"{path}: no persons for year {year}; years present: {years}")
+    _check_finite(df, path, "persons")
     return df
+
+
+def _check_finite(df: pd.DataFrame, path: Path, name: str) -> None:
+    """Raise :class:`model.schema.ValidationFailed` naming file, column and
+    rows where a float column of ``df`` holds inf, -inf or nan (the model's
+    own check of what validation rejects, for runs with --no-validate)."""
+    from .readers import FINITE_NOTE
+    from .schema import ValidationFailed, ValidationReport
+
+    report = ValidationReport()
+    for c in df.columns:
+        if pd.api.types.is_float_dtype(df[c].dtype):
+            v = df[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            bad = ~np.isfinite(v)
+            if bad.any():
+                report.add_rows(Path(path).name, c, f"type: number ({FINITE_NOTE})", np.flatnonzero(bad),
+                                lambda p, v=v: v[p].tolist())
+    report.raise_if_errors()
 
 
 def read_municipalities(path: Path) -> pd.DataFrame:
@@ -114,16 +137,26 @@ def read_municipalities(path: Path) -> pd.DataFrame:
 
 
 def read_clinics(path: Path) -> pd.DataFrame:
-    """clinics.csv with IDs and codes as strings and booleans parsed."""
-    c = pd.read_csv(path, dtype={"clinic_id": str, "municipality_code": str, "postcode": str, "split_from": str},
-                    keep_default_na=False, na_values={"capacities": [""], "vacant_capacities": [""]}, encoding="utf-8-sig")
-    c["island_doctor"] = c["island_doctor"].astype(str).str.lower().isin(["true", "1", "yes"])
-    return c
+    """clinics.csv read as validation reads it (:func:`model.readers.read_typed`).
+
+    Out: IDs and codes as strings (missing as ""), capacities as numbers,
+    ``island_doctor`` as bool (true/false, 1/0, yes/no, ja/nej, SAND/FALSK;
+    anything else raises), ``opened``/``closed`` as ISO text "YYYY-MM-DD"
+    whether the file wrote them ISO or day first (missing as ""). Any
+    encoding, delimiter and decimal mark of :mod:`model.readers`. Raises
+    :class:`model.schema.ValidationFailed` (file, column, row, rule) for
+    values that cannot be typed.
+    """
+    from .readers import model_frame, read_typed
+
+    return model_frame(read_typed(path, "clinics"))
 
 
 def read_projection(path: Path) -> pd.DataFrame:
-    """population_projection.csv with the municipality code as a string."""
-    return pd.read_csv(path, dtype={"municipality_code": str}, encoding="utf-8-sig")
+    """population_projection.csv read as validation reads it, the municipality code as a string."""
+    from .readers import model_frame, read_typed
+
+    return model_frame(read_typed(path, "population_projection"))
 
 
 def read_island_reports(data_dir: str | Path, clinics: pd.DataFrame | None = None,
@@ -140,10 +173,9 @@ def read_island_reports(data_dir: str | Path, clinics: pd.DataFrame | None = Non
     files whose name dates them within the year before its 1 January (the
     only ones that can cover it) are read.
     """
-    from .ingest import parse_report_filename
+    from .ingest import parse_report_filename, read_capacity_report
 
     day = dt.date(int(planning_year), 1, 1) if planning_year is not None else None
-    from .ingest import read_capacity_report
 
     cols = ["clinic_id", "region", "reporting_date", "reported_patients", "source"]
     folder = Path(data_dir) / "capacity_reports"
@@ -607,6 +639,75 @@ OUTPUT_TABLES = ("coefficients", "fit_statistics", "weights_by_cell", "capacity_
                  "capacity_by_municipality", "clinic_minimums", "clinic_profiles", "life_expectancy")
 
 
+#: Output columns the model's results rest on: each must be finite (no inf, -inf or nan) where the
+#: column is present. (Means over a clinic's listed patients are nan for a clinic with none; they
+#: are descriptive and not checked.)
+BINDING_COLUMNS: dict[str, tuple[str, ...]] = {
+    "coefficients": ("estimate",),
+    "weights_by_cell": ("predicted_use", "normalised_weight"),
+    "capacity_by_municipality": ("citizens", "population_end_of_year", "projection_factor", "weighted_citizens",
+                                 "need", "indicative"),
+    "capacity_by_health_council": ("weighted_citizens", "need_exact", "capacities_exact", "capacities", "allocated",
+                                   "counted_allocation", "headroom"),
+    "clinic_minimums": ("capacities", "mean_weight", "minimum_patients_exact", "minimum_patients"),
+}
+#: Output columns that cannot be negative (an integer overflow shows as -9223372036854775808).
+NON_NEGATIVE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "capacity_by_municipality": ("need", "indicative"),
+    "capacity_by_health_council": ("need_exact", "capacities_exact", "capacities"),
+    "clinic_minimums": ("capacities", "minimum_patients_exact", "minimum_patients"),
+}
+
+
+class OutputCheckFailed(ValueError):
+    """An output table holds a value no model result can take (inf, nan, a negative minimum);
+    raised before anything is written. ``.problems`` lists (table, column, rows, example, why)."""
+
+    def __init__(self, problems: list[tuple[str, str, int, Any, str]]):
+        self.problems = problems
+        lines = [f"  {t}.csv / {c}: {n:,} row(s), e.g. {v!r} ({why})" for t, c, n, v, why in problems]
+        super().__init__("the run's outputs hold values no model result can take; nothing was written "
+                         "(check the inputs' plausibility: capacities, projection, fee index):\n" + "\n".join(lines))
+
+
+def check_outputs(tables: dict[str, pd.DataFrame]) -> None:
+    """Check a run's output tables before they are written.
+
+    In: the tables of :class:`ModelRun` by name. Raises
+    :class:`OutputCheckFailed` (a ``ValueError``) naming table, column, the
+    number of rows and an example where a column of
+    :data:`BINDING_COLUMNS` holds inf, -inf or nan, or a column of
+    :data:`NON_NEGATIVE_COLUMNS` a negative value. Out: None.
+    """
+    problems: list[tuple[str, str, int, Any, str]] = []
+    for name, cols in BINDING_COLUMNS.items():
+        t = tables.get(name)
+        if t is None:
+            continue
+        for c in cols:
+            if c not in t.columns or not pd.api.types.is_numeric_dtype(t[c].dtype):
+                continue
+            v = t[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            bad = ~np.isfinite(v)
+            if bad.any():
+                problems.append((name, c, int(bad.sum()), float(v[bad][0]), "not finite"))
+    for name, cols in NON_NEGATIVE_COLUMNS.items():
+        t = tables.get(name)
+        if t is None:
+            continue
+        for c in cols:
+            if c not in t.columns or not pd.api.types.is_numeric_dtype(t[c].dtype):
+                continue
+            v = t[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            bad = v < 0
+            if bad.any():
+                first = t[c].to_numpy()[np.flatnonzero(bad)[0]]
+                problems.append((name, c, int(bad.sum()), first.item() if hasattr(first, "item") else first,
+                                 "negative"))
+    if problems:
+        raise OutputCheckFailed(problems)
+
+
 def constants(config: ModelConfig, national_le: float) -> dict[str, Any]:
     """The model's constants for the year, as data (so reports can show what changed)."""
     return {
@@ -629,6 +730,7 @@ def write_run(run: ModelRun, out: str | Path, inputs: Inputs | None = None, extr
     package versions, commit, timings per stage).  Person-level data is
     never written.
     """
+    check_outputs(run.tables)  # no inf/nan in binding columns, no negative minimum: before anything is written
     t0 = time.perf_counter()
     with AtomicFolder(Path(out)) as tmp:
         for name in OUTPUT_TABLES:

@@ -116,13 +116,24 @@ def municipalities(path: str | os.PathLike | None = None) -> pd.DataFrame:
     population, life expectancy (NaN where missing), contact share and the
     point are numbers.
     """
+    from .readers import model_frame, read_typed
+
     source = data_path(_MUNICIPALITIES_FILE) if path is None else Path(path)
-    with source.open("r", encoding="utf-8-sig") as fh:
-        df = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    # read as validation reads it (model.readers): any encoding, delimiter and decimal mark; a file
+    # without rows or with values that cannot be typed raises ValidationFailed naming file, column, row
+    typed = read_typed(source, "municipalities")
+    if len(typed) == 0:
+        from .schema import ValidationFailed, ValidationReport
+
+        report = ValidationReport()
+        report.add(source.name, None, "file has no data rows")
+        raise ValidationFailed(report)
+    df = model_frame(typed, integral_numbers=False)
     for c in df.columns:
-        df[c] = df[c].str.strip()
+        if df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype):
+            df[c] = df[c].str.strip()
     for c in (c for c in _NUMERIC_COLUMNS if c in df.columns or c != "area_km2_polygons"):
-        df[c] = pd.to_numeric(df[c].replace("", None), errors="raise").astype("float64")
+        df[c] = df[c].astype("float64")
     df["population_2026_01_01"] = df["population_2026_01_01"].astype("int64")
     df["municipality_code"] = df["kommunekode"].str.zfill(3)
     return df

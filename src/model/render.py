@@ -389,7 +389,7 @@ def validate_data(data: Path, year: int) -> dict[str, Any]:
         return {"available": False, "ok": True, "summary": f"validation skipped: model.schema not available ({e})"}
     report_tables = ("persons", "clinics", "municipalities", "population_projection", "fee_index",
                      "capacity_reports")
-    report = validate_folder(Path(data), years=[year], tables=report_tables)
+    report = validate_folder(Path(data), years=[year], tables=report_tables, planning_year=int(year) + 1)
     summary = validation_summary(report)
     if not summary["ok"]:
         text = report.format() if hasattr(report, "format") else summary.get("summary", "")

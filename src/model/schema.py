@@ -65,11 +65,23 @@ Danish Excel
 A CSV saved by Danish Excel is read, not refused: the delimiter is sniffed
 from the header (``;`` or tab), a UTF-8 byte-order mark is dropped, text
 that is not UTF-8 is decoded as Windows-1252, decimal commas (with ``.``
-thousands separators) in number columns, ``.`` thousands separators in
-integer columns and day-month-year dates are rewritten, and SAND/FALSK are
-read as booleans. The file then gets one warning naming what was found
-("file looks saved by (Danish) Excel: read with those conventions (...)"),
-so the user can check the numbers.
+thousands separators) in number columns and ``.`` thousands separators in
+integer columns are rewritten, day-first dates (DD-MM-YYYY, DD.MM.YYYY,
+DD/MM/YYYY) are read as dates, and SAND/FALSK (and ja/nej, yes/no) are read
+as booleans. The file then gets one warning naming what was found ("file
+looks saved by (Danish) Excel: read with those conventions (...)"), so the
+user can check the numbers.
+
+One reader
+----------
+The decoding (encoding, delimiter, booleans, dates) is
+:mod:`model.readers`, and the model's readers read through this module's
+reading and typing (:func:`model.readers.read_typed`): what validation
+accepts is what the model reads. Numbers must be finite: ``inf``, ``-inf``
+and ``nan`` text, and inf in a parquet float column, are type errors (a NaN
+stored in a parquet float column reads as missing). A parquet column of a
+number, integer, boolean or date field stored as text, and a column name
+stored twice, are errors: the model reads the stored types.
 """
 
 from __future__ import annotations
@@ -93,6 +105,8 @@ import pyarrow as pyarrow
 import pyarrow.compute  # noqa: F401  (pyarrow.compute.cast)
 import pyarrow.parquet as pq
 import yaml
+
+from . import readers as _readers
 
 __all__ = [
     "Failure",
@@ -146,8 +160,9 @@ PANDAS_DTYPES: dict[str, str] = {
     "date": "datetime64[us]",
 }
 
-_TRUE = {"true", "1", "sand"}  # Frictionless defaults, case-insensitive, plus Danish Excel's SAND
-_FALSE = {"false", "0", "falsk"}
+# One decoding for validation and the model: see model.readers
+_TRUE = _readers.TRUE_TOKENS  # true/1/yes/ja/SAND, case-insensitive
+_FALSE = _readers.FALSE_TOKENS  # false/0/no/nej/FALSK
 _DANISH_NUMBER = re.compile(r"^\s*[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$")
 _DANISH_THOUSANDS_INT = re.compile(r"^\s*[-+]?\d{1,3}(\.\d{3})+\s*$")
 _DANISH_DATE = re.compile(r"^\s*(\d{1,2})[-./](\d{1,2})[-./](\d{4})\s*$")
@@ -485,9 +500,11 @@ class ValidationReport:
         return self.format()
 
 
-class ValidationFailed(Exception):
+class ValidationFailed(ValueError):
     """Raised by pipeline commands when the inputs break their contracts, so
-    nothing is written. ``.report`` holds the :class:`ValidationReport`."""
+    nothing is written. ``.report`` holds the :class:`ValidationReport`. A
+    ``ValueError``, so the command line prints the report as the failure
+    report (exit code 2), never a traceback."""
 
     def __init__(self, report: ValidationReport):
         self.report = report
@@ -640,34 +657,15 @@ def to_pandera(schema: Mapping, columns: Iterable[str] | None = None) -> tuple[p
 # --------------------------------------------------------------------------
 
 
-def _sniff_delimiter(header: str) -> str:
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
-    return max(counts, key=lambda s: (counts[s], s == ","))
-
-
-def _decode(raw: bytes) -> tuple[str, list[str]]:
-    notes = []
-    if raw.startswith(b"\xef\xbb\xbf"):
-        notes.append("a UTF-8 byte-order mark (BOM)")
-        raw = raw[3:]
-    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        notes.append("UTF-16 encoding")
-        return raw.decode("utf-16"), notes
-    try:
-        return raw.decode("utf-8"), notes
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("cp1252")
-            notes.append("Windows-1252 encoding (not UTF-8)")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
-            notes.append("Latin-1 encoding (not UTF-8)")
-        return text, notes
+_sniff_delimiter = _readers.sniff_delimiter  # the one decoding layer (model.readers)
+_decode = _readers.decode_bytes
 
 
 def _danish_conventions(df: pd.DataFrame, schema: Mapping, danish: bool) -> list[str]:
-    """Rewrite Danish-Excel number and date text to the contract's form, in
-    place, for number/integer/date fields; returns notes on what was found."""
+    """Rewrite Danish-Excel number text to the contract's form, in place, for
+    number/integer fields, and note day-first dates (typed by
+    :func:`model.readers.parse_dates`, which reads them in every file
+    format); returns notes on what was found."""
     notes: list[str] = []
     for fdef in schema["fields"]:
         name, typ = fdef["name"], fdef["type"]
@@ -687,11 +685,8 @@ def _danish_conventions(df: pd.DataFrame, schema: Mapping, danish: bool) -> list
             if ok.any():
                 df.loc[ok, name] = s[ok].str.replace(".", "", regex=False).str.strip()
                 notes.append("thousands separators")
-        elif typ == "date":
-            m = s.str.extract(_DANISH_DATE)
-            ok = m[0].notna()
-            if ok.any():
-                df.loc[ok, name] = m.loc[ok, 2] + "-" + m.loc[ok, 1].str.zfill(2) + "-" + m.loc[ok, 0].str.zfill(2)
+        elif typ == "date":  # noted only: model.readers.parse_dates reads day-first dates (failures show the text)
+            if s.str.match(_DANISH_DATE).fillna(False).any():
                 notes.append("dates written day-month-year")
     return list(dict.fromkeys(notes))
 
@@ -729,6 +724,32 @@ def _read_csv(path: Path, schema: Mapping, report: ValidationReport, file: str) 
     return df
 
 
+def _parquet_schema_failures(arrow: pyarrow.Schema, schema: Mapping, file: str, report: ValidationReport) -> bool:
+    """Check how a parquet file stores its columns, before reading them.
+
+    In: the file's Arrow schema, the contract, the file name, the report.
+    Reports (errors, per column): a column name stored more than once (then
+    nothing else of the file can be read reliably: returns False), and a
+    contract column of type integer, number, boolean or date stored as text,
+    e.g. a year column of strings: validation could type the text, but the
+    model reads the stored type (and filters years on it), so the extract
+    must write the type. Out: True when the columns can be read.
+    """
+    names = list(arrow.names)
+    dups = [c for c in dict.fromkeys(names) if names.count(c) > 1]
+    for c in dups:
+        report.add(file, c, "column name appears more than once in the parquet file", value=names.count(c))
+    if dups:
+        return False
+    for fdef in schema["fields"]:
+        c, typ = fdef["name"], fdef["type"]
+        if c in names and typ != "string" and _arrow_kind(arrow.field(c).type) == "text":
+            report.add(file, c, f"stored as text in the parquet file, but the contract's type is {typ}: "
+                                f"the model reads the stored type, so write the column as {typ}",
+                       severity=_severity(fdef, "type"))
+    return True
+
+
 def _read_parquet(path: Path, schema: Mapping, report: ValidationReport, file: str,
                   years: Iterable[int] | None) -> pd.DataFrame | None:
     if path.stat().st_size == 0:
@@ -738,6 +759,8 @@ def _read_parquet(path: Path, schema: Mapping, report: ValidationReport, file: s
         pfile = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a broken file
         report.add(file, None, f"file unreadable as parquet: {exc}")
+        return None
+    if not _parquet_schema_failures(pfile.schema_arrow, schema, file, report):
         return None
     names = pfile.schema_arrow.names
     wanted = [f["name"] for f in schema["fields"] if f["name"] in names]
@@ -844,9 +867,9 @@ def read_table(path: str | Path, name: str, *, years: Iterable[int] | None = Non
 
     Out: a DataFrame with the file's columns. CSV: every column is read as
     text (``dtype=str`` before any parsing, so "012345" stays "012345");
-    decimal commas, day-month-year dates and (in a Danish Excel file)
-    thousands separators are rewritten to the contract's form in
-    number/integer/date columns. Parquet: the contract's columns with their
+    decimal commas and (in a Danish Excel file) thousands separators are
+    rewritten to the contract's form in number/integer columns (day-first
+    dates stay as written; typing reads them). Parquet: the contract's columns with their
     stored types (nullable pandas dtypes; columns outside the contract are
     not loaded and are listed in ``attrs["extra_columns"]``). Excel: cell
     values as objects. ``attrs["read_report"]`` holds what reading found
@@ -944,7 +967,7 @@ def _coerce_column(s: pd.Series, fdef: Mapping, file: str,
         if pd.api.types.is_integer_dtype(dt):
             return (s if dt == target else s.astype(target)), None
         if pd.api.types.is_numeric_dtype(dt):
-            num = s.astype("Float64")
+            num = s.astype("Float64")  # a NaN stored in a float column reads as missing (NA)
             present = num.notna().to_numpy(bool)
         else:
             txt = _to_text(s).str.strip()
@@ -952,7 +975,11 @@ def _coerce_column(s: pd.Series, fdef: Mapping, file: str,
             if typ == "integer":
                 txt = txt.where(txt.str.match(_INTEGER_TEXT.pattern).fillna(False), None)
             num = pd.to_numeric(txt, errors="coerce").astype("Float64")
-        bad = present & num.isna().to_numpy(bool)
+        # inf, -inf and nan are not numbers the model can use: type errors, in every engine
+        with np.errstate(invalid="ignore"):
+            nonfinite = ~np.isfinite(num.to_numpy(dtype="float64", na_value=np.nan))
+        bad = present & (num.isna().to_numpy(bool) | nonfinite)
+        num = num.mask(nonfinite)
         if typ == "integer":
             frac = (num % 1 != 0).fillna(False).to_numpy(bool)
             bad |= frac
@@ -963,29 +990,23 @@ def _coerce_column(s: pd.Series, fdef: Mapping, file: str,
     if typ == "boolean":
         if pd.api.types.is_bool_dtype(dt):
             return (s if dt == target else s.astype(target)), None
-        out = pd.Series(pd.NA, index=s.index, dtype="boolean")
         if pd.api.types.is_numeric_dtype(dt):
+            out = pd.Series(pd.NA, index=s.index, dtype="boolean")
             num = s.astype("Float64")
             out[(num == 1).fillna(False)] = True
             out[(num == 0).fillna(False)] = False
             present = num.notna().to_numpy(bool)
-        else:
-            low = _to_text(s).str.strip().str.lower()
-            out[low.isin(_TRUE)] = True
-            out[low.isin(_FALSE)] = False
-            present = (low.notna() & (low != "")).to_numpy(bool)
-        bad = present & out.isna().to_numpy(bool)
-        return out, fail(bad, "type: boolean (true/false or 1/0)")
+            bad = present & out.isna().to_numpy(bool)
+        else:  # the one decoding of booleans (model.readers): anything else is an error, never false
+            out, bad = _readers.parse_booleans(_to_text(s))
+        return out, fail(bad, _readers.BOOLEAN_RULE)
 
     if typ == "date":
         if pd.api.types.is_datetime64_any_dtype(dt):
             out = s.dt.tz_localize(None) if getattr(dt, "tz", None) else s
             return out.astype(target), None
-        txt = _to_text(s).str.strip()
-        present = (txt.notna() & (txt != "")).to_numpy(bool)
-        out = pd.to_datetime(txt, format="ISO8601", errors="coerce").astype(target)
-        bad = present & out.isna().to_numpy(bool)
-        return out, fail(bad, "type: date (YYYY-MM-DD)")
+        out, bad = _readers.parse_dates(_to_text(s))  # ISO and day-first Danish dates alike
+        return out.astype(target), fail(bad, _readers.DATE_RULE)
     raise ValueError(f"{name}: unsupported type {typ!r} in the contract")
 
 
@@ -1437,21 +1458,24 @@ def _sql_type(fdef: Mapping, raw: str, kind: str) -> tuple[str, str | None, str 
             return f"CAST({raw} AS BIGINT)", None, None, None
         if kind == "bool":
             return f"CAST({raw} AS BIGINT)", None, "type: integer required, got boolean", None
-        if kind == "float":
+        if kind == "float":  # inf and fractions fail; nan is missing (as pandas reads it)
             bad = f"({raw} IS NOT NULL AND NOT isnan({raw}) AND (NOT isfinite({raw}) OR {raw} <> trunc({raw})))"
             return f"CASE WHEN {bad} THEN NULL ELSE TRY_CAST(round({raw}) AS BIGINT) END", bad, None, "type: integer"
         typed = (f"CASE WHEN regexp_full_match({text}, '[-+]?[0-9]+(\\.0)?') "
                  f"THEN TRY_CAST(round(TRY_CAST({text} AS DOUBLE)) AS BIGINT) END")
         return typed, f"({present} AND ({typed}) IS NULL)", None, "type: integer"
     if typ == "number":
-        if kind in ("int", "float"):
+        if kind == "int":
             return f"CAST({raw} AS DOUBLE)", None, None, None
+        if kind == "float":  # inf and -inf are not numbers the model can use; nan is missing (as pandas reads it)
+            bad = f"({raw} IS NOT NULL AND isinf({raw}))"
+            return f"CASE WHEN isfinite({raw}) THEN CAST({raw} AS DOUBLE) END", bad, None, "type: number"
         if kind == "bool":
             return f"CAST({raw} AS DOUBLE)", None, "type: number required, got boolean", None
-        typed = f"TRY_CAST({text} AS DOUBLE)"
-        return typed, f"({present} AND {typed} IS NULL)", None, "type: number"
+        typed = f"CASE WHEN isfinite(TRY_CAST({text} AS DOUBLE)) THEN TRY_CAST({text} AS DOUBLE) END"
+        return typed, f"({present} AND ({typed}) IS NULL)", None, "type: number"
     if typ == "boolean":
-        rule = "type: boolean (true/false or 1/0)"
+        rule = _readers.BOOLEAN_RULE
         if kind == "bool":
             return raw, None, None, None
         if kind in ("int", "float"):
@@ -1464,8 +1488,8 @@ def _sql_type(fdef: Mapping, raw: str, kind: str) -> tuple[str, str | None, str 
     if typ == "date":
         if kind == "date":
             return f"CAST({raw} AS TIMESTAMP)", None, None, None
-        typed = f"TRY_CAST({text} AS TIMESTAMP)"
-        return typed, f"({present} AND {typed} IS NULL)", None, "type: date (YYYY-MM-DD)"
+        typed = f"TRY_CAST({text} AS TIMESTAMP)"  # parquet text dates: ISO only (stored text fails anyway)
+        return typed, f"({present} AND {typed} IS NULL)", None, _readers.DATE_RULE
     raise ValueError(f"{fdef['name']}: unsupported type {typ!r} in the contract")
 
 
@@ -1755,6 +1779,8 @@ def _sql_validate_parquet_checks(db: _Duck, path: Path, name: str, report: Valid
         arrow, meta = pfile.schema_arrow, pfile.metadata
     except Exception as exc:  # pyarrow raises several types for a broken file
         report.add(file, None, f"file unreadable as parquet: {exc}")
+        return None
+    if not _parquet_schema_failures(arrow, schema, file, report):
         return None
     names = list(arrow.names)
     present = _check_columns(pd.DataFrame(columns=names), schema, file, report)
@@ -2056,7 +2082,8 @@ def _selected_tables(tables: Iterable[str] | str | None) -> set[str]:
 
 def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
                     max_examples: int = DEFAULT_MAX_EXAMPLES, tables: Iterable[str] | str | None = None,
-                    engine: str = "duckdb", memory_limit: str | None = None) -> ValidationReport:
+                    engine: str = "duckdb", memory_limit: str | None = None,
+                    planning_year: int | Iterable[int] | str | None = None) -> ValidationReport:
     """Validate every input file of a data folder and the links between them.
 
     In: the folder; optionally the years to check (persons and services are
@@ -2084,6 +2111,15 @@ def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
     no listed patients, a municipality whose share of insurance group 2 is
     above the contract's limit (2 %), years without population projection or
     fee index. Nothing stops at the first failure.
+
+    What the verbs will need, as errors (so that ``validate`` OK means
+    ``fit``/``report`` do not reject the same data): every year in ``years``
+    has persons; ``planning_year`` (an int, several, or ``"latest"`` for
+    the latest persons year + 1, the default of ``fit``/``report`` on the
+    latest year; ``None``: not checked) has a population projection for
+    every municipality of municipalities.csv; a projection within the
+    contract's ratio (0.5-2) of the municipality's population in
+    municipalities.csv; a fee index within 0.5-2 of the previous year's.
     """
     if engine not in ("duckdb", "pandas"):
         raise ValueError(f"engine must be 'duckdb' or 'pandas', not {engine!r}")
@@ -2137,8 +2173,8 @@ def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
             for fk in _load_schema_cached(name).get("foreignKeys") or []:
                 res = fk["reference"].get("resource", "")
                 parent = views.get(res, frames.get(res)) if res else None
-                if parent is None:
-                    continue
+                if parent is None or (parent.n_rows if isinstance(parent, _SqlTable) else len(parent)) == 0:
+                    continue  # a parent without rows is reported as such, not once per child row
                 if isinstance(child, _SqlTable):
                     _sql_fk(db, child, fk, parent, report, name)
                 elif isinstance(parent, _SqlTable):  # a small table referring to a parquet table
@@ -2150,7 +2186,7 @@ def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
         for name, label, typed in annexes:
             for fk in _load_schema_cached(name).get("foreignKeys") or []:
                 res = fk["reference"].get("resource", "")
-                if res in frames:
+                if res in frames and len(frames[res]):
                     _check_fk(typed, fk, frames[res], label, report, name)
         summary = None
         if "persons" in views:
@@ -2161,8 +2197,83 @@ def validate_folder(folder: str | Path, years: Iterable[int] | None = None, *,
         if db is not None:
             db.close()
     _plausibility(summary, frames, files, years, report)
+    _needed_by_the_model(summary, frames, files, planning_year, report)
     _annex_plausibility(annexes, frames.get("municipalities"), report)
     return report
+
+
+def _needed_by_the_model(persons: pd.DataFrame | None, tables: Mapping[str, pd.DataFrame],
+                         files: Mapping[str, str], planning_year: int | Iterable[int] | str | None,
+                         report: ValidationReport) -> None:
+    """Errors for what the model's verbs need of the data beyond each table's contract.
+
+    In: the persons summary (:func:`_persons_summary`, or None), the typed
+    small tables, their file names, the planning year(s) to check (see
+    :func:`validate_folder`) and the report. Checks: the projection holds
+    every municipality in each planning year; each projection is within the
+    contract's ``population_ratio`` of the municipality's population in
+    municipalities.csv; each year's fee index within ``year_on_year_ratio``
+    of the previous year's.
+    """
+    munis, proj, fee = tables.get("municipalities"), tables.get("population_projection"), tables.get("fee_index")
+    pfile = files.get("population_projection", "population_projection.csv")
+    plans: list[int] = []
+    if isinstance(planning_year, str):
+        if planning_year != "latest":
+            raise ValueError(f"planning_year must be a year, years, 'latest' or None, not {planning_year!r}")
+        if persons is not None and "year" in persons.columns and persons["year"].notna().any():
+            plans = [int(persons["year"].max()) + 1]
+    elif planning_year is not None:
+        plans = sorted({int(planning_year)} if isinstance(planning_year, (int, np.integer))
+                       else {int(y) for y in planning_year})
+    if plans and munis is not None and "kommunekode" in munis and proj is not None \
+            and {"year", "municipality_code"} <= set(proj.columns):
+        codes = sorted(set(munis["kommunekode"].dropna()))
+        for y in plans if codes else []:
+            have = set(proj.loc[(proj["year"] == y).fillna(False).to_numpy(bool), "municipality_code"].dropna())
+            missing = [c for c in codes if c not in have]
+            if len(missing) == len(codes):
+                report.add(pfile, "year", "planning year missing: the model needs the projection of the planning "
+                           "year for every municipality", value=y)
+            else:
+                for c in missing:
+                    report.add(pfile, "municipality_code", "planning year missing for a municipality: the model "
+                               "needs the projection of the planning year for every municipality",
+                               value=f"{c} ({y})")
+    plaus = {p["name"]: p for p in _load_schema_cached("population_projection").get("x-plausibility") or []}
+    ratio = plaus.get("population_ratio")
+    if ratio and proj is not None and munis is not None \
+            and {"municipality_code", "population_end_of_year"} <= set(proj.columns) \
+            and {"kommunekode", "population_2026_01_01"} <= set(munis.columns):
+        lo, hi = float(ratio["minimum"]), float(ratio["maximum"])
+        pop = proj["municipality_code"].map(dict(zip(munis["kommunekode"], munis["population_2026_01_01"])))
+        r = proj["population_end_of_year"].astype("Float64") / pop.astype("Float64")
+        bad = ((r < lo) | (r > hi)).fillna(False).to_numpy(bool)
+        report.add_rows(pfile, "population_end_of_year",
+                        f"plausibility: projection outside {lo:g}-{hi:g} times the municipality's population "
+                        "in municipalities.csv", np.flatnonzero(bad),
+                        lambda p: [f"{proj['municipality_code'].iat[i]} ({_py(proj['year'].iat[i])}): "
+                                   f"{_py(proj['population_end_of_year'].iat[i]):,} vs {_py(pop.iat[i]):,}"
+                                   for i in p], severity=ratio.get("severity", ERROR))
+    fplaus = {p["name"]: p for p in _load_schema_cached("fee_index").get("x-plausibility") or []}
+    yoy = fplaus.get("year_on_year_ratio")
+    if yoy and fee is not None and {"year", "index"} <= set(fee.columns):
+        lo, hi = float(yoy["minimum"]), float(yoy["maximum"])
+        f = fee.dropna(subset=["year", "index"])
+        f = f.assign(__pos=np.flatnonzero(fee[["year", "index"]].notna().all(axis=1).to_numpy(bool)))
+        f = f.sort_values("year", kind="stable")
+        idx = f["index"].to_numpy(dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rr = idx[1:] / idx[:-1]
+        bad = ~((rr >= lo) & (rr <= hi))
+        yrs = f["year"].to_numpy()
+        pos = f["__pos"].to_numpy()[1:][bad]
+        vals = [f"{int(yrs[1:][k])}: {idx[1:][k]:g} = {rr[k]:.3g} x {int(yrs[:-1][k])}'s {idx[:-1][k]:g}"
+                for k in np.flatnonzero(bad)]
+        order = np.argsort(pos, kind="stable")
+        report.add_rows(files.get("fee_index", "fee_index.csv"), "index",
+                        f"plausibility: index outside {lo:g}-{hi:g} times the previous year's",
+                        pos[order], [vals[k] for k in order], severity=yoy.get("severity", ERROR))
 
 
 def _capacity_report_sheets(reports: Path) -> list[tuple[str, Path, str]]:
@@ -2287,10 +2398,12 @@ def _annex_plausibility(annexes: Sequence[tuple[str, str, pd.DataFrame]], munis:
     if munis is None or not {"kommunekode", "kommune"} <= set(munis.columns):
         return
     names = dict(zip(munis["kommunekode"], munis["kommune"]))
+    if not names:  # a municipalities.csv without rows is reported as such
+        return
     for _, label, t in annexes:
         if not {"Praksiskommune", "Praksiskommunekode"} <= set(t.columns):
             continue
-        expect = t["Praksiskommunekode"].map(names)
+        expect = t["Praksiskommunekode"].map(names).astype("str")
         bad = (expect.notna() & t["Praksiskommune"].notna()
                & (expect.str.casefold() != t["Praksiskommune"].str.casefold())).fillna(False).to_numpy(bool)
         report.add_rows(label, "Praksiskommune", "plausibility: municipality name does not match Praksiskommunekode",

@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-v", "--verbose", action="store_true", help="also list warnings")
     s.set_defaults(func=cmd_validate)
 
-    s = sub.add_parser("ingest", help="aggregate services.parquet into persons' gross_fee and local_services_fee")
+    s = sub.add_parser("ingest", help="aggregate services.parquet into persons' gross_fee, local_services_fee and contact_fee")
     s.add_argument("--data", required=True)
     s.add_argument("--year", type=int, required=True)
     s.add_argument("--out", required=True, help="persons file to write (written to a temporary file, then renamed; never over an input)")

@@ -1,4 +1,4 @@
-"""GP capacities per municipality and health council: MODEL.md steps 4-5.
+"""GP capacities per municipality and health council: docs/method.md steps 4-5.
 
 Named stages: weighted citizens -> need -> capacities.
 

@@ -3,7 +3,7 @@
 Verbs: ``synth`` (national-scale synthetic data), ``validate`` (data
 contracts), ``ingest`` (service lines -> fees), ``fit`` (the model),
 ``stability`` (refits on every year, reallocation, cluster bootstrap),
-``sensitivity`` (the variants of MODEL.md step 8 side by side),
+``sensitivity`` (the variants of docs/method.md step 8 side by side),
 ``clinic-sheets`` (one page per clinic), ``report`` (the annual report,
 rendered with papermill), ``evaluate`` (the 2028 evaluation, rendered with
 papermill).  Every pipeline verb validates its inputs first
@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
     s.set_defaults(func=cmd_stability)
 
-    s = sub.add_parser("sensitivity", help="run the sensitivity variants of MODEL.md step 8 against the base")
+    s = sub.add_parser("sensitivity", help="run the sensitivity variants of docs/method.md step 8 against the base")
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True, help="folder for the sensitivity tables (replaced atomically)")
     s.add_argument("--year", type=int, default=None, help="reference year (default: the latest in the data)")

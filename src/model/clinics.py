@@ -1,4 +1,4 @@
-"""Clinic minimum patient numbers (*minimumspatienttal*): MODEL.md step 6.
+"""Clinic minimum patient numbers (*minimumspatienttal*): docs/method.md step 6.
 
 minimum = capacities x 1,600 / mean weight of the clinic's listed patients,
 rounded to the nearest ``clinic_rounding_step`` (50), capped if a cap is

@@ -1,6 +1,6 @@
 """The one configuration object: every model choice in one frozen dataclass.
 
-Each field is a choice that MODEL.md either fixes (the executive order's
+Each field is a choice that docs/method.md either fixes (the executive order's
 constants: 1,600 citizens per capacity, one capacity per 35 km², island
 doctors under 500 patients left out) or marks as a **design choice** (age
 bands, normalisation, rounding step...).  A sensitivity variant is this
@@ -28,7 +28,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-#: Age bands of MODEL.md step 2 (design choice): lower bounds, inclusive.
+#: Age bands of docs/method.md step 2 (design choice): lower bounds, inclusive.
 DEFAULT_AGE_BANDS: tuple[int, ...] = (0, 3, 6, 16, 25, 35, 45, 55, 65, 75, 85)
 
 ORIGIN_GROUPS = ("danish", "menapt", "western", "other_non_western")
@@ -57,7 +57,7 @@ class ModelConfig:
     planning_year: int = 2026
     """Year the capacities are for; its end-of-year projected population is used (§4.2.2)."""
 
-    # --- estimation sample (MODEL.md step 1-2) -----------------------------
+    # --- estimation sample (docs/method.md step 1-2) -----------------------------
     insurance_group: int = 1
     """Only citizens in health-insurance group 1 count (§4.6.2)."""
     excluded_practice_forms: tuple[str, ...] = ("regional", "tender")
@@ -127,7 +127,7 @@ class ModelConfig:
     normalise_weights: bool = True
     """Scale weights so that the national mean (group 1) is exactly 1 (design choice)."""
 
-    # --- capacities (MODEL.md step 5) ---------------------------------------
+    # --- capacities (docs/method.md step 5) ---------------------------------------
     citizens_per_capacity: float = 1600.0
     """Disease-weighted citizens per GP capacity (§4.6.4)."""
     km2_per_capacity: float | None = 35.0
@@ -139,7 +139,7 @@ class ModelConfig:
     island_min_patients: int = 500
     """Island-doctor clinics with fewer listed patients are left out of the counted allocation (§4.2.4)."""
 
-    # --- clinics (MODEL.md step 6) -------------------------------------------
+    # --- clinics (docs/method.md step 6) -------------------------------------------
     clinic_rounding_step: int = 50
     """Clinic minimum patient numbers are rounded to the nearest multiple (§4.3.9)."""
     clinic_cap: float | None = None
@@ -264,7 +264,7 @@ def _validate(c: ModelConfig) -> None:
             raise ValueError(f"invalid configuration: {msg}")
 
 
-#: Named sensitivity variants: fields replaced relative to the base model (MODEL.md step 8).  ``"engine":
+#: Named sensitivity variants: fields replaced relative to the base model (docs/method.md step 8).  ``"engine":
 #: False`` marks a variant that runs in the annual fit (``python -m model fit --variant NAME``) but not in the
 #: stability and sensitivity engine, which works on sums per group of identical citizens (see
 #: :func:`engine_variants`).

@@ -1,4 +1,4 @@
-"""The 2028 evaluation of the model (MODEL.md step 9, §4.4.4).
+"""The 2028 evaluation of the model (docs/method.md step 9, §4.4.4).
 
 The health reform agreement schedules a large evaluation in 2028, after the
 new fee structure of 2027.  This module computes it from a data folder; it

@@ -1,6 +1,6 @@
 """Features: from person rows to the model's 0/1 regressors, via cells.
 
-MODEL.md step 2.  Every regressor is a dummy, so citizens with identical
+docs/method.md step 2.  Every regressor is a dummy, so citizens with identical
 characteristics form a *cell*; the regression only needs, per cell, the
 number of citizens and the sums of use and squared use (see
 :mod:`model.regression`).  This module
@@ -343,7 +343,7 @@ def missing_contact_fee_message() -> str:
 
 
 def outcome(persons: pd.DataFrame, config: ModelConfig, in_sample: np.ndarray | None = None) -> np.ndarray:
-    """Dependent variable y of each citizen (DKK), MODEL.md step 1.
+    """Dependent variable y of each citizen (DKK), docs/method.md step 1.
 
     ``chronic_fee_treatment='impute_contacts'`` (base): gross_fee + the
     contact fee imputed for citizens on the chronic-care fee

@@ -3,7 +3,7 @@
 Two unrelated inputs come in here.
 
 1. **Service lines** from the health-insurance register (*sygesikringsregisteret*,
-   SSSY): one line per service, with the fee paid for it.  MODEL.md step 1 uses
+   SSSY): one line per service, with the fee paid for it.  docs/method.md step 1 uses
    each citizen's gross fee (*bruttohonorar*) in the latest complete year as the
    dependent variable.  :func:`aggregate_services` sums the lines per person
    (and year) with DuckDB reading the parquet file directly, out of core, so a
@@ -12,7 +12,7 @@ Two unrelated inputs come in here.
    :func:`ingest` does both from a data folder and writes the result atomically.
 
 2. **The regions' capacity reports** (the guidance on reporting allocated and
-   vacant GP capacities and island doctors, "R§" in MODEL.md): the Excel
+   vacant GP capacities and island doctors, "R§" in docs/method.md): the Excel
    template of annex 1 (*Bilag 1*, one row per provider number) and annex 2
    (*Bilag 2*, island doctors, *ø-læger*).  :func:`read_capacity_report` reads
    one report, checks it against the annex's rules and collects *every*
@@ -83,7 +83,7 @@ __all__ = [
 
 #: Fee codes of the ultrasound services in Region Sjælland's local agreement
 #: (2025-2026, 12 municipalities; seed 004): 4350-4360 inclusive.  They raise
-#: recorded use for reasons of local agreement, not need (MODEL.md step 8).
+#: recorded use for reasons of local agreement, not need (docs/method.md step 8).
 DEFAULT_LOCAL_SERVICE_CODES: tuple[str, ...] = tuple(str(c) for c in range(4350, 4361))
 
 #: Service codes of the contact services that the chronic-care fee replaces (§4.4.3: consultation, e-mail,

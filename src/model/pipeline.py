@@ -1,6 +1,6 @@
 """The model chain end to end: inputs -> fit -> weights -> capacities -> clinic numbers.
 
-MODEL.md steps 1-6.  :func:`load_inputs` reads the files of a data folder
+docs/method.md steps 1-6.  :func:`load_inputs` reads the files of a data folder
 (only the columns and the year needed); :func:`run_model` takes plain data
 frames and a frozen :class:`~model.config.ModelConfig` and returns a
 :class:`ModelRun` holding the fits and the output tables; :func:`write_run`
@@ -51,7 +51,7 @@ class Inputs:
 
     ``residents``: residents of every insurance group per municipality in the
     data year (municipality_code, residents), for the group-1 share of
-    MODEL.md step 4; None counts them from ``persons`` (which must then hold
+    docs/method.md step 4; None counts them from ``persons`` (which must then hold
     every group).  ``island_reports``: the island doctors the regions
     reported in annex 2 (:func:`model.clinics.island_reports_table`); None or
     empty leaves the clinic register's flag as the only source.
@@ -314,7 +314,7 @@ def residents_table(persons: pd.DataFrame, residents: pd.DataFrame | None, muni_
 def person_year_shares(persons: pd.DataFrame, config: ModelConfig) -> np.ndarray | None:
     """Share of the year each citizen was resident (``days_resident`` / days in the year), or None.
 
-    Only with ``config.person_year_weights`` (MODEL.md step 1, design choice:
+    Only with ``config.person_year_weights`` (docs/method.md step 1, design choice:
     the base counts every end-of-year resident as a full year); then the
     fit is of use per year at risk, each citizen weighted by this share.
     """
@@ -443,7 +443,7 @@ def clinic_profiles(cell_keys: np.ndarray, person_cell: np.ndarray, clinic_codes
 
 
 def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> ModelRun:
-    """Run MODEL.md steps 1-6 on one year of inputs.
+    """Run docs/method.md steps 1-6 on one year of inputs.
 
     In: :class:`Inputs` (persons of ``config.year``) and the configuration.
     Out: :class:`ModelRun` with the fits of ``variant`` and of its

@@ -83,7 +83,7 @@ _NUMERIC_COLUMNS = (
 
 #: The 12 municipalities of Region Sjælland's local agreement on ultrasound in
 #: general practice 2025-2026 (fee codes 4350-4360), as named in the agreement
-#: (``seeds/004_6310b9960d1c20c4.txt``, section 3).
+#: (Region Sjælland's local agreement on ultrasound in general practice 2025-2026, section 3).
 SJAELLAND_ULTRASOUND_MUNICIPALITY_NAMES: tuple[str, ...] = (
     "Faxe",
     "Guldborgsund",

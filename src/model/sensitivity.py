@@ -1,4 +1,4 @@
-"""Sensitivity analyses (MODEL.md step 8): each consultation objection as a variant, side by side with the base.
+"""Sensitivity analyses (docs/method.md step 8): each consultation objection as a variant, side by side with the base.
 
 A variant is the base :class:`~model.config.ModelConfig` with fields
 replaced (:data:`model.config.VARIANTS`); where it needs a feature built
@@ -22,7 +22,7 @@ Which stage of the chain a variant touches follows from the fields it
 changes (:data:`FIELD_STAGES`); :func:`variant_stages` names them, and the
 tests check that a variant changes its stage's outputs and nothing upstream.
 
-Life expectancy: MODEL.md's variants need municipal remaining life
+Life expectancy: the method's variants need municipal remaining life
 expectancy at 65 and life expectancy by sex, which are not in the public
 reference data; :func:`derive_life_expectancy_variants` derives them (see its
 docstring) into ``src/model/data/life_expectancy_variants.csv``.
@@ -80,7 +80,7 @@ FIELD_STAGES: dict[str, str] = {
 #: Fields that change the fitted coefficients (a fit is reused across variants that agree on all of them).
 FIT_FIELDS = tuple(f for f, s in FIELD_STAGES.items() if s in ("sample", "outcome", "design", "estimator", "inference"))
 
-#: Analyses of MODEL.md step 8 that the data cannot support, with the reason (reported in the manifest).
+#: Analyses of docs/method.md step 8 that the data cannot support, with the reason (reported in the manifest).
 NOT_RUN: dict[str, str] = {
     "somatic_separate_diseases": "persons.parquet holds only the count of selected chronic somatic diseases, not the "
                                  "diseases themselves; somatic_each_count (0/1/2/3/4+) is the finest split available.",
@@ -180,7 +180,7 @@ def check_parameters(variants: Sequence[str] | None = None, year: int | None = N
 def run_sensitivity(data: str | Path | sb.Panel, variants: Sequence[str] | None = None, config: ModelConfig | None = None,
                     year: int | None = None, train_year: int | None = None, test_year: int | None = None,
                     extra_variants: dict[str, ModelConfig] | None = None) -> SensitivityResult:
-    """Run the base and every variant on the reference year and compare them (MODEL.md step 8).
+    """Run the base and every variant on the reference year and compare them (docs/method.md step 8).
 
     In: a data folder or :class:`~model.stability.Panel`; variant names of
     :data:`model.config.VARIANTS` (default: all); the base configuration
@@ -561,7 +561,7 @@ def derive_life_expectancy_variants(municipalities: pd.DataFrame) -> pd.DataFram
 
 
 LIFE_EXPECTANCY_HEADER = """\
-# Derived municipal life expectancy for the sensitivity variants of MODEL.md step 8 (§4.4.2.4).
+# Derived municipal life expectancy for the sensitivity variants of docs/method.md step 8 (§4.4.2.4).
 # NOT published figures: derived by model.sensitivity.derive_life_expectancy_variants under an assumption.
 # Public inputs: life expectancy at birth per municipality (Statistics Denmark HISBK, period ending 2023, as in
 #   municipalities.csv) and national life expectancy at birth and remaining at 60 by sex, 2019/20 (Statistics

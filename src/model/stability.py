@@ -1,4 +1,4 @@
-"""Stability across years (MODEL.md step 7), the cluster bootstrap, and the fast model chain.
+"""Stability across years (docs/method.md step 7), the cluster bootstrap, and the fast model chain.
 
 The ministry's answer to a consultation objection is a number: how much the
 result moves.  This module refits the model on every year of a panel (fees
@@ -852,7 +852,7 @@ def cell_predictions(fc: FeatureCells, config: ModelConfig, params: pd.Series) -
 
 
 def chain(yd: YearData, config: ModelConfig, params: pd.Series) -> ChainResult:
-    """MODEL.md steps 3-6 for the coefficients ``params`` on the year's population (vectorised, no loops).
+    """docs/method.md steps 3-6 for the coefficients ``params`` on the year's population (vectorised, no loops).
 
     Uses :func:`model.weights.life_expectancy_factors`,
     :func:`model.capacity.capacity_by_municipality`,
@@ -1178,7 +1178,7 @@ def _coef_rows(year: int, f: CellOLSResults, alpha: float) -> pd.DataFrame:
 def run_stability(data: str | Path | Panel, years: Iterable[int] | None = None, config: ModelConfig | None = None,
                   bootstrap_draws: int = 200, bootstrap_years: Iterable[int] | None = None, seed: int = 20250630,
                   alpha: float = 0.05, rounding_steps: Sequence[int] = (10, 50, 100)) -> StabilityResult:
-    """Refit every year of the panel and measure how the results move (MODEL.md step 7).
+    """Refit every year of the panel and measure how the results move (docs/method.md step 7).
 
     In: a data folder (or a :class:`Panel`), the years (default: all in
     persons.parquet; fees brought to the latest year's price level), the

@@ -348,7 +348,7 @@ USE_GAMMA_SHAPE = 1.4
 # All assumed; each is the synthetic "truth" that model.evaluation should find.
 # -----------------------------------------------------------------------------
 
-#: First year of the new fee structure (the health reform's fee agreement, MODEL.md step 9).
+#: First year of the new fee structure (the health reform's fee agreement, docs/method.md step 9).
 FEE_STRUCTURE_YEAR = 2027
 #: The 2027 fee structure as multipliers of :data:`TRUE_COEFFICIENTS` (assumed): the capitation part
 #: of the fee (flat per listed citizen, the intercept) rises and consultation fees fall, so use that

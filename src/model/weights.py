@@ -1,4 +1,4 @@
-"""Disease weights (*sygdomsvægte*): MODEL.md step 3.
+"""Disease weights (*sygdomsvægte*): docs/method.md step 3.
 
 Named stages, in order (each kept as a column so users can follow them):
 

@@ -50,7 +50,8 @@ def clinic_table(
     reference table (for the health council).
     Out: one row per clinic open on 1 January of the planning year, sorted by
     clinic_id, with the columns of ``clinic_minimums.csv`` plus
-    ``island_excluded`` and ``weight_source``.
+    ``island_excluded`` and ``weight_source``, and last the practice ``name``
+    (empty when clinics.csv has none).
     """
     c = open_clinics(clinics, config)[
         ["clinic_id", "municipality_code", "practice_form", "capacities", "island_doctor", "opened", "split_from"]
@@ -80,6 +81,9 @@ def clinic_table(
         mp = np.minimum(mp, int(config.clinic_cap))
     c["minimum_patients"] = mp
     c["island_excluded"] = c["island_doctor"].astype(bool) & (c["listed_patients"] < config.island_min_patients)
+    # the practice name (Yderregisteret's praksisbetegnelse) for the clinic sheets; last, so columns stay put
+    c["name"] = c["clinic_id"].map(clinics.set_index("clinic_id")["name"]) if "name" in clinics.columns else ""
     cols = ["clinic_id", "municipality_code", "health_council", "practice_form", "island_doctor", "island_excluded",
-            "listed_patients", "weight_source", "mean_weight", "capacities", "minimum_patients_exact", "minimum_patients"]
+            "listed_patients", "weight_source", "mean_weight", "capacities", "minimum_patients_exact", "minimum_patients",
+            "name"]
     return c[cols].sort_values("clinic_id").reset_index(drop=True)

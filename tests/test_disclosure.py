@@ -43,6 +43,7 @@ from model import render
 YEAR = 2025
 PERSONS = 3_000
 K = 5
+ZERO_SHOWN = False  # the sheets print 0 as <5 too; True only to check the attack's power on a weaker sheet
 
 
 # ---------------------------------------------------------------------------
@@ -234,7 +235,8 @@ def attack_sheet(html: str, sm, le: float, truth: dict, listed_true: int) -> dic
     m_min = re.search(r'class="big">([0-9,]+)<', html)
     cap = number(facts["Capacities"])
     w_shown, minimum = number(m_w.group(1)), number(m_min.group(1))
-    w_lo, w_hi = w_shown - 0.005, w_shown + 0.005
+    digits = len(m_w.group(1).split(".")[1]) if "." in m_w.group(1) else 0
+    w_lo, w_hi = w_shown - 0.5 * 10 ** -digits, w_shown + 0.5 * 10 ** -digits
     if minimum > 25 and sm.cfg.clinic_cap is None:  # minimum = round50(capacities x 1600 / w)
         w_lo = max(w_lo, cap * 1600 / (minimum + 25))
         w_hi = min(w_hi, cap * 1600 / (minimum - 25))
@@ -256,7 +258,7 @@ def attack_sheet(html: str, sm, le: float, truth: dict, listed_true: int) -> dic
     for r in rows_add:
         a = addon_lab[r[0]]
         if r[1] == f"<{K}":
-            names.append(a), lo.append(0), hi.append(K - 1), wts.append(sm.addon_weight[a]), is_as.append(0)
+            names.append(a), lo.append(1 if truth.get(a, 0) and ZERO_SHOWN else 0), hi.append(K - 1), wts.append(sm.addon_weight[a]), is_as.append(0)
         elif r[1] == render.HIDDEN:
             names.append(a), lo.append(K), hi.append(L), wts.append(sm.addon_weight[a]), is_as.append(0)
         else:
@@ -306,6 +308,96 @@ def test_no_clinic_sheet_gives_away_a_hidden_count(run):
     print(f"sheets attacked: {attacked}, hidden counts: {unknowns}, recovered: {len(recovered)}")
     assert attacked >= 100, "too few sheets with hidden counts for the attack to mean anything"
     assert recovered == []
+
+
+def _scaled_run(src: Path, dst: Path, sizes: list[int], seed: int = 1) -> Path:
+    """A copy of the run whose clinics have bigger patient lists (national sizes), one or two add-ons of 1-4.
+
+    The 3,000-citizen run's clinics have at most a dozen patients, so every
+    age-sex group is pooled; here each clinic gets ``sizes[i % len(sizes)]``
+    patients drawn from the run's own patient mix, consistent mean weights,
+    capacities and minimum numbers, so that complements (``x``) and the
+    rounding of the weight are what stands between the attacker and a count.
+    """
+    import shutil
+
+    from model.clinics import round_to_step
+
+    shutil.copytree(src, dst)
+    t = render.load_run(src)
+    sm = render._sheet_model(t)
+    wide = render.clinic_term_shares(t)
+    ct = t["clinic_minimums"].copy()
+    rng = np.random.default_rng(seed)
+    as_share = (wide[sm.agesex].sum() / wide[sm.agesex].sum().sum()).to_numpy()
+    add_share = {a: float(wide[a].sum() / wide["listed"].sum()) for a in sm.addon_weight}
+    keep = ct.loc[(ct["weight_source"] == "own_patients") & (ct["listed_patients"] >= K), "clinic_id"].tolist()
+    from model.features import reference_term
+
+    ref_term = reference_term(t["config"])
+    rows = []
+    for i, cid in enumerate(keep):
+        n = int(sizes[i % len(sizes)])
+        counts = dict(zip(sm.agesex, rng.multinomial(n, as_share).tolist()))
+        counts.update({a: int(rng.binomial(n, sh)) for a, sh in add_share.items()})
+        for a in rng.choice(list(sm.addon_weight), size=int(rng.integers(1, 3)), replace=False):
+            counts[a] = int(rng.integers(1, K))
+        r = ct.index[ct["clinic_id"] == cid][0]
+        old = wide.loc[cid]
+        le = ct.at[r, "mean_weight"] / (sum(old.get(g, 0) * sm.base_weight[g] for g in sm.agesex)
+                                        + sum(old.get(a, 0) * w for a, w in sm.addon_weight.items())) * old["listed"]
+        mw = le * (sum(counts[g] * sm.base_weight[g] for g in sm.agesex)
+                   + sum(counts[a] * w for a, w in sm.addon_weight.items())) / n
+        cap = max(1.0, float(round(n * mw / 1600))) if n >= 800 else float(ct.at[r, "capacities"])
+        ct.loc[r, ["listed_patients", "mean_weight", "capacities", "minimum_patients_exact"]] = \
+            [n, mw, cap, cap * 1600 / mw]
+        ct.at[r, "minimum_patients"] = int(round_to_step([cap * 1600 / mw], 50)[0])
+        rows.append({"clinic_id": cid, "term": "Intercept", "patients": n})
+        rows += [{"clinic_id": cid, "term": term, "patients": v} for term, v in counts.items() if v and term != ref_term]
+    ct[ct["clinic_id"].isin(keep)].to_csv(dst / "clinic_minimums.csv", index=False)
+    prof = pd.DataFrame(rows).assign(coefficient=0.0, contribution=0.0)
+    prof.to_csv(dst / "clinic_profiles.csv", index=False)
+    return dst
+
+
+def _attack_all(run_dir: Path, sheets: Path) -> tuple[int, int, int, list]:
+    """Attack every sheet of a run folder: (sheets attacked, hidden counts, x cells, recovered)."""
+    t = render.load_run(run_dir)
+    sm = render._sheet_model(t)
+    wide = render.clinic_term_shares(t)
+    attacked = unknowns = xs = 0
+    recovered = []
+    for r in t["clinic_minimums"].itertuples():
+        if r.weight_source != "own_patients" or r.listed_patients < K:
+            continue
+        truth = wide.loc[r.clinic_id].to_dict()
+        before = sum(truth.get(g, 0) * sm.base_weight[g] for g in sm.agesex) + \
+            sum(truth.get(a, 0) * w for a, w in sm.addon_weight.items())
+        le = r.mean_weight / (before / r.listed_patients)
+        html = (sheets / f"{r.clinic_id}.en.html").read_text(encoding="utf-8")
+        xs += html.count(f'class="n">{render.HIDDEN}<')
+        res = attack_sheet(html, sm, le, truth, int(r.listed_patients))
+        assert res["feasible"], f"the attacker's relations exclude the truth on {r.clinic_id}: the attack is wrong"
+        if res["unknowns"]:
+            attacked += 1
+            unknowns += res["unknowns"]
+        recovered += [(r.clinic_id, int(r.listed_patients), nm, v, truth.get(nm, 0)) for nm, v in res["recovered"]]
+    return attacked, unknowns, xs, recovered
+
+
+def test_no_sheet_of_a_bigger_clinic_gives_away_a_hidden_count(run, tmp_path, monkeypatch):
+    """Clinics of 20 to 4,000 patients with add-ons of 1-4: complements and 2 decimals hold; 4 decimals would not."""
+    scaled = _scaled_run(run["report"] / "run", tmp_path / "run", [20, 60, 150, 400, 1500, 4000])
+    render.clinic_sheets(scaled, tmp_path / "sheets")
+    attacked, unknowns, xs, recovered = _attack_all(scaled, tmp_path / "sheets")
+    print(f"bigger clinics: sheets attacked {attacked}, hidden counts {unknowns}, x cells {xs}, recovered {len(recovered)}")
+    assert attacked >= 100 and xs >= 50
+    assert recovered == []
+    # the attack has teeth: the same sheets with the weight to 4 decimals give counts away
+    monkeypatch.setattr(render, "SHEET_WEIGHT_DECIMALS", 4)
+    render.clinic_sheets(scaled, tmp_path / "sheets4")
+    big = [c for c in _attack_all(scaled, tmp_path / "sheets4")[3] if c[1] >= 1500]
+    assert big and all(v == truth for _, _, _, v, truth in big)
 
 
 def test_small_clinic_sheets_show_nothing_from_their_patients(run):
@@ -496,3 +588,19 @@ def test_unknown_weight_source_gets_a_neutral_text():
     assert "Aarhus" in render._source_text(en, "municipality", 2025, "Aarhus")
     assert "split from another clinic" in render._source_text(en, "split_from", 2025, "Aarhus")
     assert "new_rule" in render._source_text(en, "new_rule", 2025, "Aarhus")
+
+
+def test_a_sum_of_clinics_with_one_small_clinic_is_hidden_with_a_complement():
+    """Council A's listed patients minus the sheets of its other clinics would name the clinic of 3 patients."""
+    clinics = pd.DataFrame({"health_council": ["A", "A", "B", "B", "C"], "listed": [3, 900, 4, 2, 700],
+                            "practice_form": ["solo"] * 5})
+    table = pd.DataFrame({"Health council": ["A", "B", "C"], "Listed patients (group 1)": [903, 6, 700],
+                          "Patients in regional or tender clinics": [0, 0, 0]})
+    marked = render._mark_sheet_sums(table, clinics, K)
+    assert marked.attrs["hidden"]["Listed patients (group 1)"] == [True, False, False]  # B: 4 + 2 = 6 pins neither
+    html = render.table_html(marked)
+    rows = [r for tb in page_tables(html) for r in tb["rows"]][1:]
+    listed = [r[1] for r in rows]
+    # A hidden for the sheets; then A alone would be the country total minus B and C: the smallest other is hidden too
+    assert listed == [render.HIDDEN, render.HIDDEN, "700"]
+    assert render.sums_of_sheets_hidden(["A"], pd.Series(["A", "A"]), pd.Series([1, 1])) == [True]

@@ -23,10 +23,42 @@ plot the result tables live here (``load_run``, ``show_table``,
 ``suppress_small``, the ``*_table`` and ``figure_*`` functions), so they
 can be tested without a kernel.
 
-Disclosure control: no table shows a count of 1-4 persons (shown as
-``<5``), and a figure that rests on fewer than 5 persons (a mean weight of a
-small group) is blanked with it; zeros are shown as they are (an empty
-cell reveals no one).  No person-level row is ever written or shown.
+Disclosure control (``min_cell_size`` = k = 5).  No person-level row is
+ever written or shown, and nothing published lets a reader work out a count
+of 1-4 persons, from the page itself or by combining the pages of one run:
+
+* Report tables (:func:`table_html`, so every ``show_table``): a count of
+  1-4 reads ``<5`` and a figure resting on those persons (a mean weight) is
+  blanked with it; zeros are shown (they identify no one).  Complementary
+  suppression (:func:`suppress_with_complements`): a count table sits under
+  totals printed elsewhere (municipalities under their health council's
+  total, health councils under the country's), so while a group's masked
+  cells could be worked out from its total minus its visible cells, the
+  next smallest cell of at least 5 in the group is hidden too and reads
+  ``x``; the caption says what ``x`` means.  A sum of clinics' listed
+  patients (island doctors per health council) that includes a clinic of
+  1-4 patients is hidden as ``x``, since the clinics' sheets print the others.
+* Clinic sheets (:func:`clinic_sheets`), in one sentence for the GP: a group
+  or add-on with fewer than 5 of the clinic's patients, none included, reads
+  ``<5`` without its contribution; then the next smallest add-on is hidden
+  too (``x``), small age-sex groups are pooled with the next smallest group,
+  and the mean weight is printed with 2 decimals, so the hidden numbers
+  cannot be worked out from the rest of the page.  Why each part: the
+  contributions of the visible rows, the listed count and a precise mean
+  weight leave the hidden rows' total (patients x weight) known to within
+  listed x 0.005; with one unknown of known weight that total names the
+  count, so a complement of at least 5 patients is hidden with it and the
+  mean is rounded until that window is wider than one patient of the
+  complement's weight.  No sum of contributions, no life-expectancy factor
+  and no unrounded minimum are printed (each would give the mean back to
+  more decimals); the binding number, rounded to 50, is.  Zero reads ``<5``
+  so the attacker does not learn which characteristics are absent.  A
+  clinic with 1-4 listed patients (or an area of fewer than 5 citizens for a
+  clinic without patients) shows no mean weight and no minimum number, since
+  both are means over those few persons; the sheet says so and that the
+  region has the calculation.  The municipality's median minimum is taken
+  over numbers shown on sheets only.  ``tests/test_disclosure.py`` attacks
+  every table and sheet of a small run with an integer solver.
 """
 
 from __future__ import annotations
@@ -658,7 +690,42 @@ def data_checks(data_dir: str | Path, year: int, validation: Mapping[str, Any] |
     le = pd.to_numeric(munis["life_expectancy_at_birth"], errors="coerce")
     imp = munis.loc[le.isna(), ["kommune", "sundhedsraad"]].rename(
         columns={"kommune": "Municipality", "sundhedsraad": "Health council"}).reset_index(drop=True)
+    out = _mark_sheet_sums(out, op[["health_council", "listed", "practice_form"]], cfg.min_cell_size)
     return {"data_by_health_council": out, "validation_summary": vs, "life_expectancy_imputed": imp}
+
+
+def sums_of_sheets_hidden(councils: Sequence[str], clinic_council: pd.Series, clinic_listed: pd.Series,
+                          k: int = 5) -> list[bool]:
+    """Which health councils' sums of listed patients the clinics' sheets would give away.
+
+    In: the health councils in table order, and for each clinic whose sheet
+    is published its health council and listed patients.  Out: one flag per
+    council, True where the council's sum minus the counts the sheets print
+    pins a clinic's count of 1..k-1 (one such clinic, or several whose range
+    the sum narrows to one value).  Such a sum is shown as ``x`` (see
+    :func:`suppress_with_complements`, argument ``pre_hidden``).
+    """
+    v = pd.to_numeric(clinic_listed, errors="coerce").fillna(0).to_numpy(dtype=float)
+    hc = clinic_council.astype(str).to_numpy()
+    out = []
+    for h in councils:
+        sel = hc == str(h)
+        small = (v[sel] > 0) & (v[sel] < k)
+        out.append(bool(_determined(v[sel], small, small, k)))
+    return out
+
+
+def _mark_sheet_sums(table: pd.DataFrame, clinics: pd.DataFrame, k: int) -> pd.DataFrame:
+    """``table.attrs["hidden"]`` for the listed-patient sums of :func:`data_checks` (clinics: health_council, listed, practice_form)."""
+    table = table.copy()
+    rt = clinics["practice_form"].isin(["regional", "tender"])
+    councils = table["Health council"].tolist()
+    table.attrs["hidden"] = {
+        "Listed patients (group 1)": sums_of_sheets_hidden(councils, clinics["health_council"], clinics["listed"], k),
+        "Patients in regional or tender clinics": sums_of_sheets_hidden(
+            councils, clinics.loc[rt, "health_council"], clinics.loc[rt, "listed"], k),
+    }
+    return table
 
 
 def write_data_checks(tables: Mapping[str, pd.DataFrame], validation: Mapping[str, Any], run_dir: str | Path) -> Path:
@@ -758,7 +825,8 @@ HIDDEN = "x"
 HIDDEN_NOTE = "x: hidden so that a count under {k} cannot be worked out from a total."
 
 
-def _determined(values: np.ndarray, masked: np.ndarray, small: np.ndarray, k: int) -> bool:
+def _determined(values: np.ndarray, masked: np.ndarray, small: np.ndarray, k: int,
+                protect: np.ndarray | None = None) -> bool:
     """True if a differencing attacker can pin down a masked cell of one group whose total is known.
 
     The attacker knows the group's total (it is shown elsewhere), the
@@ -766,8 +834,11 @@ def _determined(values: np.ndarray, masked: np.ndarray, small: np.ndarray, k: in
     shown ``x`` holds at least ``k`` (complements are chosen among cells of
     at least k).  Each masked cell's range is its own bounds narrowed by the
     rest of the masked total; the cell is pinned when the range is one value.
+    Only groups holding a small cell (or a cell in ``protect``, hidden for a
+    reason outside the table) need this; others return False.
     """
-    if not (masked & small).any():
+    need = small if protect is None else (small | protect)
+    if not (masked & need).any():
         return False
     rest = float(values[masked].sum())          # what total minus visible cells gives the attacker
     lo = np.where(small, 1.0, float(k))[masked]
@@ -783,7 +854,7 @@ def _determined(values: np.ndarray, masked: np.ndarray, small: np.ndarray, k: in
 
 
 def complement_masks(df: pd.DataFrame, count_col: str, group_col: str | None = None,
-                     k: int = 5) -> tuple[pd.Series, pd.Series]:
+                     k: int = 5, pre: Sequence[bool] | None = None) -> tuple[pd.Series, pd.Series]:
     """Which cells of one count column to show as ``<k`` and which to hide as complements (``x``).
 
     In: a table, one column of counts of persons, the column naming each
@@ -797,17 +868,20 @@ def complement_masks(df: pd.DataFrame, count_col: str, group_col: str | None = N
     next smallest visible cell of at least k in that group is hidden too,
     smallest first, ties by row order.  A group with no such cell left keeps
     what it has (its total then rests on small cells only and is masked
-    where it is shown, as a count under k itself).
+    where it is shown, as a count under k itself).  ``pre``: cells already
+    hidden for a reason outside the table (one flag per row, in order); they
+    count as complements from the start.
     """
     v = pd.to_numeric(df[count_col], errors="coerce").fillna(0).to_numpy(dtype=float)
     small = (v > 0) & (v < k)
-    comp = np.zeros(len(v), dtype=bool)
+    comp = np.zeros(len(v), dtype=bool) if pre is None else (np.asarray(pre, dtype=bool) & ~small)
     groups = [np.arange(len(v))] if group_col is None else \
         [np.flatnonzero((df[group_col].astype(str) == g).to_numpy()) for g in pd.unique(df[group_col].astype(str))]
     for idx in groups:
         vs, sm = v[idx], small[idx]
-        cm = np.zeros(len(idx), dtype=bool)
-        while _determined(vs, sm | cm, sm, k):
+        cm = comp[idx].copy()
+        pr = cm.copy()
+        while _determined(vs, sm | cm, sm, k, pr):
             cand = np.flatnonzero(~sm & ~cm & (vs >= k))
             if len(cand) == 0:
                 break
@@ -817,7 +891,8 @@ def complement_masks(df: pd.DataFrame, count_col: str, group_col: str | None = N
 
 
 def suppress_with_complements(df: pd.DataFrame, count_cols: Sequence[str], group_col: str | None = None,
-                              k: int = 5, hide: Sequence[str] = ()) -> pd.DataFrame:
+                              k: int = 5, hide: Sequence[str] = (),
+                              pre_hidden: Mapping[str, Sequence[bool]] | None = None) -> pd.DataFrame:
     """Disclosure control for a count table with totals: small counts and their complements masked.
 
     In: a table, its columns of counts of persons, the column naming each
@@ -829,11 +904,15 @@ def suppress_with_complements(df: pd.DataFrame, count_cols: Sequence[str], group
     cells of :func:`complement_masks` read :data:`HIDDEN` (``"x"``), so that
     no masked count can be recovered by subtracting the visible cells from
     the group's total.  Zero stays 0.  Masked count columns become object dtype.
+    ``pre_hidden``: per count column, cells to hide for a reason outside the
+    table (e.g. a sum of clinics whose sheets print the others); default
+    ``df.attrs["hidden"]`` when the table carries it.
     """
+    pre_hidden = df.attrs.get("hidden", {}) if pre_hidden is None else pre_hidden
     out = df.copy()
     masked_any = pd.Series(False, index=out.index)
     for c in count_cols:
-        small, comp = complement_masks(out, c, group_col, k)
+        small, comp = complement_masks(out, c, group_col, k, pre_hidden.get(c))
         masked_any |= small | comp
         col = out[c].astype(object)
         col[small] = f"<{k}"
@@ -906,7 +985,9 @@ def table_html(df: pd.DataFrame, caption: str | None = None, digits: Mapping[str
     no random ids); numeric columns are right-aligned (class ``num``).
     """
     if index:
+        attrs = dict(df.attrs)
         df = df.reset_index()
+        df.attrs.update(attrs)
     if isinstance(counts, str):
         if counts != "auto":
             raise ValueError("counts must be 'auto' or a list of column names")
@@ -1028,19 +1109,23 @@ def data_by_health_council(t: Mapping[str, Any]) -> pd.DataFrame:
 
     From ``checks/data_by_health_council.csv`` when the data checks ran, else
     from the result tables (citizens of insurance group 1, open clinics).
+    Sums of listed patients that the clinics' sheets would give away are
+    marked for hiding (``attrs["hidden"]``, see :func:`sums_of_sheets_hidden`).
     """
     chk = t.get("checks", {}).get("data_by_health_council")
+    ct = t["clinic_minimums"]
     if chk is not None:
-        return chk
-    bm, ct = t["capacity_by_municipality"], t["clinic_minimums"]
+        return _mark_sheet_sums(chk, ct.rename(columns={"listed_patients": "listed"}), t["config"].min_cell_size)
+    bm = t["capacity_by_municipality"]
     a = bm.groupby("health_council").agg(municipalities=("municipality_code", "size"), citizens=("citizens", "sum"))
     b = ct.groupby("health_council").agg(clinics=("clinic_id", "size"), capacities_allocated=("capacities", "sum"),
                                          listed_patients=("listed_patients", "sum"))
     out = a.join(b, how="left").fillna(0).reset_index()
-    return out.rename(columns={"health_council": "Health council", "municipalities": "Municipalities",
-                               "citizens": "Citizens (group 1)", "clinics": "Open clinics",
-                               "capacities_allocated": "Capacities allocated",
-                               "listed_patients": "Listed patients (group 1)"})
+    out = out.rename(columns={"health_council": "Health council", "municipalities": "Municipalities",
+                              "citizens": "Citizens (group 1)", "clinics": "Open clinics",
+                              "capacities_allocated": "Capacities allocated",
+                              "listed_patients": "Listed patients (group 1)"})
+    return _mark_sheet_sums(out, ct.rename(columns={"listed_patients": "listed"}), t["config"].min_cell_size)
 
 
 def imputed_life_expectancy(t: Mapping[str, Any]) -> pd.DataFrame:
@@ -1196,11 +1281,20 @@ def municipality_table(t: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def island_doctors_table(t: Mapping[str, Any]) -> pd.DataFrame:
-    """Section 5: island-doctor clinics left out of the counted allocation, per health council."""
+    """Section 5: island-doctor clinics left out of the counted allocation, per health council.
+
+    Their listed patients read ``x`` where one of the clinics has 1-4 (its
+    sheet says ``<5``; the sum minus the other sheets would name it).
+    """
     ct = t["clinic_minimums"]
     isl = ct[ct["island_excluded"].astype(str).str.lower().isin(["true", "1"])]
+    k = t["config"].min_cell_size
     g = isl.groupby("health_council").agg(clinics=("clinic_id", "size"), capacities=("capacities", "sum"),
-                                          patients=("listed_patients", "sum")).reset_index()
+                                          patients=("listed_patients", "sum"),
+                                          few=("listed_patients", lambda s: bool(((s > 0) & (s < k)).any())))
+    g = g.reset_index()
+    # the sheets print each island clinic's listed count (or <5): a sum with a small one in it would give it away
+    g["patients"] = g["patients"].astype(object).where(~g.pop("few"), HIDDEN)
     return g.rename(columns={"health_council": "Health council", "clinics": "Island clinics left out",
                              "capacities": "Their capacities", "patients": "Their listed patients"})
 

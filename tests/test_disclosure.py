@@ -22,6 +22,9 @@ factor and the national totals.
   range is narrowed by these sums; it must stay more than one value.
 * No count of 1-4 persons appears in any table of any page.
 
+The tests on the run are marked slow (they render the report: about a
+minute); the units at the end are not.
+
 The attack on the code before this control recovered 233 of 247 masked
 add-on counts (118 of 125 sheets attacked) and all 4 municipalities shown
 ``<5`` on the same data; see the report of the change.
@@ -283,6 +286,7 @@ def attack_sheet(html: str, sm, le: float, truth: dict, listed_true: int) -> dic
     return res
 
 
+@pytest.mark.slow
 def test_no_clinic_sheet_gives_away_a_hidden_count(run):
     """The integer solver pins no hidden count of 1-4 on any sheet."""
     t = run["t"]
@@ -385,6 +389,7 @@ def _attack_all(run_dir: Path, sheets: Path) -> tuple[int, int, int, list]:
     return attacked, unknowns, xs, recovered
 
 
+@pytest.mark.slow
 def test_no_sheet_of_a_bigger_clinic_gives_away_a_hidden_count(run, tmp_path, monkeypatch):
     """Clinics of 20 to 4,000 patients with add-ons of 1-4: complements and 2 decimals hold; 4 decimals would not."""
     scaled = _scaled_run(run["report"] / "run", tmp_path / "run", [20, 60, 150, 400, 1500, 4000])
@@ -400,6 +405,7 @@ def test_no_sheet_of_a_bigger_clinic_gives_away_a_hidden_count(run, tmp_path, mo
     assert big and all(v == truth for _, _, _, v, truth in big)
 
 
+@pytest.mark.slow
 def test_small_clinic_sheets_show_nothing_from_their_patients(run):
     """1-4 listed patients: no mean weight, no minimum, no breakdown; the sheet says why."""
     ct = run["t"]["clinic_minimums"]
@@ -418,6 +424,7 @@ def test_small_clinic_sheets_show_nothing_from_their_patients(run):
         assert cmp_rows == [["The clinic", "", ""]]
 
 
+@pytest.mark.slow
 def test_sheet_medians_leave_out_hidden_numbers(run):
     """The municipality's median minimum is taken over shown numbers only (a median of one is that number)."""
     ct = run["t"]["clinic_minimums"]
@@ -458,6 +465,7 @@ def _find(dfs: list[pd.DataFrame], *cols: str, without: str | None = None) -> li
     return [d for d in dfs if all(c in d.columns for c in cols) and (without is None or without not in d.columns)]
 
 
+@pytest.mark.slow
 def test_no_report_table_gives_away_a_masked_count(run):
     """Municipality cells against health-council totals, health councils against the country, sheets against totals."""
     t = run["t"]
@@ -517,6 +525,7 @@ def test_no_report_table_gives_away_a_masked_count(run):
     assert found == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["report", "sheets"])
 def test_no_count_below_five_on_any_page(run, kind):
     pages = sorted(run["report"].glob("*.html")) if kind == "report" else sorted(run["sheets"].glob("*.html"))

@@ -109,7 +109,8 @@ def clinic_table(
     Out: one row per clinic open on 1 January of the planning year, sorted by
     clinic_id, with the columns of ``clinic_minimums.csv``: among them
     ``weight_source`` (own_patients / split_from / municipality),
-    ``island_excluded`` and ``island_source``.
+    ``island_excluded`` and ``island_source``, and last the practice ``name``
+    (empty when clinics.csv has none).
     """
     c = open_clinics(clinics, config)[
         ["clinic_id", "municipality_code", "practice_form", "capacities", "island_doctor", "opened", "split_from"]
@@ -142,7 +143,9 @@ def clinic_table(
     isl = island_deductions(c, island_reports, config)
     c["island_excluded"] = isl["island_excluded"].to_numpy()
     c["island_source"] = isl["island_source"].to_numpy()
+    # the practice name (Yderregisteret's praksisbetegnelse) for the clinic sheets; last, so columns stay put
+    c["name"] = c["clinic_id"].map(clinics.set_index("clinic_id")["name"]) if "name" in clinics.columns else ""
     cols = ["clinic_id", "municipality_code", "health_council", "practice_form", "island_doctor", "island_excluded",
             "island_source", "listed_patients", "weight_source", "mean_weight", "capacities", "minimum_patients_exact",
-            "minimum_patients"]
+            "minimum_patients", "name"]
     return c[cols].sort_values("clinic_id").reset_index(drop=True)

@@ -23,10 +23,42 @@ plot the result tables live here (``load_run``, ``show_table``,
 ``suppress_small``, the ``*_table`` and ``figure_*`` functions), so they
 can be tested without a kernel.
 
-Disclosure control: no table shows a count of 1-4 persons (shown as
-``<5``), and a figure that rests on fewer than 5 persons (a mean weight of a
-small group) is blanked with it; zeros are shown as they are (an empty
-cell reveals no one).  No person-level row is ever written or shown.
+Disclosure control (``min_cell_size`` = k = 5).  No person-level row is
+ever written or shown, and nothing published lets a reader work out a count
+of 1-4 persons, from the page itself or by combining the pages of one run:
+
+* Report tables (:func:`table_html`, so every ``show_table``): a count of
+  1-4 reads ``<5`` and a figure resting on those persons (a mean weight) is
+  blanked with it; zeros are shown (they identify no one).  Complementary
+  suppression (:func:`suppress_with_complements`): a count table sits under
+  totals printed elsewhere (municipalities under their health council's
+  total, health councils under the country's), so while a group's masked
+  cells could be worked out from its total minus its visible cells, the
+  next smallest cell of at least 5 in the group is hidden too and reads
+  ``x``; the caption says what ``x`` means.  A sum of clinics' listed
+  patients (island doctors per health council) that includes a clinic of
+  1-4 patients is hidden as ``x``, since the clinics' sheets print the others.
+* Clinic sheets (:func:`clinic_sheets`), in one sentence for the GP: a group
+  or add-on with fewer than 5 of the clinic's patients, none included, reads
+  ``<5`` without its contribution; then the next smallest add-on is hidden
+  too (``x``), small age-sex groups are pooled with the next smallest group,
+  and the mean weight is printed with 2 decimals, so the hidden numbers
+  cannot be worked out from the rest of the page.  Why each part: the
+  contributions of the visible rows, the listed count and a precise mean
+  weight leave the hidden rows' total (patients x weight) known to within
+  listed x 0.005; with one unknown of known weight that total names the
+  count, so a complement of at least 5 patients is hidden with it and the
+  mean is rounded until that window is wider than one patient of the
+  complement's weight.  No sum of contributions, no life-expectancy factor
+  and no unrounded minimum are printed (each would give the mean back to
+  more decimals); the binding number, rounded to 50, is.  Zero reads ``<5``
+  so the attacker does not learn which characteristics are absent.  A
+  clinic with 1-4 listed patients (or an area of fewer than 5 citizens for a
+  clinic without patients) shows no mean weight and no minimum number, since
+  both are means over those few persons; the sheet says so and that the
+  region has the calculation.  The municipality's median minimum is taken
+  over numbers shown on sheets only.  ``tests/test_disclosure.py`` attacks
+  every table and sheet of a small run with an integer solver.
 """
 
 from __future__ import annotations
@@ -637,11 +669,11 @@ def data_checks(data_dir: str | Path, year: int, validation: Mapping[str, Any] |
     listed.index = listed.index.astype(str)
     # group-1 citizens with no clinic on record (or one the register does not know): in the need and the fit,
     # not in clinic figures
-    known = g1p["clinic_id"].astype(object).isin(set(read_clinics(d / "clinics.csv")["clinic_id"]))
+    clinics = read_clinics(d / "clinics.csv")
+    known = g1p["clinic_id"].astype(object).isin(set(clinics["clinic_id"]))
     unl = g1p.loc[~known.to_numpy()].groupby("municipality_code", observed=True).size()
     unl.index = unl.index.astype(str)
     del p, g1p
-    clinics = read_clinics(d / "clinics.csv")
     op = open_clinics(clinics, cfg).copy()
     op["health_council"] = op["municipality_code"].map(hc_of)
     op["listed"] = op["clinic_id"].map(listed).fillna(0).astype(np.int64)
@@ -670,8 +702,43 @@ def data_checks(data_dir: str | Path, year: int, validation: Mapping[str, Any] |
     le = pd.to_numeric(munis["life_expectancy_at_birth"], errors="coerce")
     imp = munis.loc[le.isna(), ["kommune", "sundhedsraad"]].rename(
         columns={"kommune": "Municipality", "sundhedsraad": "Health council"}).reset_index(drop=True)
+    out = _mark_sheet_sums(out, op[["health_council", "listed", "practice_form"]], cfg.min_cell_size)
     return {"data_by_health_council": out, "validation_summary": vs, "life_expectancy_imputed": imp,
             "unlisted_by_municipality": unlisted}
+
+
+def sums_of_sheets_hidden(councils: Sequence[str], clinic_council: pd.Series, clinic_listed: pd.Series,
+                          k: int = 5) -> list[bool]:
+    """Which health councils' sums of listed patients the clinics' sheets would give away.
+
+    In: the health councils in table order, and for each clinic whose sheet
+    is published its health council and listed patients.  Out: one flag per
+    council, True where the council's sum minus the counts the sheets print
+    pins a clinic's count of 1..k-1 (one such clinic, or several whose range
+    the sum narrows to one value).  Such a sum is shown as ``x`` (see
+    :func:`suppress_with_complements`, argument ``pre_hidden``).
+    """
+    v = pd.to_numeric(clinic_listed, errors="coerce").fillna(0).to_numpy(dtype=float)
+    hc = clinic_council.astype(str).to_numpy()
+    out = []
+    for h in councils:
+        sel = hc == str(h)
+        small = (v[sel] > 0) & (v[sel] < k)
+        out.append(bool(_determined(v[sel], small, small, k)))
+    return out
+
+
+def _mark_sheet_sums(table: pd.DataFrame, clinics: pd.DataFrame, k: int) -> pd.DataFrame:
+    """``table.attrs["hidden"]`` for the listed-patient sums of :func:`data_checks` (clinics: health_council, listed, practice_form)."""
+    table = table.copy()
+    rt = clinics["practice_form"].isin(["regional", "tender"])
+    councils = table["Health council"].tolist()
+    table.attrs["hidden"] = {
+        "Listed patients (group 1)": sums_of_sheets_hidden(councils, clinics["health_council"], clinics["listed"], k),
+        "Patients in regional or tender clinics": sums_of_sheets_hidden(
+            councils, clinics.loc[rt, "health_council"], clinics.loc[rt, "listed"], k),
+    }
+    return table
 
 
 def write_data_checks(tables: Mapping[str, pd.DataFrame], validation: Mapping[str, Any], run_dir: str | Path) -> Path:
@@ -765,6 +832,112 @@ def suppress_small(df: pd.DataFrame, count_cols: Sequence[str], k: int = 5,
     return out
 
 
+#: Marker of a count hidden only so that a small count cannot be worked out from a total (complementary cell).
+HIDDEN = "x"
+#: The note under a table with complementary cells.
+HIDDEN_NOTE = "x: hidden so that a count under {k} cannot be worked out from a total."
+
+
+def _determined(values: np.ndarray, masked: np.ndarray, small: np.ndarray, k: int,
+                protect: np.ndarray | None = None) -> bool:
+    """True if a differencing attacker can pin down a masked cell of one group whose total is known.
+
+    The attacker knows the group's total (it is shown elsewhere), the
+    visible cells, that a cell shown ``<k`` holds 1..k-1 and that a cell
+    shown ``x`` holds at least ``k`` (complements are chosen among cells of
+    at least k).  Each masked cell's range is its own bounds narrowed by the
+    rest of the masked total; the cell is pinned when the range is one value.
+    Only groups holding a small cell (or a cell in ``protect``, hidden for a
+    reason outside the table) need this; others return False.
+    """
+    need = small if protect is None else (small | protect)
+    if not (masked & need).any():
+        return False
+    rest = float(values[masked].sum())          # what total minus visible cells gives the attacker
+    lo = np.where(small, 1.0, float(k))[masked]
+    hi = np.where(small, float(k - 1), np.inf)[masked]
+    if len(lo) == 1:
+        return True
+    for i in range(len(lo)):
+        others_lo, others_hi = float(np.delete(lo, i).sum()), float(np.delete(hi, i).sum())
+        a, b = max(lo[i], rest - others_hi), min(hi[i], rest - others_lo)
+        if a >= b:
+            return True
+    return False
+
+
+def complement_masks(df: pd.DataFrame, count_col: str, group_col: str | None = None,
+                     k: int = 5, pre: Sequence[bool] | None = None) -> tuple[pd.Series, pd.Series]:
+    """Which cells of one count column to show as ``<k`` and which to hide as complements (``x``).
+
+    In: a table, one column of counts of persons, the column naming each
+    row's group (e.g. the health council of a municipality; None: the whole
+    table is one group under the country total) and the threshold.  Out:
+    two boolean Series on ``df.index``: ``small`` (1..k-1) and
+    ``complement``.  Rule (complementary suppression): in every group whose
+    total is shown anywhere, while the masked cells of the group could be
+    worked out from the total minus the visible cells (one masked cell
+    alone, or a range narrowed to one value by :func:`_determined`), the
+    next smallest visible cell of at least k in that group is hidden too,
+    smallest first, ties by row order.  A group with no such cell left keeps
+    what it has (its total then rests on small cells only and is masked
+    where it is shown, as a count under k itself).  ``pre``: cells already
+    hidden for a reason outside the table (one flag per row, in order); they
+    count as complements from the start.
+    """
+    v = pd.to_numeric(df[count_col], errors="coerce").fillna(0).to_numpy(dtype=float)
+    small = (v > 0) & (v < k)
+    comp = np.zeros(len(v), dtype=bool) if pre is None else (np.asarray(pre, dtype=bool) & ~small)
+    groups = [np.arange(len(v))] if group_col is None else \
+        [np.flatnonzero((df[group_col].astype(str) == g).to_numpy()) for g in pd.unique(df[group_col].astype(str))]
+    for idx in groups:
+        vs, sm = v[idx], small[idx]
+        cm = comp[idx].copy()
+        pr = cm.copy()
+        while _determined(vs, sm | cm, sm, k, pr):
+            cand = np.flatnonzero(~sm & ~cm & (vs >= k))
+            if len(cand) == 0:
+                break
+            cm[cand[np.argsort(vs[cand], kind="stable")[0]]] = True
+        comp[idx] = cm
+    return pd.Series(small, index=df.index), pd.Series(comp, index=df.index)
+
+
+def suppress_with_complements(df: pd.DataFrame, count_cols: Sequence[str], group_col: str | None = None,
+                              k: int = 5, hide: Sequence[str] = (),
+                              pre_hidden: Mapping[str, Sequence[bool]] | None = None) -> pd.DataFrame:
+    """Disclosure control for a count table with totals: small counts and their complements masked.
+
+    In: a table, its columns of counts of persons, the column naming each
+    row's group under a total shown elsewhere (municipality -> health
+    council: ``group_col="Health council"``; None: the whole table under the
+    country total), the threshold and the columns to blank in a row where a
+    count was masked (figures over the same persons, e.g. a mean weight).
+    Out: a copy where counts of 1..k-1 read ``"<k"`` and the complementary
+    cells of :func:`complement_masks` read :data:`HIDDEN` (``"x"``), so that
+    no masked count can be recovered by subtracting the visible cells from
+    the group's total.  Zero stays 0.  Masked count columns become object dtype.
+    ``pre_hidden``: per count column, cells to hide for a reason outside the
+    table (e.g. a sum of clinics whose sheets print the others); default
+    ``df.attrs["hidden"]`` when the table carries it.
+    """
+    pre_hidden = df.attrs.get("hidden", {}) if pre_hidden is None else pre_hidden
+    out = df.copy()
+    masked_any = pd.Series(False, index=out.index)
+    for c in count_cols:
+        small, comp = complement_masks(out, c, group_col, k, pre_hidden.get(c))
+        masked_any |= small | comp
+        col = out[c].astype(object)
+        col[small] = f"<{k}"
+        col[comp] = HIDDEN
+        out[c] = col
+    for c in hide:
+        col = out[c].astype(object)
+        col[masked_any] = None
+        out[c] = col
+    return out
+
+
 def _fmt_value(v: Any, digits: int | None, lang: str = "en") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
         return ""
@@ -813,15 +986,21 @@ def count_columns(df: pd.DataFrame) -> list[str]:
 
 def table_html(df: pd.DataFrame, caption: str | None = None, digits: Mapping[str, int] | int | None = None,
                counts: Sequence[str] | str = "auto", hide: Sequence[str] = (), k: int = 5, index: bool = False,
-               lang: str = "en") -> str:
-    """HTML of a table for a report: small counts masked (:func:`suppress_small`), numbers formatted.
+               lang: str = "en", group: str | None = None) -> str:
+    """HTML of a table for a report: small counts and their complements masked, numbers formatted.
 
     ``counts="auto"`` masks the columns of :func:`count_columns`; a list
-    names the count columns exactly (``[]`` for a table of shares).  Deterministic (plain ``DataFrame.to_html``,
+    names the count columns exactly (``[]`` for a table of shares).  Masking
+    is :func:`suppress_with_complements` with ``group`` as the group column
+    (None: the whole table is one group, its total the country's), so a
+    count shown ``<5`` cannot be recovered from a total; when a complement
+    was hidden the caption says what ``x`` means.  Deterministic (plain ``DataFrame.to_html``,
     no random ids); numeric columns are right-aligned (class ``num``).
     """
     if index:
+        attrs = dict(df.attrs)
         df = df.reset_index()
+        df.attrs.update(attrs)
     if isinstance(counts, str):
         if counts != "auto":
             raise ValueError("counts must be 'auto' or a list of column names")
@@ -829,7 +1008,9 @@ def table_html(df: pd.DataFrame, caption: str | None = None, digits: Mapping[str
     else:
         counts = list(counts)
     numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
-    shown = suppress_small(df, counts, k=k, hide=hide) if counts else df
+    shown = suppress_with_complements(df, counts, group, k=k, hide=hide) if counts else df
+    if counts and any((shown[c].astype(object) == HIDDEN).any() for c in counts):
+        caption = ((caption.rstrip(".") + ". ") if caption else "") + HIDDEN_NOTE.format(k=k)
     text = format_table(shown, digits, lang)
     body = text.to_html(index=False, escape=True, border=0, na_rep="", classes="report-table")
     if caption:
@@ -941,19 +1122,23 @@ def data_by_health_council(t: Mapping[str, Any]) -> pd.DataFrame:
 
     From ``checks/data_by_health_council.csv`` when the data checks ran, else
     from the result tables (citizens of insurance group 1, open clinics).
+    Sums of listed patients that the clinics' sheets would give away are
+    marked for hiding (``attrs["hidden"]``, see :func:`sums_of_sheets_hidden`).
     """
     chk = t.get("checks", {}).get("data_by_health_council")
+    ct = t["clinic_minimums"]
     if chk is not None:
-        return chk
-    bm, ct = t["capacity_by_municipality"], t["clinic_minimums"]
+        return _mark_sheet_sums(chk, ct.rename(columns={"listed_patients": "listed"}), t["config"].min_cell_size)
+    bm = t["capacity_by_municipality"]
     a = bm.groupby("health_council").agg(municipalities=("municipality_code", "size"), citizens=("citizens", "sum"))
     b = ct.groupby("health_council").agg(clinics=("clinic_id", "size"), capacities_allocated=("capacities", "sum"),
                                          listed_patients=("listed_patients", "sum"))
     out = a.join(b, how="left").fillna(0).reset_index()
-    return out.rename(columns={"health_council": "Health council", "municipalities": "Municipalities",
-                               "citizens": "Citizens (group 1)", "clinics": "Open clinics",
-                               "capacities_allocated": "Capacities allocated",
-                               "listed_patients": "Listed patients (group 1)"})
+    out = out.rename(columns={"health_council": "Health council", "municipalities": "Municipalities",
+                              "citizens": "Citizens (group 1)", "clinics": "Open clinics",
+                              "capacities_allocated": "Capacities allocated",
+                              "listed_patients": "Listed patients (group 1)"})
+    return _mark_sheet_sums(out, ct.rename(columns={"listed_patients": "listed"}), t["config"].min_cell_size)
 
 
 def imputed_life_expectancy(t: Mapping[str, Any]) -> pd.DataFrame:
@@ -1109,15 +1294,24 @@ def municipality_table(t: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def island_doctors_table(t: Mapping[str, Any]) -> pd.DataFrame:
-    """Section 5: island-doctor clinics left out of the counted allocation, per health council."""
+    """Section 5: island-doctor clinics left out of the counted allocation, per health council.
+
+    Their listed patients read ``x`` where one of the clinics has 1-4 (its
+    sheet says ``<5``; the sum minus the other sheets would name it).
+    """
     ct = t["clinic_minimums"]
     isl = ct[ct["island_excluded"].astype(str).str.lower().isin(["true", "1"])].copy()
+    k = t["config"].min_cell_size
     # the source of each deduction: a region's annex-2 report (R§3), or the clinic register as fallback
-    src = isl["island_source"].fillna("") if "island_source" in isl else pd.Series("", index=isl.index)
+    src = isl["island_source"].fillna("").astype(str) if "island_source" in isl else pd.Series("", index=isl.index)
     isl["source"] = np.where(src.str.startswith("annex 2"), "Annex 2: " + src.str.removeprefix("annex 2: "),
                              "Clinic register (no report)")
-    g = isl.groupby(["health_council", "source"]).agg(clinics=("clinic_id", "size"), capacities=("capacities", "sum"),
-                                                      patients=("listed_patients", "sum")).reset_index()
+    g = isl.groupby(["health_council", "source"]).agg(
+        clinics=("clinic_id", "size"), capacities=("capacities", "sum"), patients=("listed_patients", "sum"),
+        few=("listed_patients", lambda s: bool(((s > 0) & (s < k)).any())))
+    g = g.reset_index()
+    # the sheets print each island clinic's listed count (or <5): a sum with a small one in it would give it away
+    g["patients"] = g["patients"].astype(object).where(~g.pop("few"), HIDDEN)
     return g.rename(columns={"health_council": "Health council", "source": "Source of the deduction",
                              "clinics": "Island clinics left out", "capacities": "Their capacities",
                              "patients": "Their listed patients"})
@@ -1218,7 +1412,7 @@ def profile_comparison(t: Mapping[str, Any], share: float = 0.1) -> pd.DataFrame
 
 
 def assumptions_table(config: ModelConfig | None = None) -> pd.DataFrame:
-    """Section 9: every design choice of MODEL.md, the field that changes it, its value and effect."""
+    """Section 9: every design choice of the method (docs/method.md), the field that changes it, its value and effect."""
     cfg = config or ModelConfig()
     rows = []
     for a in ASSUMPTIONS:
@@ -1229,7 +1423,7 @@ def assumptions_table(config: ModelConfig | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: The assumptions-and-caveats log: each design choice of MODEL.md, who can change it, and its effect.
+#: The assumptions-and-caveats log: each design choice of the method (docs/method.md), who can change it, and its effect.
 ASSUMPTIONS: tuple[dict[str, Any], ...] = (
     {"choice": "Only citizens in health-insurance group 1 count: weighted citizens of a municipality = mean weight "
                "of its group-1 citizens x projected end-of-year population x its group-1 share of residents",
@@ -1497,44 +1691,78 @@ def figure_clinic_boxplot(t: Mapping[str, Any]):
 # clinic sheets
 
 
-#: Texts of the clinic sheets, Danish and English (the template holds only layout).
+#: Texts of the clinic sheets, Danish and English (the template holds only layout).  The legal
+#: texts follow executive order BEK nr. 975 of 30 June 2025 and the ministry's consultation memo
+#: on it (høringsnotat), sections 4.3.2 (30 days), 4.3.5 (complaints), 4.3.6 (guidance; cap) and
+#: 4.3.7 (new and split clinics).
 SHEET_TEXT: dict[str, dict[str, str]] = {
     "da": {
         "other_lang": "English version",
         "title": "Minimumspatienttal for klinik {clinic}",
         "intro": "Denne side viser, hvordan klinikkens minimumspatienttal for {planning_year} er beregnet "
                  "efter den nationale fordelingsmodel (bekendtgørelse nr. 975 af 30. juni 2025). "
-                 "Beregningen bygger på klinikkens tilmeldte patienter i sygesikringsgruppe 1 i {year}.",
-        "facts": "Klinikken", "municipality": "Kommune", "health_council": "Sundhedsråd",
+                 "Beregningen bygger på data om klinikkens tilmeldte patienter i sygesikringsgruppe 1 i {year}.",
+        "facts": "Klinikken", "name": "Navn", "provider": "Ydernummer", "municipality": "Kommune",
+        "health_council": "Sundhedsråd",
         "practice_form": "Praksisform", "capacities": "Kapaciteter", "listed": "Tilmeldte patienter (gruppe 1)",
         "formula_h": "Beregningen",
         "formula": "Kapaciteter × {cpc} / gennemsnitlig sygdomsvægt = minimumspatienttal",
-        "exact": "uafrundet", "rounded": "Afrundet til nærmeste {step}",
-        "cap_note": "Regionen har sat et loft på {cap}.",
+        "approx": "omtrent", "rounded": "Afrundet til nærmeste {step}",
+        "unrounded_note": "Tallet er beregnet med den uafrundede vægt; her er vægten vist med {d} decimaler.",
+        "cap_note": "Regionen har sat et loft over minimumspatienttallet på {cap} (høringsnotatet afsnit 4.3.6).",
+        "cap_binds": "Loftet er brugt: modellens tal på {uncapped} er sat ned til {cap}.",
+        "cap_not_binding": "Loftet har ikke ændret klinikkens tal.",
         "mean_weight": "Gennemsnitlig sygdomsvægt for klinikkens patienter",
-        "source_own_patients": "Vægten er gennemsnittet for klinikkens egne tilmeldte patienter.",
-        "source_municipality": "Klinikken havde ingen tilmeldte patienter i beregningsåret, så vægten er "
-                               "gennemsnittet for borgerne i kommunen.",
-        "source_split_from": "Klinikken er udskilt fra en anden klinik, så vægten er den klinik, den kom fra.",
+        "case_h": "Hvilken regel er brugt",
+        "source_own_patients": "Klinikkens egne patienter: vægten er gennemsnittet for klinikkens egne tilmeldte "
+                               "patienter i {year}.",
+        "source_municipality": "Klinik uden tilmeldte patienter: klinikken havde ingen tilmeldte patienter i "
+                               "{year}, så tallet bygger på behovet i området, dvs. gennemsnitsvægten for "
+                               "borgerne i kommunen ({muni}) (høringsnotatet afsnit 4.3.7).",
+        "source_split_from": "Udskilt klinik: klinikken er udskilt fra en anden klinik og har endnu ikke et "
+                             "helt år med egne tilmeldte patienter, så tallet bygger på beregningen for den "
+                             "klinik, den er udskilt fra (høringsnotatet afsnit 4.3.7).",
+        "source_unknown": "Vægten er fundet efter modellens regel for denne type klinik ({source}).",
+        "few_listed": "Klinikken har færre end {k} tilmeldte patienter. Tal, der bygger på så få patienter, "
+                      "vises ikke, så ingen patient kan genkendes: siden viser hverken gennemsnitsvægten eller "
+                      "det tal, modellen regner ud fra den. Regionen har beregningen og fastsætter klinikkens "
+                      "minimumspatienttal.",
+        "few_area": "Gennemsnitsvægten for området bygger på færre end {k} borgere og vises ikke, så ingen "
+                    "borger kan genkendes. Regionen har beregningen og fastsætter klinikkens minimumspatienttal.",
         "weight_h": "Sådan opstår klinikkens gennemsnitlige sygdomsvægt",
         "weight_intro": "Sygdomsvægten viser, hvor meget en borger forventes at bruge almen praksis i forhold "
                         "til gennemsnitsborgeren (vægt 1). Hver patient har en grundvægt efter alder og køn og "
                         "får tillæg for sygdom og sociale forhold. Bidraget til klinikkens gennemsnit er "
-                        "patienter × vægt / tilmeldte patienter.",
+                        "patienter × vægt / tilmeldte patienter. Summen af bidragene ganges til sidst med en "
+                        "levetidskorrektion for patienternes bopælskommuner.",
         "group": "Alder og køn", "persons": "Patienter", "price_weight": "Vægt (prislisten)",
         "contribution": "Bidrag til gennemsnittet",
         "addon": "Tillæg", "addon_weight": "Tillæg pr. patient",
-        "other": "Øvrige (små grupper samlet)", "sum_before": "Gennemsnit før levetidskorrektion",
-        "le_factor": "Levetidskorrektion (patienternes bopælskommuner)", "sum_after": "Gennemsnitlig sygdomsvægt",
-        "small_note": "Grupper med færre end {k} patienter er slået sammen eller vist som «<{k}»; deres bidrag "
-                      "indgår i gennemsnittet.",
+        "other": "Øvrige alders- og kønsgrupper samlet",
+        "total_after": "Gennemsnitlig sygdomsvægt (efter levetidskorrektion)",
+        "small_note": "For at beskytte patienterne vises en gruppe eller et tillæg med færre end {k} af "
+                      "klinikkens patienter (også ingen) som «<{k}» uden bidrag; når det sker, skjules også "
+                      "det næstmindste tillæg («x»), små alders- og kønsgrupper slås sammen med den næstmindste "
+                      "gruppe, og vægten vises med 2 decimaler, så de skjulte tal ikke kan regnes ud af resten "
+                      "af siden.",
         "no_profile": "Fordelingen af klinikkens patienter på grupper er ikke med i denne kørsel af modellen.",
         "compare_h": "Sammenligning", "here": "Klinikken", "muni": "Kommunen ({name})", "country": "Hele landet",
         "cmp_weight": "Gennemsnitlig sygdomsvægt", "cmp_min": "Minimumspatienttal pr. kapacitet (median)",
         "island": "Klinikken er en ø-lægepraksis med færre end {n} tilmeldte patienter; dens kapacitet "
                   "tælles ikke med i sundhedsrådets udmøntede kapacitet.",
-        "footer": "Beregnet på data fra {year} med den åbne fordelingsmodel. Et hævet minimumspatienttal får "
-                  "tidligst virkning 30 dage efter, at klinikken har fået besked.",
+        "legal_h": "Hvad tallet betyder",
+        "legal_guidance": "Beregningen er vejledende. Det er regionen, der fastsætter klinikkens "
+                          "minimumspatienttal, og regionen kan tage hensyn til lokale forhold og klinikkens "
+                          "egne forhold og kan sætte et loft over minimumspatienttallet (bekendtgørelse nr. 975 "
+                          "af 30. juni 2025; høringsnotatet afsnit 4.3.3 og 4.3.6).",
+        "legal_complaint": "Regionens fastsættelse er en afgørelse, som klinikken kan klage over. Regionen "
+                           "oplyser klinikken om, hvordan den klager: frem til 2027 klager klinikken til sin "
+                           "region, fra 2027 til det nye praksisklagenævn (høringsnotatet afsnit 4.3.5).",
+        "legal_30_days": "Et hævet minimumspatienttal får tidligst virkning 30 dage efter, at regionen har "
+                         "givet klinikken besked om det og om de beregninger, det bygger på (høringsnotatet "
+                         "afsnit 4.3.2).",
+        "footer": "Beregnet på data fra {year} med den åbne fordelingsmodel. Høringsnotatet er Indenrigs- og "
+                  "Sundhedsministeriets notat om høringen over bekendtgørelse nr. 975 af 30. juni 2025.",
         "male": "mænd", "female": "kvinder", "age": "alle", "aged": "{sex} {age} år",
         "form_solo": "solopraksis", "form_partnership": "kompagniskabspraksis",
         "form_collaboration": "samarbejdspraksis", "form_regional": "regionsklinik", "form_tender": "udbudsklinik",
@@ -1543,38 +1771,71 @@ SHEET_TEXT: dict[str, dict[str, str]] = {
         "other_lang": "Dansk version",
         "title": "Minimum patient number of clinic {clinic}",
         "intro": "This page shows how the clinic's minimum patient number for {planning_year} is calculated "
-                 "under the national distribution model (executive order no. 975 of 30 June 2025). "
-                 "The calculation uses the clinic's listed patients in health-insurance group 1 in {year}.",
-        "facts": "The clinic", "municipality": "Municipality", "health_council": "Health council",
+                 "under the national distribution model (executive order BEK nr. 975 of 30 June 2025). "
+                 "The calculation uses data on the clinic's listed patients in health-insurance group 1 in {year}.",
+        "facts": "The clinic", "name": "Name", "provider": "Provider number", "municipality": "Municipality",
+        "health_council": "Health council",
         "practice_form": "Practice form", "capacities": "Capacities", "listed": "Listed patients (group 1)",
         "formula_h": "The calculation",
         "formula": "Capacities × {cpc} / mean disease weight = minimum patient number",
-        "exact": "exact", "rounded": "Rounded to the nearest {step}",
-        "cap_note": "The region has capped it at {cap}.",
+        "approx": "about", "rounded": "Rounded to the nearest {step}",
+        "unrounded_note": "The number is calculated with the unrounded weight; the weight is shown here with "
+                          "{d} decimals.",
+        "cap_note": "The region has set an upper limit (cap) of {cap} on minimum patient numbers (memo section 4.3.6).",
+        "cap_binds": "The cap is used: the model's number of {uncapped} is lowered to {cap}.",
+        "cap_not_binding": "The cap does not change the clinic's number.",
         "mean_weight": "Mean disease weight of the clinic's patients",
-        "source_own_patients": "The weight is the mean over the clinic's own listed patients.",
-        "source_municipality": "The clinic had no listed patients in the year, so the weight is the mean "
-                               "over the citizens of its municipality.",
-        "source_split_from": "The clinic was split from another clinic, so the weight is that clinic's.",
+        "case_h": "Which rule applies",
+        "source_own_patients": "The clinic's own patients: the weight is the mean over the clinic's own listed "
+                               "patients in {year}.",
+        "source_municipality": "A clinic with no listed patients: the clinic had no listed patients in {year}, "
+                               "so its number uses the need of its area, the mean weight of the citizens of its "
+                               "municipality ({muni}) (memo section 4.3.7).",
+        "source_split_from": "A split clinic: the clinic was split from another clinic and has no full year of "
+                             "its own listed patients yet, so its number uses the calculation of the clinic it "
+                             "was split from (memo section 4.3.7).",
+        "source_unknown": "The weight comes from the model's rule for this kind of clinic ({source}).",
+        "few_listed": "The clinic has fewer than {k} listed patients. Figures resting on so few patients are not "
+                      "shown, so that no patient can be recognised: this page shows neither their mean weight "
+                      "nor the number the model calculates from it. The region has the calculation and sets "
+                      "the clinic's minimum patient number.",
+        "few_area": "The mean weight of the area rests on fewer than {k} citizens and is not shown, so that no "
+                    "citizen can be recognised. The region has the calculation and sets the clinic's minimum "
+                    "patient number.",
         "weight_h": "How the clinic's mean disease weight comes about",
         "weight_intro": "The disease weight says how much a citizen is expected to use general practice "
                         "relative to the average citizen (weight 1). Each patient has a base weight for age "
                         "and sex plus add-ons for disease and social circumstances. The contribution to the "
-                        "clinic's mean is patients × weight / listed patients.",
+                        "clinic's mean is patients × weight / listed patients. The sum of the contributions is "
+                        "finally multiplied by a life-expectancy correction for the patients' home municipalities.",
         "group": "Age and sex", "persons": "Patients", "price_weight": "Weight (price list)",
         "contribution": "Contribution to the mean",
         "addon": "Add-on", "addon_weight": "Add-on per patient",
-        "other": "Other (small groups merged)", "sum_before": "Mean before the life-expectancy correction",
-        "le_factor": "Life-expectancy correction (patients' home municipalities)", "sum_after": "Mean disease weight",
-        "small_note": "Groups of fewer than {k} patients are merged or shown as “<{k}”; their contribution is "
-                      "part of the mean.",
+        "other": "Other age and sex groups together",
+        "total_after": "Mean disease weight (after the life-expectancy correction)",
+        "small_note": "To protect patients, a group or add-on with fewer than {k} of the clinic's patients "
+                      "(including none) is shown as “<{k}” without its contribution; when that happens the next "
+                      "smallest add-on is hidden too (“x”), small age and sex groups are pooled with the next "
+                      "smallest group, and the weight is shown with 2 decimals, so that the hidden numbers "
+                      "cannot be worked out from the rest of the page.",
         "no_profile": "The breakdown of the clinic's patients by group is not part of this model run.",
         "compare_h": "Comparison", "here": "The clinic", "muni": "The municipality ({name})", "country": "Denmark",
         "cmp_weight": "Mean disease weight", "cmp_min": "Minimum patient number per capacity (median)",
         "island": "The clinic is an island practice with fewer than {n} listed patients; its capacity is "
                   "not counted in the health council's allocated capacity.",
-        "footer": "Calculated on data from {year} with the open distribution model. A raised minimum patient "
-                  "number takes effect no earlier than 30 days after the clinic was told.",
+        "legal_h": "What the number means",
+        "legal_guidance": "The calculation is guidance. The region sets the clinic's minimum patient number; it "
+                          "may take local and clinic-specific circumstances into account and may set an upper "
+                          "limit on minimum patient numbers (executive order BEK nr. 975 of 30 June 2025; memo "
+                          "sections 4.3.3 and 4.3.6).",
+        "legal_complaint": "The region's decision can be appealed. The region tells the clinic how to complain: "
+                           "until 2027 to the region itself, from 2027 to the new practice complaints board "
+                           "(praksisklagenævn) (memo section 4.3.5).",
+        "legal_30_days": "A raised minimum patient number takes effect no earlier than 30 days after the region "
+                         "has told the clinic about it and about the calculations behind it (memo section 4.3.2).",
+        "footer": "Calculated on data from {year} with the open distribution model. \"Memo\" is the Ministry of "
+                  "the Interior and Health's consultation memo (høringsnotat) on executive order BEK nr. 975 "
+                  "of 30 June 2025.",
         "male": "men", "female": "women", "age": "everyone", "aged": "{sex} aged {age}",
         "form_solo": "solo practice", "form_partnership": "partnership practice",
         "form_collaboration": "collaborative practice", "form_regional": "regional clinic", "form_tender": "tender clinic",
@@ -1638,45 +1899,81 @@ def _sheet_model(t: Mapping[str, Any]) -> _SheetModel:
     return _SheetModel(cfg, order, bw, {a: float(co[a]) / mean_use for a in addons if a in co.index}, mean_use)
 
 
-def _sheet_tables(sm: _SheetModel, counts: Mapping[str, float] | None, listed: int, lang: str) -> dict[str, Any]:
-    """The sheet's weight table: age-sex groups (small ones merged) and add-ons, with contributions.
+#: Decimals of the mean disease weight on a clinic sheet (see the module docstring: disclosure control).
+SHEET_WEIGHT_DECIMALS = 2
 
-    ``counts``: the clinic's patients per term, a dict (reference age-sex
-    group included).  Contributions (patients x weight / listed) add up to the
-    mean weight before the life-expectancy correction.
+
+def _sheet_tables(sm: _SheetModel, counts: Mapping[str, float] | None, listed: int, lang: str) -> dict[str, Any]:
+    """The sheet's weight table under disclosure control: age-sex groups, add-ons, contributions.
+
+    In: the run's :class:`_SheetModel`, the clinic's patients per term (a
+    dict, reference age-sex group included; None: no profile), its listed
+    patients and the language.  Out: ``groups`` and ``addons`` (rows of
+    display text: label, persons, weight, contribution) and ``masked``, the
+    structure of what is hidden (for tests and the differencing attack):
+    ``pooled`` (age-sex groups pooled into the "other" row), ``small``
+    (add-ons shown ``<k``) and ``hidden`` (add-ons shown ``x``).
+
+    Rules (k = ``min_cell_size``): an age-sex group of at least k patients
+    is shown with its count, weight and contribution; groups of 1..k-1 are
+    pooled into one row with no weight and no contribution, and while that
+    pool holds fewer than k patients or a single group, the smallest shown
+    group joins it (the pool is shown by its count, never under k).  An
+    add-on of at least k patients is shown in full; one of fewer (zero
+    included) reads ``<k`` with its weight but no contribution, and when any
+    add-on reads ``<k`` the smallest add-on of at least k is hidden as ``x``
+    (weight shown, count and contribution not).  No sum of the contributions
+    and no life-expectancy factor are shown: with the mean weight, they
+    would give away the hidden counts.  Empty rows for no profile or no
+    listed patients.
     """
     k = sm.cfg.min_cell_size
     T = SHEET_TEXT[lang]
-    if counts is None or listed <= 0:
-        return {"groups": [], "addons": [], "sum_before": None}
-    groups, other_n, other_c, total = [], 0, 0.0, 0.0
+    empty = {"groups": [], "addons": [], "masked": {"pooled": [], "small": [], "hidden": [], "pool_n": 0}}
+    if counts is None or listed < k:
+        return empty
+    n_of = {g: int(counts.get(g, 0)) for g in sm.agesex}
+    shown = [g for g in sm.agesex if n_of[g] >= k]
+    pooled = [g for g in sm.agesex if 0 < n_of[g] < k]
+    while pooled and (sum(n_of[g] for g in pooled) < k or len(pooled) < 2) and shown:
+        g = min(shown, key=lambda x: (n_of[x], sm.agesex.index(x)))
+        shown.remove(g)
+        pooled.append(g)
+    groups = []
     for g in sm.agesex:
-        n = int(counts.get(g, 0))
-        if n == 0:
-            continue
-        w = sm.base_weight.get(g, np.nan)
-        c = n * w / listed
-        total += c
-        if n < k:
-            other_n += n
-            other_c += c
-            continue
-        sex, age = g.split("_", 1)
-        groups.append({"label": T["aged"].format(sex=T.get(sex, sex).capitalize(), age=age),
-                       "persons": num(n, lang=lang), "weight": num(w, 3, lang), "contribution": num(c, 3, lang)})
-    if other_n:
-        groups.append({"label": T["other"], "persons": num(other_n, lang=lang) if other_n >= k else f"<{k}",
-                       "weight": "", "contribution": num(other_c, 3, lang) if other_n >= k else ""})
+        if g in shown:
+            w = sm.base_weight.get(g, np.nan)
+            sex, age = g.split("_", 1)
+            groups.append({"label": T["aged"].format(sex=T.get(sex, sex).capitalize(), age=age),
+                           "persons": num(n_of[g], lang=lang), "weight": num(w, 3, lang),
+                           "contribution": num(n_of[g] * w / listed, 3, lang)})
+    pool_n = sum(n_of[g] for g in pooled)
+    if pooled:
+        groups.append({"label": T["other"], "persons": num(pool_n, lang=lang), "weight": "", "contribution": ""})
+    n_add = {a: int(counts.get(a, 0)) for a in sm.addon_weight}
+    small = [a for a in sm.addon_weight if n_add[a] < k]
+    hidden: list[str] = []
+    big = [a for a in sm.addon_weight if n_add[a] >= k]
+    if small and big:
+        hidden.append(min(big, key=lambda x: (n_add[x], list(sm.addon_weight).index(x))))
     addons = []
     for term, w in sm.addon_weight.items():
-        n = int(counts.get(term, 0))
-        c = n * w / listed
-        total += c
-        small = 0 < n < k
-        addons.append({"label": _term_label(term, lang), "persons": f"<{k}" if small else num(n, lang=lang),
+        n = n_add[term]
+        masked = term in small or term in hidden
+        addons.append({"label": _term_label(term, lang),
+                       "persons": f"<{k}" if term in small else (HIDDEN if term in hidden else num(n, lang=lang)),
                        "weight": ("+" if w >= 0 else "−") + num(abs(w), 3, lang),
-                       "contribution": "" if small else num(c, 3, lang)})
-    return {"groups": groups, "addons": addons, "sum_before": total}
+                       "contribution": "" if masked else num(n * w / listed, 3, lang)})
+    return {"groups": groups, "addons": addons,
+            "masked": {"pooled": pooled, "small": small, "hidden": hidden, "pool_n": pool_n}}
+
+
+def _source_text(T: Mapping[str, str], source: str, year: int, muni: str) -> str:
+    """The sentence saying which case of the rule gave the clinic's weight; neutral for an unknown case."""
+    key = f"source_{source}"
+    if key in T:
+        return T[key].format(year=year, muni=muni)
+    return T["source_unknown"].format(source=source)
 
 
 def clinic_sheets(run_dir: str | Path, out_dir: str | Path | None = None, clinic: str | None = None) -> int:
@@ -1684,18 +1981,23 @@ def clinic_sheets(run_dir: str | Path, out_dir: str | Path | None = None, clinic
 
     Files: ``<out_dir>/<clinic_id>.da.html`` and ``<clinic_id>.en.html``
     (each links to the other) and ``index.html``; default ``out_dir`` is
-    ``<run_dir>/clinic_sheets``.  Each sheet shows the clinic's calculation
-    (capacities × 1,600 / mean weight, exact and rounded), how the mean
-    weight comes about from its patients by age-sex group and add-on (from
-    ``clinic_profiles.csv``, groups of fewer than 5 patients merged or
-    masked; without that table the sheet says so and shows the rest), and a
-    comparison with its municipality and the country.  ``clinic`` limits
-    the output to one clinic id (``ValueError`` if unknown); then the two
-    files are added to ``out_dir``, otherwise the whole folder is written
-    through a temporary folder and moved into place.
+    ``<run_dir>/clinic_sheets``.  Each sheet shows the clinic (name when the
+    run's ``clinic_minimums.csv`` carries one), the calculation (capacities
+    × 1,600 / mean weight, rounded to the step, any regional cap), which
+    case of the rule gave the weight (own patients, split clinic, no listed
+    patients), how the mean weight comes about from its patients by age-sex
+    group and add-on (from ``clinic_profiles.csv``; without that table the
+    sheet says so), a comparison with its municipality and the country, and
+    what the number means in law (guidance for the region, complaints, 30
+    days).  Disclosure control as in the module docstring: nothing resting
+    on fewer than 5 patients, no hidden count recoverable from the page.
+    ``clinic`` limits the output to one clinic id (``ValueError`` if
+    unknown); then the two files are added to ``out_dir``, otherwise the
+    whole folder is written through a temporary folder and moved into place.
     """
     import jinja2
 
+    from .clinics import round_to_step
     from .pipeline import AtomicFolder
 
     run_dir = Path(run_dir)
@@ -1703,6 +2005,7 @@ def clinic_sheets(run_dir: str | Path, out_dir: str | Path | None = None, clinic
     sm = _sheet_model(t)
     cfg = sm.cfg
     k = cfg.min_cell_size
+    d = SHEET_WEIGHT_DECIMALS
     ct = t["clinic_minimums"]
     if clinic is not None:
         clinic = str(clinic)
@@ -1713,11 +2016,16 @@ def clinic_sheets(run_dir: str | Path, out_dir: str | Path | None = None, clinic
     counts_by = {} if wide is None else wide.to_dict(orient="index")  # dicts: fast lookups per clinic
     bm = t["capacity_by_municipality"].set_index("municipality_code")
     muni_name = bm["name"].astype(str).to_dict()
-    muni_w = bm["mean_weight"].dropna().to_dict()
-    with_cap = ct[ct["capacities"] > 0].assign(pc=lambda d: d["minimum_patients"] / d["capacities"])
+    muni_w = bm.loc[bm["citizens"] >= k, "mean_weight"].dropna().to_dict()  # none resting on < k citizens
+    muni_citizens = bm["citizens"].to_dict()
+    # medians only over numbers shown on the clinics' own sheets: a median of one or two clinics is their number
+    shown_n = ~(((ct["weight_source"] == "own_patients") & (ct["listed_patients"] > 0) & (ct["listed_patients"] < k))
+                | ((ct["weight_source"] == "municipality") & (ct["municipality_code"].map(muni_citizens).fillna(0) < k)))
+    with_cap = ct[(ct["capacities"] > 0) & shown_n].assign(pc=lambda d_: d_["minimum_patients"] / d_["capacities"])
     muni_median = with_cap.groupby("municipality_code")["pc"].median().to_dict()
     country_median = float(with_cap["pc"].median()) if len(with_cap) else float("nan")
     country_w = float((bm["mean_weight"] * bm["citizens"]).sum() / bm["citizens"].sum())
+    has_name = "name" in ct.columns
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
@@ -1728,43 +2036,56 @@ def clinic_sheets(run_dir: str | Path, out_dir: str | Path | None = None, clinic
         for r in sel.itertuples(index=False):
             cid, mc = str(r.clinic_id), str(r.municipality_code)
             mname = muni_name.get(mc, mc)
+            name = str(r.name) if has_name and isinstance(r.name, str) and r.name.strip() else ""
             listed = int(r.listed_patients)
+            source = str(r.weight_source)
             counts = counts_by.get(cid)
             cap_digits = 0 if float(r.capacities).is_integer() else 2
+            # a number resting on 1..k-1 persons is not shown: own patients, or an area of few citizens
+            few = (source == "own_patients" and 0 < listed < k) or \
+                  (source == "municipality" and float(muni_citizens.get(mc, 0)) < k)
+            uncapped = int(round_to_step([r.minimum_patients_exact], cfg.clinic_rounding_step)[0])
             for lang in ("da", "en"):
                 T = SHEET_TEXT[lang]
-                tab = _sheet_tables(sm, counts, listed, lang) if r.weight_source == "own_patients" else \
-                    {"groups": [], "addons": [], "sum_before": None}
-                le = (r.mean_weight / tab["sum_before"]) if tab["sum_before"] else None
+                tab = _sheet_tables(sm, counts, listed, lang) if source == "own_patients" else \
+                    _sheet_tables(sm, None, 0, lang)
+                cap_note = ""
+                if cfg.clinic_cap and not few:
+                    cap_note = T["cap_note"].format(cap=num(cfg.clinic_cap, lang=lang)) + " " + (
+                        T["cap_binds"].format(uncapped=num(uncapped, lang=lang), cap=num(r.minimum_patients, lang=lang))
+                        if uncapped > int(r.minimum_patients) else T["cap_not_binding"])
+                elif cfg.clinic_cap:
+                    cap_note = T["cap_note"].format(cap=num(cfg.clinic_cap, lang=lang))
                 ctx = {
-                    "lang": lang, "T": T, "other": "en" if lang == "da" else "da", "clinic": cid,
+                    "lang": lang, "T": T, "other": "en" if lang == "da" else "da", "clinic": cid, "name": name,
                     "title": T["title"].format(clinic=cid),
                     "intro": T["intro"].format(planning_year=cfg.planning_year, year=cfg.year),
                     "municipality": mname, "health_council": r.health_council, "practice_form": T.get(f"form_{r.practice_form}", r.practice_form),
                     "capacities": num(r.capacities, cap_digits, lang),
                     "listed": num(listed, lang=lang) if (listed == 0 or listed >= k) else f"<{k}",
+                    "few": (T["few_listed"] if source == "own_patients" else T["few_area"]).format(k=k) if few else "",
                     "formula": T["formula"].format(cpc=num(cfg.citizens_per_capacity, lang=lang)),
-                    "calc": f"{num(r.capacities, cap_digits, lang)} × {num(cfg.citizens_per_capacity, lang=lang)} "
-                            f"/ {num(r.mean_weight, 4, lang)}",
-                    "exact": num(r.minimum_patients_exact, 1, lang),
+                    "calc": "" if few else
+                    f"{num(r.capacities, cap_digits, lang)} × {num(cfg.citizens_per_capacity, lang=lang)} "
+                    f"/ {num(r.mean_weight, d, lang)} = {T['approx']} "
+                    f"{num(float(r.capacities) * cfg.citizens_per_capacity / round(float(r.mean_weight), d), lang=lang)}",
+                    "unrounded_note": T["unrounded_note"].format(d=d),
                     "rounded_label": T["rounded"].format(step=num(cfg.clinic_rounding_step, lang=lang)),
-                    "minimum": num(r.minimum_patients, lang=lang),
-                    "cap_note": T["cap_note"].format(cap=num(cfg.clinic_cap, lang=lang)) if cfg.clinic_cap else "",
-                    "mean_weight": num(r.mean_weight, 4, lang),
-                    "source_note": T.get(f"source_{r.weight_source}", ""),
+                    "minimum": "" if few else num(r.minimum_patients, lang=lang),
+                    "cap_note": cap_note,
+                    "mean_weight": "" if few else num(r.mean_weight, d, lang),
+                    "source_note": _source_text(T, source, cfg.year, mname),
                     "groups": tab["groups"], "addons": tab["addons"],
                     "has_profile": bool(tab["groups"]),
-                    "no_profile": "" if tab["groups"] or r.weight_source != "own_patients" else T["no_profile"],
-                    "sum_before": num(tab["sum_before"], 3, lang) if tab["sum_before"] else "",
-                    "le_factor": num(le, 3, lang) if le else "",
+                    "no_profile": T["no_profile"] if (source == "own_patients" and listed >= k and not tab["groups"]) else "",
                     "small_note": T["small_note"].format(k=k),
                     "cmp": [
-                        {"label": T["here"], "weight": num(r.mean_weight, 3, lang),
-                         "min": num(r.minimum_patients / r.capacities, lang=lang) if r.capacities > 0 else ""},
+                        {"label": T["here"], "weight": "" if few else num(r.mean_weight, d, lang),
+                         "min": num(r.minimum_patients / r.capacities, lang=lang) if r.capacities > 0 and not few else ""},
                         {"label": T["muni"].format(name=mname),
-                         "weight": num(muni_w[mc], 3, lang) if mc in muni_w else "",
+                         "weight": num(muni_w[mc], d, lang) if mc in muni_w else "",
                          "min": num(muni_median[mc], lang=lang) if mc in muni_median else ""},
-                        {"label": T["country"], "weight": num(country_w, 3, lang),
+                        {"label": T["country"], "weight": num(country_w, d, lang),
                          "min": num(country_median, lang=lang) if not math.isnan(country_median) else ""},
                     ],
                     "island": T["island"].format(n=num(cfg.island_min_patients, lang=lang))
@@ -1789,6 +2110,6 @@ def clinic_sheets(run_dir: str | Path, out_dir: str | Path | None = None, clinic
 
 
 __all__ = [
-    "ASSUMPTIONS", "NotebookFailed", "ParameterError", "check_parameters",
-    "clinic_sheets", "load_run", "render_report", "run_notebook", "show_table", "suppress_small", "to_html",
+    "ASSUMPTIONS", "NotebookFailed", "ParameterError", "check_parameters", "clinic_sheets", "load_run",
+    "render_report", "run_notebook", "show_table", "suppress_small", "suppress_with_complements", "to_html",
 ]

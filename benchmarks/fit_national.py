@@ -36,7 +36,8 @@ def _peak_mb() -> float:
 
 def child_package(data: str, out: str) -> dict:
     from model.config import ModelConfig
-    from model.pipeline import load_inputs, run_model, write_run
+    from model.inputs.tables import load_inputs
+    from model.analyses.fit import run_model, write_run
 
     t0 = time.perf_counter()
     cfg = ModelConfig(year=2025, planning_year=2026)
@@ -54,9 +55,9 @@ def child_naive(data: str) -> dict:
     import numpy as np
     import statsmodels.formula.api as smf
 
-    from model import features as ft
+    from model.core import features as ft
     from model.config import ModelConfig
-    from model.pipeline import read_clinics, read_persons
+    from model.inputs.tables import read_clinics, read_persons
 
     cfg = ModelConfig(year=2025, planning_year=2026)
     p = read_persons(Path(data) / "persons.parquet", cfg.year)
@@ -102,7 +103,7 @@ def main() -> None:
 
     data = Path(a.work) / f"persons_{a.persons}"
     if not (data / ".complete").exists():
-        from model.synthetic import generate
+        from model.inputs.synthetic import generate
 
         t0 = time.perf_counter()
         generate(data, persons=a.persons, years=[2025], services=False)

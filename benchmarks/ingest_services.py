@@ -112,7 +112,7 @@ def aggregate(path: str, year: int, memory_limit: str, threads: int | None, main
     sys.path.insert(0, str(SRC))
     import pandas as pd  # noqa: F401  (imported before timing: its cost is not the aggregation's)
 
-    from model.ingest import aggregate_services
+    from model.inputs.services import aggregate_services
 
     rss0 = _peak_rss_mb()
     t0 = time.perf_counter()

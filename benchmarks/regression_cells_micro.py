@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from model.regression import aggregate_cells, fit_cells
+from model.core.regression import aggregate_cells, fit_cells
 
 
 def synthetic(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

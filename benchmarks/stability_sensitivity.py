@@ -62,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generated {data} in {time.perf_counter() - t0:.1f} s")
 
     from model.config import VARIANTS, ModelConfig
-    from model.sensitivity import run_sensitivity, write_sensitivity
-    from model.stability import Panel, panel_years, run_stability, write_stability
+    from model.analyses.sensitivity import run_sensitivity, write_sensitivity
+    from model.analyses.panel import Panel
+    from model.inputs.panel import panel_years
+    from model.analyses.stability import run_stability, write_stability
 
     out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="stab_sens_"))
     load0 = os.getloadavg()

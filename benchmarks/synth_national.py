@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from model import synthetic
+from model.inputs import synthetic
 
 
 def _years(s: str) -> list[int]:

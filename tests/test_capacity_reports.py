@@ -21,11 +21,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import evaluation as ev
-from model import synthetic
-from model.ingest import (
-    ANNEX1_HEADINGS, CapacityReportError, check_report_schedule, default_municipality_codes, read_capacity_report,
-)
+from model.analyses import evaluation as ev
+from model.inputs import synthetic
+from model.inputs.capacity_reports import ANNEX1_HEADINGS, CapacityReportError, check_report_schedule, default_municipality_codes, read_capacity_report
 
 PERSONS = 5_000
 YEARS = (2026, 2027)
@@ -235,7 +233,7 @@ def test_load_a_clean_folder(data, clinics, tmp_path):
 
 
 def _munis(data: Path) -> pd.DataFrame:
-    from model.pipeline import read_municipalities
+    from model.inputs.tables import read_municipalities
 
     return read_municipalities(data / "municipalities.csv")
 
@@ -294,7 +292,7 @@ def test_whole_series_reads_clean_in_parallel(data, clinics):
 @pytest.mark.slow
 def test_validate_folder_accepts_the_series(data):
     """model.schema reads the top level of capacity_reports/ (the series), not with_mistakes/: no errors."""
-    from model.schema import validate_folder
+    from model.inputs.contracts import validate_folder
 
     report = validate_folder(data, years=[2026])
     assert report.ok, report.format()

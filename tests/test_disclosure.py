@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import render
+from model.report import render
 
 YEAR = 2025
 PERSONS = 3_000
@@ -159,7 +159,7 @@ def small_counts(html: str, danish: bool = False) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> dict:
-    from model.synthetic import generate
+    from model.inputs.synthetic import generate
 
     base = tmp_path_factory.mktemp("disclosure")
     data = base / "data"
@@ -325,7 +325,7 @@ def _scaled_run(src: Path, dst: Path, sizes: list[int], seed: int = 1) -> Path:
     """
     import shutil
 
-    from model.clinics import round_to_step
+    from model.core.clinics import round_to_step
 
     shutil.copytree(src, dst)
     t = render.load_run(src)
@@ -336,7 +336,7 @@ def _scaled_run(src: Path, dst: Path, sizes: list[int], seed: int = 1) -> Path:
     as_share = (wide[sm.agesex].sum() / wide[sm.agesex].sum().sum()).to_numpy()
     add_share = {a: float(wide[a].sum() / wide["listed"].sum()) for a in sm.addon_weight}
     keep = ct.loc[(ct["weight_source"] == "own_patients") & (ct["listed_patients"] >= K), "clinic_id"].tolist()
-    from model.features import reference_term
+    from model.core.features import reference_term
 
     ref_term = reference_term(t["config"])
     rows = []

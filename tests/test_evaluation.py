@@ -23,12 +23,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import evaluation as ev
-from model import features as ft
-from model import reference, synthetic
-from model import stability as sb
+from model.analyses import evaluation as ev
+from model.core import features as ft
+from model.inputs import reference
+from model.inputs import synthetic
+from model.core import cells
+from model.analyses import panel as apanel
 from model.config import ModelConfig
-from model.pipeline import Inputs, read_municipalities
+from model.inputs.tables import Inputs, read_municipalities
 
 PERSONS = 5_000
 YEARS = (2026, 2027)
@@ -66,7 +68,7 @@ def _persons(year: int, rows) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _tiny_panel() -> sb.Panel:
+def _tiny_panel() -> apanel.Panel:
     munis = read_municipalities(reference.data_path("municipalities.csv"))
     clinics = pd.DataFrame({
         "clinic_id": ["000001", "000002"], "name": ["Læge A", "Læge B"], "municipality_code": ["101", "147"],
@@ -79,8 +81,8 @@ def _tiny_panel() -> sb.Panel:
     data = {}
     for year, rows in ((2025, fit_rows), (2026, LATER)):
         inputs = Inputs(persons=_persons(year, rows), clinics=clinics, municipalities=munis, projection=proj)
-        data[year] = sb.year_from_inputs(inputs, year)
-    return sb.Panel.from_years(data, price_year=2025)
+        data[year] = cells.year_from_inputs(inputs, year)
+    return apanel.Panel.from_years(data, price_year=2025)
 
 
 def _params() -> pd.Series:
@@ -333,7 +335,7 @@ def rendered(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_render_writes_html_manifest_and_run(rendered):
-    from model import render
+    from model.report import render
 
     html = (rendered / "evaluation_2028.html").read_text(encoding="utf-8")
     assert render.outside_requests(html) == []

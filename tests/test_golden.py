@@ -45,7 +45,8 @@ import pandas as pd
 import pytest
 
 from model.config import ModelConfig
-from model.pipeline import Inputs, run_model
+from model.inputs.tables import Inputs
+from model.analyses.fit import run_model
 
 CFG = ModelConfig(year=2025, planning_year=2026, age_bands=(0, 65), reference_age_band=0)
 

@@ -8,19 +8,10 @@ import warnings
 import pandas as pd
 import pytest
 
-from model import ingest as I
-from model.ingest import (
-    ANNEX1_HEADINGS,
-    ANNEX2_HEADINGS,
-    CapacityReportError,
-    NegativeFeeError,
-    UnknownPersonsWarning,
-    aggregate_services,
-    check_report_schedule,
-    ingest,
-    ingest_persons,
-    read_capacity_report,
-)
+from model.inputs import services
+from model.inputs import capacity_reports
+from model.inputs.capacity_reports import ANNEX1_HEADINGS, ANNEX2_HEADINGS, CapacityReportError, check_report_schedule, read_capacity_report
+from model.inputs.services import NegativeFeeError, UnknownPersonsWarning, aggregate_services, ingest, ingest_persons
 
 # =============================================================================
 # service lines
@@ -138,7 +129,7 @@ def test_deterministic_and_sorted(services_file, tmp_path):
 
 def test_write_aggregated_services(services_file, tmp_path):
     out = tmp_path / "out" / "fees.parquet"
-    s = I.write_aggregated_services(services_file, 2024, out)
+    s = services.write_aggregated_services(services_file, 2024, out)
     assert s["rows"] == 3 and s["lines"] == 10
     got = pd.read_parquet(out)
     pd.testing.assert_frame_equal(
@@ -292,7 +283,7 @@ def only(failures, rule):
 
 def test_valid_workbook(tmp_path):
     p = write_workbook(tmp_path / "hovedstaden_2026-01-01.xlsx", rows2=ROWS2)
-    r = read_capacity_report(p, known_municipality_codes=I.default_municipality_codes(),
+    r = read_capacity_report(p, known_municipality_codes=capacity_reports.default_municipality_codes(),
                              clinic_register=["012345", "023456", "034567", "045678"],
                              submission_date="2026-03-15", strict=True)
     assert r.ok and r.failures == []
@@ -490,7 +481,7 @@ def test_title_above_headings_and_listed_patients_in_annex1(tmp_path):
 def test_extra_sheet_and_municipality_name(tmp_path):
     rows = [ROWS1[0][:3] + ["Aarhus"] + ROWS1[0][4:]]
     p = write_workbook(tmp_path / "hovedstaden_2026-01-01.xlsx", rows1=rows, extra_sheet="Noter")
-    r = read_capacity_report(p, known_municipality_codes=I.default_municipality_codes())
+    r = read_capacity_report(p, known_municipality_codes=capacity_reports.default_municipality_codes())
     assert only(r.failures, "extra_sheet").sheet == "Noter"
     f = only(r.failures, "municipality_name_mismatch")
     assert (f.row, f.column, f.value) == (2, "Praksiskommune", "Aarhus") and "København" in f.message
@@ -503,7 +494,7 @@ def test_region_rules(tmp_path):
     assert r.ok and r.region == "Østdanmark"
     r = read_capacity_report(write_workbook(tmp_path / "report.xlsx"))
     assert {f.rule for f in r.failures} == {"region_missing", "reporting_date_missing"}
-    assert I.parse_report_filename("sjaelland_2026-04-01_bilag2.csv") == ("sjaelland", dt.date(2026, 4, 1), 2)
+    assert capacity_reports.parse_report_filename("sjaelland_2026-04-01_bilag2.csv") == ("sjaelland", dt.date(2026, 4, 1), 2)
 
 
 def _csv_text(headings, rows, sep=";", decimal_comma=True):

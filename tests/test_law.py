@@ -12,13 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import capacity as cap
-from model import clinics as cl
-from model import features as ft
-from model import reference
-from model import stability as sb
+from model.core import capacity as cap
+from model.core import clinics as cl
+from model.core import features as ft
+from model.inputs import reference
+from model.core import cells
+from model.analyses import panel as apanel
 from model.config import VARIANTS, ModelConfig
-from model.pipeline import load_inputs, read_island_reports, run_model
+from model.inputs.tables import load_inputs, read_island_reports
+from model.analyses.fit import run_model
 
 from test_golden import CFG, inputs
 
@@ -153,7 +155,7 @@ def test_without_contact_fee_the_base_stops_and_names_the_variants_that_run(tmp_
 
 
 def test_validation_names_the_missing_contact_fee_and_the_variants(tmp_path):
-    from model import schema as S
+    from model.inputs import contracts as S
 
     from test_schema import persons_df
 
@@ -166,8 +168,8 @@ def test_engine_imputes_as_the_annual_fit_does(small_data):
     for name in ("base", "chronic_impute_national", "chronic_fee_half"):
         cfg = BASE if name == "base" else BASE.variant(name)
         run = run_model(load_inputs(small_data, 2025, hashes=False), cfg, variant=name)
-        yd = sb.read_year(small_data, 2025)
-        np.testing.assert_allclose(sb.fit(yd, cfg).params, run.fits[name].params, rtol=1e-10)
+        yd = apanel.read_year(small_data, 2025)
+        np.testing.assert_allclose(cells.fit(yd, cfg).params, run.fits[name].params, rtol=1e-10)
 
 
 # --- rule 4: island doctors from the regions' annex-2 reports ----------------------------------------------
@@ -263,8 +265,8 @@ def test_new_split_clinic_without_patients_and_parentless_split_use_the_area():
 def test_annex_2_laid_out_as_printed_passes_folder_validation(tmp_path):
     from openpyxl import Workbook
 
-    from model import schema as S
-    from model.ingest import ANNEX1_HEADINGS, ANNEX2_HEADINGS
+    from model.inputs import contracts as S
+    from model.inputs.capacity_reports import ANNEX1_HEADINGS, ANNEX2_HEADINGS
 
     printed = list(ANNEX2_HEADINGS)
     printed[8] = "Antal udmøntede kapaciteter"  # the guidance's annex 2 repeats this heading
@@ -344,7 +346,7 @@ def test_every_setting_changes_the_outcome_or_says_why_not(name):
 
 
 def test_labour_16_plus_says_in_the_report_why_it_cannot_move_anything():
-    from model.sensitivity import NO_EFFECT_REASONS, _variant_note
+    from model.analyses.sensitivity import NO_EFFECT_REASONS, _variant_note
 
     note = _variant_note("labour_16_plus", True, "")
     assert note.startswith("No effect:") and "not_applicable" in note and "labour_16_plus" in NO_EFFECT_REASONS
@@ -385,7 +387,7 @@ def test_person_year_weighted_cells_equal_weighted_least_squares_on_persons():
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
-    from model import synthetic
+    from model.inputs import synthetic
 
     d = tmp_path_factory.mktemp("law")
     synthetic.generate(d, persons=20_000, years=[2024, 2025], services=False)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model import measures as ms
+from model.core import measures as ms
 
 # five persons: y observed, p predicted
 Y = np.array([0.0, 100.0, 200.0, 300.0, 400.0])  # mean 200

@@ -17,7 +17,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from model import render
+from model.report import render
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

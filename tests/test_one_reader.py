@@ -1,8 +1,8 @@
 """One reader (issue 10): what validation accepts, the model reads identically.
 
-Validation (model.schema) and the model's readers (pipeline.read_clinics,
+Validation (model.schema) and the model's readers (tables.read_clinics,
 read_projection, read_persons, reference.municipalities,
-ingest.read_fee_index, the capacity-report CSVs) decode files the same way
+services.read_fee_index, the capacity-report CSVs) decode files the same way
 (model.readers). The tests write each CSV input in three more forms - as
 Danish Excel saves it (semicolons, Windows-1252, decimal commas, CRLF), with
 a UTF-8 byte-order mark, and in the alternative formats (SAND/FALSK and
@@ -27,7 +27,14 @@ import pyarrow.compute  # noqa: F401
 import pyarrow.parquet as pq
 import pytest
 
-from model import ingest, pipeline, readers, reference, schema as S, synthetic
+from model.inputs import services
+from model.inputs import capacity_reports
+from model.analyses import fit as afit
+from model.inputs import tables
+from model.inputs import readers
+from model.inputs import reference
+from model.inputs import contracts as S
+from model.inputs import synthetic
 from model.config import ModelConfig
 
 YEAR = 2025
@@ -108,16 +115,16 @@ def write_variant(src: Path, dst: Path, variant: str) -> Path:
 def model_reads(folder: Path) -> dict[str, object]:
     """What the model's readers give for each CSV input of ``folder``."""
     return {
-        "clinics": pipeline.read_clinics(folder / "clinics.csv"),
-        "municipalities": pipeline.read_municipalities(folder / "municipalities.csv"),
-        "population_projection": pipeline.read_projection(folder / "population_projection.csv"),
-        "fee_index": ingest.read_fee_index(folder / "fee_index.csv"),
+        "clinics": tables.read_clinics(folder / "clinics.csv"),
+        "municipalities": tables.read_municipalities(folder / "municipalities.csv"),
+        "population_projection": tables.read_projection(folder / "population_projection.csv"),
+        "fee_index": services.read_fee_index(folder / "fee_index.csv"),
     }
 
 
 def fit_tables(folder: Path) -> dict[str, pd.DataFrame]:
-    inputs = pipeline.load_inputs(folder, YEAR, hashes=False, insurance_group=1)
-    return pipeline.run_model(inputs, ModelConfig(year=YEAR, planning_year=YEAR + 1)).tables
+    inputs = tables.load_inputs(folder, YEAR, hashes=False, insurance_group=1)
+    return afit.run_model(inputs, ModelConfig(year=YEAR, planning_year=YEAR + 1)).tables
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -175,8 +182,8 @@ def test_decoding_any_bytes():
 
 
 def test_capacity_report_csv_decoding_is_the_one_reader():
-    assert ingest._decode_csv("Ærø;Læsø".encode("cp1252")) == readers.decode_bytes("Ærø;Læsø".encode("cp1252"))[0]
-    assert ingest._decode_csv(b"\x81") == "\x81"  # was a UnicodeDecodeError
+    assert capacity_reports._decode_csv("Ærø;Læsø".encode("cp1252")) == readers.decode_bytes("Ærø;Læsø".encode("cp1252"))[0]
+    assert capacity_reports._decode_csv(b"\x81") == "\x81"  # was a UnicodeDecodeError
 
 
 # --------------------------------------------------------------------------
@@ -198,8 +205,8 @@ def test_each_contract_in_each_variant_validates_and_reads_identically(canonical
     path.write_bytes(variant_bytes(text_table(canonical / f), name, variant))
     report = S.validate_file(path, name)
     assert report.ok, report.format()
-    reader = {"clinics": pipeline.read_clinics, "municipalities": pipeline.read_municipalities,
-              "population_projection": pipeline.read_projection, "fee_index": ingest.read_fee_index}[name]
+    reader = {"clinics": tables.read_clinics, "municipalities": tables.read_municipalities,
+              "population_projection": tables.read_projection, "fee_index": services.read_fee_index}[name]
     got = reader(path)
     want = canonical_reads[name]
     if isinstance(want, pd.DataFrame):
@@ -223,8 +230,8 @@ def test_fit_on_each_variant_gives_identical_output_tables(canonical, canonical_
 
 def test_capacity_report_csv_variants_validate_and_read_identically(tmp_path):
     """The annex contracts: a region's report as CSV pair, canonical and as Danish Excel saves it."""
-    head1 = list(ingest.ANNEX1_HEADINGS)
-    head2 = list(ingest.ANNEX2_HEADINGS)
+    head1 = list(capacity_reports.ANNEX1_HEADINGS)
+    head2 = list(capacity_reports.ANNEX2_HEADINGS)
     rows1 = [["012345", "Lægehuset Nørrebro", "Nørrebrogade 1", "København", "101", "2200", "Solopraksis", "1.5", "0"],
              ["023456", "Frederiksberg Lægerne", "Falkoner Allé 2", "Frederiksberg", "147", "2000",
               "Kompagniskabspraksis", "3", "0.5"]]
@@ -245,7 +252,7 @@ def test_capacity_report_csv_variants_validate_and_read_identically(tmp_path):
                 p.write_bytes(t.to_csv(index=False, sep=";", lineterminator="\r\n").encode("cp1252"))
             typed = readers.read_typed(p, f"capacity_report_annex{k}")
             results.setdefault(k, []).append(typed)
-        rep = ingest.read_capacity_report(d / "hovedstaden_2026-01-01_bilag1.csv")
+        rep = capacity_reports.read_capacity_report(d / "hovedstaden_2026-01-01_bilag1.csv")
         results.setdefault("ingest", []).append(rep)
     for k in (1, 2):
         pd.testing.assert_frame_equal(results[k][0], results[k][1])
@@ -267,7 +274,7 @@ def test_island_doctor_sand_falsk_is_read_as_validation_reads_it(canonical, tmp_
     c["island_doctor"] = np.where(c.index < 10, "SAND", "FALSK")
     c.to_csv(folder / "clinics.csv", index=False)
     assert S.validate_folder(folder, years=[YEAR], planning_year=YEAR + 1).ok
-    read = pipeline.read_clinics(folder / "clinics.csv")
+    read = tables.read_clinics(folder / "clinics.csv")
     assert read["island_doctor"].dtype == bool
     assert read["island_doctor"].tolist() == [True] * 10 + [False] * (len(c) - 10)
     typed = S.load_table(folder / "clinics.csv", "clinics")
@@ -281,7 +288,7 @@ def test_boolean_that_is_no_boolean_is_an_error_in_validation_and_the_reader(can
     f = errors(S.validate_file(tmp_path / "clinics.csv", "clinics"), "type: boolean")[0]
     assert (f.file, f.column, f.row, f.value) == ("clinics.csv", "island_doctor", 4, "maybe")
     with pytest.raises(S.ValidationFailed, match=r"island_doctor .* maybe .*type: boolean"):
-        pipeline.read_clinics(tmp_path / "clinics.csv")
+        tables.read_clinics(tmp_path / "clinics.csv")
 
 
 def test_opened_day_first_keeps_split_clinics_on_their_parents_weight(canonical, canonical_fit, tmp_path):
@@ -292,7 +299,7 @@ def test_opened_day_first_keeps_split_clinics_on_their_parents_weight(canonical,
     c["opened"] = pd.to_datetime(c["opened"]).dt.strftime("%d-%m-%Y")
     c.to_csv(folder / "clinics.csv", index=False)
     assert S.validate_folder(folder, years=[YEAR], planning_year=YEAR + 1).ok
-    assert pipeline.read_clinics(folder / "clinics.csv")["opened"].tolist() == text_table(canonical / "clinics.csv")[
+    assert tables.read_clinics(folder / "clinics.csv")["opened"].tolist() == text_table(canonical / "clinics.csv")[
         "opened"].tolist()
     ct = fit_tables(folder)["clinic_minimums"]
     want = canonical_fit["clinic_minimums"]
@@ -307,7 +314,7 @@ def test_impossible_date_is_an_error_in_validation_and_the_reader(canonical, tmp
     f = errors(S.validate_file(tmp_path / "clinics.csv", "clinics"), "type: date")[0]
     assert (f.column, f.row, f.value) == ("opened", 1, "31-02-2020")
     with pytest.raises(S.ValidationFailed, match="opened"):
-        pipeline.read_clinics(tmp_path / "clinics.csv")
+        tables.read_clinics(tmp_path / "clinics.csv")
 
 
 def test_danish_excel_folder_fits_from_the_command_line(canonical, tmp_path):
@@ -327,7 +334,7 @@ def test_quoted_decimal_comma_in_clinics_is_read_as_a_number(canonical, tmp_path
     c.to_csv(folder / "clinics.csv", index=False)
     assert '"1,5"' in (folder / "clinics.csv").read_text(encoding="utf-8")
     assert S.validate_folder(folder, years=[YEAR], planning_year=YEAR + 1).ok
-    read = pipeline.read_clinics(folder / "clinics.csv")
+    read = tables.read_clinics(folder / "clinics.csv")
     assert read["capacities"].dtype == np.float64 and read["capacities"].iloc[0] == 1.5
     assert fit_tables(folder)["clinic_minimums"].set_index("clinic_id").loc[c.loc[0, "clinic_id"], "capacities"] == 1.5
 
@@ -371,7 +378,7 @@ def test_year_stored_as_text_in_persons_is_caught_by_validate_and_the_reader(can
         f = errors(S.validate_folder(folder, years=[YEAR], engine=engine), "stored as text")[0]
         assert (f.file, f.column) == ("persons.parquet", "year") and "contract's type is integer" in f.rule
     with pytest.raises(S.ValidationFailed, match=r"persons.parquet +year .*stored as text"):
-        pipeline.read_persons(folder / "persons.parquet", YEAR)
+        tables.read_persons(folder / "persons.parquet", YEAR)
 
 
 def test_duplicated_parquet_column_is_a_failure_report_not_a_key_error(canonical, tmp_path):
@@ -382,7 +389,7 @@ def test_duplicated_parquet_column_is_a_failure_report_not_a_key_error(canonical
         f = errors(S.validate_folder(folder, years=[YEAR], engine=engine), "more than once")[0]
         assert (f.file, f.column, f.value) == ("persons.parquet", "age", 2)
     with pytest.raises(S.ValidationFailed, match="age .*more than once"):
-        pipeline.read_persons(folder / "persons.parquet", YEAR)
+        tables.read_persons(folder / "persons.parquet", YEAR)
     r = cli("fit", "--data", str(folder), "--out", str(tmp_path / "run"), "--year", str(YEAR), "--no-validate")
     assert r.returncode == 2 and "more than once" in r.stderr and "Traceback" not in r.stderr
 
@@ -413,7 +420,7 @@ def test_non_finite_capacities_are_errors_in_validation_and_the_reader(canonical
     f = errors(S.validate_file(tmp_path / "clinics.csv", "clinics"), "type: number", "capacities")[0]
     assert (f.row, f.value) == (1, value)
     with pytest.raises(S.ValidationFailed, match="capacities"):
-        pipeline.read_clinics(tmp_path / "clinics.csv")
+        tables.read_clinics(tmp_path / "clinics.csv")
 
 
 def test_capacities_inf_never_reaches_a_minimum_patient_number(canonical, tmp_path):
@@ -466,7 +473,7 @@ def test_projection_nan_is_a_type_error(canonical, tmp_path):
     f = errors(S.validate_file(tmp_path / "population_projection.csv", "population_projection"), "type: integer")[0]
     assert (f.row, f.value) == (1, "nan")
     with pytest.raises(S.ValidationFailed):
-        pipeline.read_projection(tmp_path / "population_projection.csv")
+        tables.read_projection(tmp_path / "population_projection.csv")
 
 
 def test_fee_index_far_from_the_previous_year_is_an_error(canonical, tmp_path):
@@ -477,10 +484,10 @@ def test_fee_index_far_from_the_previous_year_is_an_error(canonical, tmp_path):
     assert (f.file, f.column, f.row) == ("fee_index.csv", "index", 3)
     assert f.value.startswith("2025: 1e+12 =")
     with pytest.raises(ValueError, match=r"fee_index.csv: year 2025: index 1e\+12 is .* times 2024's 97.56"):
-        pipeline.price_factor(folder, 2024, 2025)
+        tables.price_factor(folder, 2024, 2025)
     with pytest.raises(ValueError, match="allowed ratio 0.5-2"):
-        ingest.read_fee_index({2024: 100.0, 2025: 49.0})
-    assert ingest.read_fee_index({2024: 100.0, 2025: 103.0}) == {2024: 100.0, 2025: 103.0}
+        services.read_fee_index({2024: 100.0, 2025: 49.0})
+    assert services.read_fee_index({2024: 100.0, 2025: 103.0}) == {2024: 100.0, 2025: 103.0}
 
 
 def test_fee_index_inf_is_an_error(tmp_path):
@@ -488,7 +495,7 @@ def test_fee_index_inf_is_an_error(tmp_path):
     f = errors(S.validate_file(tmp_path / "fee_index.csv", "fee_index"), "type: number")[0]
     assert (f.column, f.row, f.value) == ("index", 2, "inf")
     with pytest.raises(S.ValidationFailed, match="index"):
-        ingest.read_fee_index(tmp_path / "fee_index.csv")
+        services.read_fee_index(tmp_path / "fee_index.csv")
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "pandas"])
@@ -508,7 +515,7 @@ def test_non_finite_fees_in_persons_are_errors(canonical, tmp_path, engine):
     assert [(f.row, f.value) for f in inf] == [(row, float("inf"))]
     assert [f.row for f in errors(report, "required: value missing", "gross_fee")] == [row + 1]  # nan: missing
     with pytest.raises(S.ValidationFailed, match="gross_fee"):
-        pipeline.read_persons(folder / "persons.parquet", YEAR)
+        tables.read_persons(folder / "persons.parquet", YEAR)
 
 
 def test_inf_fee_in_services_is_caught_before_ingest(canonical, tmp_path):
@@ -531,12 +538,12 @@ def test_non_finite_number_in_a_capacity_report_is_an_error(tmp_path):
     d = tmp_path / "capacity_reports"
     d.mkdir()
     t = pd.DataFrame([["012345", "Lægehuset", "Gade 1", "København", "101", "2200", "Solopraksis", "inf", "0"]],
-                     columns=list(ingest.ANNEX1_HEADINGS))
+                     columns=list(capacity_reports.ANNEX1_HEADINGS))
     t.to_csv(d / "hovedstaden_2026-01-01_bilag1.csv", index=False)
     report = S.validate_folder(tmp_path, tables="capacity_reports")
     f = errors(report, "type: number")[0]
     assert (f.column, f.row, f.value) == ("Antal udmøntede kapaciteter", 1, "inf")
-    assert not ingest.read_capacity_report(d / "hovedstaden_2026-01-01_bilag1.csv").ok
+    assert not capacity_reports.read_capacity_report(d / "hovedstaden_2026-01-01_bilag1.csv").ok
 
 
 # --------------------------------------------------------------------------
@@ -545,7 +552,7 @@ def test_non_finite_number_in_a_capacity_report_is_an_error(tmp_path):
 
 
 def test_check_outputs_passes_a_real_run(canonical_fit):
-    pipeline.check_outputs(canonical_fit)
+    afit.check_outputs(canonical_fit)
 
 
 @pytest.mark.parametrize("table, column, value, why", [
@@ -561,15 +568,15 @@ def test_check_outputs_rejects_absurd_values(canonical_fit, table, column, value
     if t[column].dtype.kind == "i" and not np.isfinite(value):
         t[column] = t[column].astype(float)
     t.loc[t.index[0], column] = value
-    with pytest.raises(pipeline.OutputCheckFailed, match=rf"{table}.csv / {column}: 1 row\(s\).*\({why}\)"):
-        pipeline.check_outputs(tables)
+    with pytest.raises(afit.OutputCheckFailed, match=rf"{table}.csv / {column}: 1 row\(s\).*\({why}\)"):
+        afit.check_outputs(tables)
 
 
 def test_write_run_writes_nothing_when_the_outputs_are_absurd(canonical, tmp_path):
-    inputs = pipeline.load_inputs(canonical, YEAR, hashes=False, insurance_group=1)
-    run = pipeline.run_model(inputs, ModelConfig(year=YEAR, planning_year=YEAR + 1))
+    inputs = tables.load_inputs(canonical, YEAR, hashes=False, insurance_group=1)
+    run = afit.run_model(inputs, ModelConfig(year=YEAR, planning_year=YEAR + 1))
     run.tables["clinic_minimums"].loc[0, "minimum_patients"] = -5
-    with pytest.raises(pipeline.OutputCheckFailed):
-        pipeline.write_run(run, tmp_path / "run", inputs)
+    with pytest.raises(afit.OutputCheckFailed):
+        afit.write_run(run, tmp_path / "run", inputs)
     assert not (tmp_path / "run").exists()
     assert list(tmp_path.iterdir()) == []

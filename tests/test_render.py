@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model import render
+from model.report import render
 
 render._skip_slow_iri_checker()  # before nbformat is first imported (see render.py)
 
@@ -148,7 +148,7 @@ def without_timestamps(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    from model.synthetic import generate
+    from model.inputs.synthetic import generate
 
     d = tmp_path_factory.mktemp("data") / "small"
     generate(d, persons=PERSONS, years=[YEAR - 1, YEAR], seed=20250630, services=False)
@@ -427,7 +427,7 @@ def test_to_html_is_offline_and_hides_code(tmp_path):
 
 
 def test_required_tables_are_output_tables():
-    from model.pipeline import OUTPUT_TABLES
+    from model.analyses.fit import OUTPUT_TABLES
 
     assert set(render.REQUIRED_TABLES) <= set(OUTPUT_TABLES)
     assert render.CLINIC_PROFILES in OUTPUT_TABLES

@@ -3,14 +3,14 @@
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from model import capacity as cap
-from model import clinics as cl
-from model import weights as wt
+from model.core import capacity as cap
+from model.core import clinics as cl
+from model.core import weights as wt
 from model.config import ModelConfig
-from model.pipeline import Inputs, run_model
+from model.analyses.fit import run_model
 
 from test_golden import CFG, inputs
 

@@ -19,7 +19,7 @@ import pyarrow as pyarrow
 import pyarrow.parquet as pq
 import pytest
 
-from model import schema as S
+from model.inputs import contracts as S
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -963,7 +963,7 @@ def test_tables_capacity_reports_selects_both_annexes(tmp_path):
 
 
 def test_report_validates_what_the_report_reads_not_the_service_lines(tmp_path):
-    from model.render import validate_data
+    from model.report.render import validate_data
 
     s = services_many()
     s.loc[0, "week"] = 54

@@ -12,13 +12,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import features as ft
-from model import reference
-from model import sensitivity as se
-from model import stability as sb
-from model import weights as wt
+from model.core import features as ft
+from model.inputs import reference
+from model.analyses import sensitivity as se
+from model.analyses import stability as sb
+from model.core import cells
+from model.analyses import panel as apanel
+from model.core import chain as ch
+from model.core import weights as wt
 from model.config import VARIANTS, ModelConfig, engine_variants
-from model.pipeline import load_inputs, price_factor, run_model
+from model.inputs.tables import load_inputs, price_factor
+from model.analyses.fit import run_model
 
 from test_stability import small_panel
 
@@ -48,13 +52,13 @@ def years(panel_dir):
     out = {}
     for y in (2024, 2025):
         i = _with_labour_status_after_67(load_inputs(panel_dir, y, hashes=False))
-        out[y] = sb.year_from_inputs(i, y, factor=price_factor(panel_dir, y, 2025))
+        out[y] = cells.year_from_inputs(i, y, factor=price_factor(panel_dir, y, 2025))
     return out
 
 
 @pytest.fixture(scope="module")
 def result(years):
-    panel = sb.Panel.from_years(years)
+    panel = apanel.Panel.from_years(years)
     extra = {"same_as_base": BASE.replace(chronic_fee_share=1.0, rounding="up"), "base_replaced": BASE.replace()}
     return se.run_sensitivity(panel, config=BASE, train_year=2024, test_year=2025, extra_variants=extra)
 
@@ -122,7 +126,7 @@ def test_each_variant_changes_what_it_claims_and_only_that(result, name):
         assert exact_same
     if stages == {"rounding"}:
         assert (hc_v["capacities"].to_numpy() != hc_b["capacities"].to_numpy()).any()
-        from model.capacity import round_capacity
+        from model.core.capacity import round_capacity
 
         assert (hc_v["capacities"].to_numpy() == round_capacity(hc_v["capacities_exact"].to_numpy(), cfg)).all()
         assert cv.clinics["minimum_patients"].equals(cb.clinics["minimum_patients"])
@@ -132,8 +136,8 @@ def test_each_variant_changes_what_it_claims_and_only_that(result, name):
 
 def test_labour_variant_reaches_only_citizens_over_67(years):
     yd = years[2025]
-    a = sb.features(yd, BASE)
-    b = sb.features(yd, BASE.variant("labour_16_plus"))
+    a = cells.features(yd, BASE)
+    b = cells.features(yd, BASE.variant("labour_16_plus"))
     fa = a.factors.iloc[a.cell_of_atom].reset_index(drop=True)
     fb = b.factors.iloc[b.cell_of_atom].reset_index(drop=True)
     diff = (fa["labour"] != fb["labour"]).to_numpy()
@@ -245,8 +249,8 @@ def test_life_expectancy_by_sex_factors():
 def test_run_model_with_remaining_life_expectancy_at_65_by_sex(panel_dir):
     cfg = BASE.variant("life_expectancy_65_by_sex")
     run = run_model(load_inputs(panel_dir, 2025, hashes=False), cfg, variant="life_expectancy_65_by_sex")
-    yd = sb.read_year(panel_dir, 2025)
-    ch = sb.chain(yd, cfg, sb.fit(yd, cfg).params)
+    yd = apanel.read_year(panel_dir, 2025)
+    ch = ch.chain(yd, cfg, cells.fit(yd, cfg).params)
     np.testing.assert_allclose(run.tables["capacity_by_health_council"]["capacities_exact"],
                                ch.by_health_council["capacities_exact"], rtol=1e-10)
     m = run.tables["capacity_by_municipality"]

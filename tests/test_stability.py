@@ -18,10 +18,16 @@ import pyarrow.parquet as pq
 import pytest
 import statsmodels.api as sm
 
-from model import stability as sb
-from model import synthetic
+from model.analyses import stability as sb
+from model.core import cells
+from model.analyses import panel as apanel
+from model.core import within
+from model.core import chain as ch
+from model.analyses import bootstrap as bs
+from model.inputs import synthetic
 from model.config import ModelConfig
-from model.pipeline import load_inputs, read_persons, run_model
+from model.inputs.tables import load_inputs, read_persons
+from model.analyses.fit import run_model
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ModelConfig()
@@ -42,7 +48,7 @@ def panel_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def panel(panel_dir):
-    p = sb.Panel(panel_dir, prefetch=False)
+    p = apanel.Panel(panel_dir, prefetch=False)
     yield p
     p.close()
 
@@ -71,7 +77,7 @@ def test_fit_within_matches_statsmodels_with_clinic_dummies(cov_type, seed):
     terms = list(X.columns)
     cells = X.assign(y=y, cluster=clinic).groupby(terms + ["cluster"]).agg(
         n=("y", "size"), sum_y=("y", "sum"), sum_y2=("y", lambda v: float((v * v).sum()))).reset_index()
-    res = sb.fit_within(cells[terms], cells["n"], cells["sum_y"], cells["sum_y2"], cells["cluster"], terms, cov_type=cov_type)
+    res = within.fit_within(cells[terms], cells["n"], cells["sum_y"], cells["sum_y2"], cells["cluster"], terms, cov_type=cov_type)
 
     D = pd.get_dummies(pd.Series(clinic), dtype=float)
     Z = pd.concat([X.drop(columns="Intercept").astype(float), D], axis=1)
@@ -94,17 +100,17 @@ def test_fit_within_names_a_term_constant_within_every_clinic():
     X["clinic_level"] = pd.Series(clinic).str[-1].isin(list("02468")).astype(int).to_numpy()
     terms = list(X.columns)
     with pytest.raises(ValueError, match="clinic_level"):
-        sb.fit_within(X, np.ones(len(y)), y, y * y, clinic, terms)
+        within.fit_within(X, np.ones(len(y)), y, y * y, clinic, terms)
 
 
 def test_fixed_effects_in_run_model_equal_the_engine(panel_dir):
     cfg = BASE.variant("clinic_fixed_effects")
     run = run_model(load_inputs(panel_dir, 2025, hashes=False), cfg, variant="clinic_fixed_effects")
-    yd = sb.read_year(panel_dir, 2025)
-    f = sb.fit(yd, cfg)
+    yd = apanel.read_year(panel_dir, 2025)
+    f = cells.fit(yd, cfg)
     np.testing.assert_allclose(run.fits["clinic_fixed_effects"].params, f.params, rtol=1e-9)
     np.testing.assert_allclose(run.fits["clinic_fixed_effects"].bse, f.bse, rtol=1e-9)
-    ch = sb.chain(yd, cfg, f.params)
+    ch = ch.chain(yd, cfg, f.params)
     assert (run.tables["capacity_by_health_council"]["capacities"].to_numpy() == ch.by_health_council["capacities"].to_numpy()).all()
 
 
@@ -113,9 +119,9 @@ def test_fixed_effects_in_run_model_equal_the_engine(panel_dir):
 
 def test_engine_reproduces_run_model(panel_dir):
     run = run_model(load_inputs(panel_dir, 2025, hashes=False), BASE)
-    yd = sb.read_year(panel_dir, 2025)
-    f = sb.fit(yd, BASE)
-    ch = sb.chain(yd, BASE, f.params)
+    yd = apanel.read_year(panel_dir, 2025)
+    f = cells.fit(yd, BASE)
+    ch = ch.chain(yd, BASE, f.params)
     np.testing.assert_allclose(f.params, run.fits["base"].params, rtol=1e-10)
     np.testing.assert_allclose(f.bse, run.fits["base"].bse, rtol=1e-9)
     a, b = ch.by_health_council, run.tables["capacity_by_health_council"]
@@ -129,9 +135,9 @@ def test_engine_reproduces_run_model(panel_dir):
 
 
 def test_year_from_inputs_equals_reading_parquet(panel_dir):
-    a = sb.read_year(panel_dir, 2024)
-    b = sb.year_from_inputs(load_inputs(panel_dir, 2024, hashes=False), 2024)
-    fa, fb = sb.fit(a, BASE.replace(year=2024, planning_year=2025)), sb.fit(b, BASE.replace(year=2024, planning_year=2025))
+    a = apanel.read_year(panel_dir, 2024)
+    b = cells.year_from_inputs(load_inputs(panel_dir, 2024, hashes=False), 2024)
+    fa, fb = cells.fit(a, BASE.replace(year=2024, planning_year=2025)), cells.fit(b, BASE.replace(year=2024, planning_year=2025))
     np.testing.assert_allclose(fa.params, fb.params, rtol=1e-11)
     assert a.persons == b.persons and len(a.atoms) == len(b.atoms)
 
@@ -142,17 +148,17 @@ def test_fees_are_brought_to_the_latest_price_level(panel_dir):
     assert factor > 1.07
     p = read_persons(panel_dir / "persons.parquet", 2022)
     p = p[p["insurance_group"] == 1]
-    yd = sb.read_year(panel_dir, 2022, price_year=2025)
+    yd = apanel.read_year(panel_dir, 2022, price_year=2025)
     assert yd.price_factor == pytest.approx(factor)
     np.testing.assert_allclose(yd.fees[0], p["gross_fee"].to_numpy() * factor)
     li = load_inputs(panel_dir, 2022, hashes=False, price_year=2025)
     li_p = li.persons[li.persons["insurance_group"] == 1]
     np.testing.assert_allclose(li_p["chronic_fee"].to_numpy(), p["chronic_fee"].to_numpy() * factor)
     cfg = BASE.replace(year=2022, planning_year=2023)
-    np.testing.assert_allclose(sb.fit(yd, cfg).params, run_model(li, cfg).fits["base"].params, rtol=1e-10)
+    np.testing.assert_allclose(cells.fit(yd, cfg).params, run_model(li, cfg).fits["base"].params, rtol=1e-10)
     # scaling all fees scales the coefficients and leaves every weight, capacity and clinic number unchanged
-    own = sb.fit(sb.read_year(panel_dir, 2022), cfg)
-    np.testing.assert_allclose(sb.fit(yd, cfg).params, own.params * factor, rtol=1e-10)
+    own = cells.fit(apanel.read_year(panel_dir, 2022), cfg)
+    np.testing.assert_allclose(cells.fit(yd, cfg).params, own.params * factor, rtol=1e-10)
 
 
 # --- the bootstrap ----------------------------------------------------------------------------------------
@@ -160,9 +166,9 @@ def test_fees_are_brought_to_the_latest_price_level(panel_dir):
 
 def test_bootstrap_chain_with_the_point_coefficients_gives_the_point_numbers(panel):
     yd = panel.get(2025)
-    f = sb.fit(yd, BASE)
-    ch = sb.chain(yd, BASE, f.params)
-    b = sb.bootstrap(yd, BASE, ch, params=np.vstack([f.params.to_numpy()] * 3))
+    f = cells.fit(yd, BASE)
+    ch = ch.chain(yd, BASE, f.params)
+    b = bs.bootstrap(yd, BASE, ch, params=np.vstack([f.params.to_numpy()] * 3))
     np.testing.assert_allclose(b.hc_exact[:, 0], ch.by_health_council["capacities_exact"], rtol=1e-11)
     assert (b.hc_rounded[:, 1] == ch.by_health_council["capacities"].to_numpy()).all()
     np.testing.assert_allclose(b.clinic_exact[:, 2], b.clinics["minimum_patients_exact"], rtol=1e-11)
@@ -171,15 +177,15 @@ def test_bootstrap_chain_with_the_point_coefficients_gives_the_point_numbers(pan
 
 def test_bootstrap_is_reproducible_and_resamples_clinics(panel):
     yd = panel.get(2025)
-    a = sb.bootstrap(yd, BASE, draws=40, seed=11)
-    b = sb.bootstrap(yd, BASE, draws=40, seed=11)
-    c = sb.bootstrap(yd, BASE, draws=40, seed=12)
+    a = bs.bootstrap(yd, BASE, draws=40, seed=11)
+    b = bs.bootstrap(yd, BASE, draws=40, seed=11)
+    c = bs.bootstrap(yd, BASE, draws=40, seed=12)
     pd.testing.assert_frame_equal(a.health_council, b.health_council)
     assert not np.allclose(a.params, c.params)
-    f = sb.fit(yd, BASE)
+    f = cells.fit(yd, BASE)
     # bootstrap standard errors of the coefficients are near the cluster-robust ones
     se_boot = a.params.std(axis=0, ddof=1)
-    se_cl = sb.fit(yd, BASE.replace(cov_type="cluster")).bse.to_numpy()
+    se_cl = cells.fit(yd, BASE.replace(cov_type="cluster")).bse.to_numpy()
     ratio = se_boot / se_cl
     assert 0.6 < np.median(ratio) < 1.5
     assert (a.params.mean(axis=0) - f.params.to_numpy()).__abs__().max() < 4 * se_cl.max()
@@ -192,11 +198,11 @@ def test_bootstrap_is_reproducible_and_resamples_clinics(panel):
 def test_bootstrap_with_clinic_fixed_effects_matches_its_point_estimate(panel):
     yd = panel.get(2025)
     cfg = BASE.variant("clinic_fixed_effects")
-    f = sb.fit(yd, cfg)
-    p, terms, failed = sb.bootstrap_params(yd, cfg, draws=60, seed=3)
+    f = cells.fit(yd, cfg)
+    p, terms, failed = bs.bootstrap_params(yd, cfg, draws=60, seed=3)
     assert terms == list(f.params.index) and failed == 0
     se_boot = p.std(axis=0, ddof=1)
-    se_cl = sb.fit(yd, cfg.replace(cov_type="cluster")).bse.to_numpy()
+    se_cl = cells.fit(yd, cfg.replace(cov_type="cluster")).bse.to_numpy()
     slopes = [i for i, t in enumerate(terms) if t != "Intercept"]
     assert 0.6 < np.median(se_boot[slopes] / se_cl[slopes]) < 1.5
 
@@ -217,11 +223,11 @@ def test_bootstrap_intervals_cover_the_true_capacities_at_about_the_nominal_rate
     coef_covered = {0.1: [], 0.05: []}
     for seed in (1, 2, 3, 4, 5, 6):
         d = small_panel(tmp_path_factory, persons=20_000, years=(2025,), seed=seed)
-        yd = sb.read_year(d, 2025)
-        f = sb.fit(yd, cfg)
-        point = sb.chain(yd, cfg, f.params)
-        truth = sb.chain(yd, cfg, pd.Series(synthetic.TRUE_COEFFICIENTS))
-        b = sb.bootstrap(yd, cfg, point, draws=200, seed=seed, alpha=0.1)
+        yd = apanel.read_year(d, 2025)
+        f = cells.fit(yd, cfg)
+        point = ch.chain(yd, cfg, f.params)
+        truth = ch.chain(yd, cfg, pd.Series(synthetic.TRUE_COEFFICIENTS))
+        b = bs.bootstrap(yd, cfg, point, draws=200, seed=seed, alpha=0.1)
         assert b.draws == 200 and b.failed == 0
         t = truth.by_health_council.set_index("health_council").reindex(b.health_council["health_council"])
         t = t["capacities_exact"].to_numpy()
@@ -266,7 +272,7 @@ def test_stability_tables_have_their_columns_and_rows(stability_result, panel):
     assert t["bootstrap_clinics"]["clinic_id"].is_unique
     # disclosure: the clinic comparisons and the clinic bootstrap keep only clinics with >= 5 listed patients
     yd = panel.get(2025)
-    last = sb.chain(yd, BASE, sb.fit(yd, BASE).params)
+    last = ch.chain(yd, BASE, cells.fit(yd, BASE).params)
     small = set(last.clinics.loc[last.clinics["listed_patients"] < 5, "clinic_id"])
     assert small, "the small panel should have clinics with fewer than 5 listed patients"
     assert not small & set(t["bootstrap_clinics"]["clinic_id"])

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
 
-from model import reference, synthetic
+from model.inputs import reference
+from model.inputs import synthetic
 
 N = 40_000
 YEARS = (2023, 2024, 2025)

@@ -44,7 +44,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import OutputError
+from model.errors import OutputError
+import hashlib
+import pandas as pd
+import subprocess
 
 #: ``command`` values of the manifests this package writes (run folders).
 RUN_COMMANDS = frozenset({"fit", "report", "stability", "sensitivity", "evaluate"})
@@ -547,3 +550,47 @@ __all__ = [
     "lock_path", "output_kind", "output_lock", "prepare_synth_folder", "resolve", "stale_temporaries",
     "swap_into_place",
 ]
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(chunk):
+            h.update(b)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# writing a run: temporary folder, then move into place
+
+def git_commit(root: Path | None = None) -> str | None:
+    """The current git commit of the project, or None outside a checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root or Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or None
+    except Exception:
+        return None
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that determine the results."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("fordelingsmodel", "numpy", "pandas", "pyarrow", "duckdb", "statsmodels", "scipy", "pandera",
+                 "matplotlib", "papermill", "nbconvert"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    import platform
+
+    out["python"] = platform.python_version()
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Deterministic CSV: fixed float format, LF line endings, UTF-8."""
+    df.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")

@@ -34,7 +34,7 @@ def _years(text: str) -> list[int]:
 def _validate_or_exit(data: Path, years: list[int] | None = None, planning_year=None) -> None:
     """Validate ``data`` for the years the verb reads and the planning year(s) it
     needs a projection for; exit 1 with the failure report when it fails."""
-    from .schema import validate_folder
+    from model.inputs.contracts import validate_folder
 
     report = validate_folder(data, years=years, planning_year=planning_year)
     if not report.ok:
@@ -46,7 +46,7 @@ def _validate_or_exit(data: Path, years: list[int] | None = None, planning_year=
 
 
 def cmd_synth(a: argparse.Namespace) -> int:
-    from .synthetic import generate
+    from model.inputs.synthetic import generate
 
     t0 = time.perf_counter()
     info = generate(a.out, persons=a.persons, years=_years(a.years), seed=a.seed, services=not a.no_services)
@@ -57,7 +57,7 @@ def cmd_synth(a: argparse.Namespace) -> int:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
-    from .schema import validate_folder
+    from model.inputs.contracts import validate_folder
 
     years = _years(a.years) if a.years else ([a.year] if a.year else None)
     planning = a.planning_year or (a.year + 1 if a.year else "latest")
@@ -72,7 +72,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
 
 
 def cmd_ingest(a: argparse.Namespace) -> int:
-    from .ingest import ingest
+    from model.inputs.services import ingest
 
     data = Path(a.data)
     _validate_or_exit(data, [a.year])
@@ -82,8 +82,9 @@ def cmd_ingest(a: argparse.Namespace) -> int:
 
 
 def cmd_fit(a: argparse.Namespace) -> int:
-    from .config import ModelConfig
-    from .pipeline import load_inputs, run_model, write_run
+    from model.config import ModelConfig
+    from model.inputs.tables import load_inputs
+    from model.analyses.fit import run_model, write_run
 
     config = ModelConfig(year=a.year, planning_year=a.planning_year or a.year + 1)
     if a.variant != "base":
@@ -121,8 +122,10 @@ def _blas_single_thread() -> None:
 
 def cmd_stability(a: argparse.Namespace) -> int:
     _blas_single_thread()
-    from .config import ModelConfig
-    from .stability import Panel, panel_years, run_stability, write_stability
+    from model.config import ModelConfig
+    from model.analyses.panel import Panel
+    from model.inputs.panel import panel_years
+    from model.analyses.stability import run_stability, write_stability
 
     data = Path(a.data)
     years = _years(a.years) if a.years else panel_years(data / "persons.parquet")
@@ -148,9 +151,10 @@ def cmd_stability(a: argparse.Namespace) -> int:
 
 def cmd_sensitivity(a: argparse.Namespace) -> int:
     _blas_single_thread()
-    from .config import ModelConfig
-    from .sensitivity import check_parameters, run_sensitivity, write_sensitivity
-    from .stability import Panel, panel_years
+    from model.config import ModelConfig
+    from model.analyses.sensitivity import check_parameters, run_sensitivity, write_sensitivity
+    from model.analyses.panel import Panel
+    from model.inputs.panel import panel_years
 
     data = Path(a.data)
     all_years = panel_years(data / "persons.parquet")
@@ -176,7 +180,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
 
 
 def cmd_clinic_sheets(a: argparse.Namespace) -> int:
-    from .render import clinic_sheets
+    from model.report.render import clinic_sheets
 
     n = clinic_sheets(Path(a.run), Path(a.out) if a.out else None, clinic=a.clinic)
     print(f"wrote {n} clinic sheet(s)")
@@ -184,7 +188,7 @@ def cmd_clinic_sheets(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from .render import render_report
+    from model.report.render import render_report
 
     render_report(year=a.year, data=Path(a.data), out=Path(a.out) if a.out else None,
                   previous=Path(a.previous) if a.previous else None, timeout=a.timeout)
@@ -192,7 +196,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from .evaluation import render_evaluation
+    from model.analyses.evaluation import render_evaluation
 
     render_evaluation(Path(a.data), fit_year=a.fit_year, years=_years(a.years) if a.years else None,
                       out=Path(a.out) if a.out else None, timeout=a.timeout, validate=not a.no_validate,
@@ -205,7 +209,7 @@ _FORCE_HELP = ("replace an existing --out folder that this package did not write
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .errors import EXIT_CODES_HELP
+    from model.errors import EXIT_CODES_HELP
 
     p = argparse.ArgumentParser(prog="python -m model", description=__doc__.split("\n\n")[0],
                                 epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -316,7 +320,7 @@ def _output_guard(a: argparse.Namespace):
     """
     from contextlib import nullcontext
 
-    from .artifacts import guard_output
+    from model.artifacts import guard_output
 
     force = bool(getattr(a, "force", False))
     if a.verb == "synth":
@@ -345,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     import os
 
-    from .errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_SYSTEM, EXIT_VALIDATION, ModelError
+    from model.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_SYSTEM, EXIT_VALIDATION, ModelError
 
     args = build_parser().parse_args(argv)
     try:

@@ -25,7 +25,7 @@ Danish terms used throughout (explained once):
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 #: Age bands of docs/method.md step 2 (design choice): lower bounds, inclusive.
@@ -326,3 +326,22 @@ VARIANTS: dict[str, dict[str, Any]] = {
 def engine_variants() -> list[str]:
     """The variants the stability and sensitivity engine runs (all but those marked ``"engine": False``)."""
     return [k for k, v in VARIANTS.items() if v.get("engine", True)]
+
+
+#: Practice forms of clinics.csv, in the order of the per-form sums.
+PRACTICE_FORMS = ("solo", "partnership", "collaboration", "regional", "tender")
+
+
+PERSON_COLUMNS = [
+    "year", "municipality_code", "sex", "age", "civil_status", "origin_group", "insurance_group", "labour_status",
+    "somatic_diseases", "psychiatric", "psychiatric_extended", "cancer_5y", "cancer_10y", "clinic_id",
+    "gross_fee", "chronic_fee", "local_services_fee", "contact_fee", "days_resident",
+]
+#: Text columns of persons (the others are numbers or booleans).
+TEXT_PERSON_COLUMNS = ("municipality_code", "clinic_id", "civil_status", "origin_group", "labour_status")
+#: The columns of one year of persons that the model engine (:mod:`model.core.cells`) reduces to atoms.
+ENGINE_PERSON_COLUMNS = [c for c in PERSON_COLUMNS if c not in ("year", "days_resident")]
+#: Engine columns read when present: without it only the lump-sum treatments of the chronic-care fee can run.
+ENGINE_OPTIONAL_COLUMNS = ("contact_fee",)
+#: Person columns the model reads when present (a variant that needs one says so when it is absent).
+OPTIONAL_PERSON_COLUMNS = ("contact_fee", "days_resident")

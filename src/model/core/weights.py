@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import ModelConfig
+from model.config import ModelConfig
 
 #: Derived municipal life-expectancy figures (by sex, remaining at 65) for the sensitivity variants of
 #: §4.4.2.4; the file's header says how they are derived (:func:`model.sensitivity.derive_life_expectancy_variants`).
-LIFE_EXPECTANCY_VARIANTS = Path(__file__).resolve().parent / "data" / "life_expectancy_variants.csv"
+LIFE_EXPECTANCY_VARIANTS = Path(__file__).resolve().parents[1] / "data" / "life_expectancy_variants.csv"
 
 
 @lru_cache(maxsize=1)

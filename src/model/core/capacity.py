@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import ModelConfig
+from model.config import ModelConfig
 
 
 def round_capacity(x, config: ModelConfig):

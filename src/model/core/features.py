@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .config import VARIANTS, ModelConfig, band_label
+from model.config import VARIANTS, ModelConfig, band_label
 
 #: Factor columns, in the order they are packed into the cell key.
 FACTORS = ("age_band", "sex", "origin", "civil", "labour", "somatic", "psychiatric", "cancer")

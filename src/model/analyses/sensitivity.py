@@ -45,15 +45,17 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from . import features as ft
-from . import stability as sb
-from .config import VARIANTS, ModelConfig, engine_variants
-from .regression import CellOLSResults
+from model.analyses import stability as sb
+from model.core import cells
+from model.analyses import panel as apanel
+from model.core import chain as ch
+from model.config import VARIANTS, ModelConfig, engine_variants
+from model.core.regression import CellOLSResults
 
 __all__ = [
     "FIELD_STAGES", "variant_stages", "variant_config", "run_sensitivity", "SensitivityResult", "write_sensitivity",
@@ -66,7 +68,7 @@ FIELD_STAGES: dict[str, str] = {
     "insurance_group": "sample", "excluded_practice_forms": "sample",
     "chronic_fee_share": "outcome", "exclude_local_services": "outcome", "chronic_fee_treatment": "outcome",
     "chronic_impute_by": "outcome", "person_year_weights": "outcome",
-    **{f: "design" for f in sb.FEATURE_FIELDS}, "reference_age_band": "design", "reference_sex": "design",
+    **{f: "design" for f in cells.FEATURE_FIELDS}, "reference_age_band": "design", "reference_sex": "design",
     "cov_type": "inference", "clinic_fixed_effects": "estimator",
     "life_expectancy_column": "weights", "life_expectancy_by_sex": "weights", "life_expectancy_correction": "weights",
     "normalise_weights": "normalisation",
@@ -112,20 +114,20 @@ def _fit_key(config: ModelConfig) -> tuple:
     return tuple(getattr(config, f) for f in FIT_FIELDS if f not in ("year", "planning_year"))
 
 
-def evaluate(yd: sb.YearData, config: ModelConfig, params: pd.Series) -> dict[str, float]:
+def evaluate(yd: cells.YearData, config: ModelConfig, params: pd.Series) -> dict[str, float]:
     """R², CPM and mean absolute error of ``params`` on the year's estimation sample of ``config``.
 
     ŷ of a person is the prediction of their cell (vectorised gathers; no
     loop over persons).  y is ``config``'s outcome at the panel's price level.
     Σ(y-ŷ)² comes exactly from the cells' sums, Σ|y-ŷ| from the persons.
     """
-    fc = sb.features(yd, config)
-    pred_cell = sb.cell_predictions(fc, config, params)
+    fc = cells.features(yd, config)
+    pred_cell = ch.cell_predictions(fc, config, params)
     key = ("evaluate_y", config.chronic_fee_treatment, config.chronic_impute_by, tuple(config.age_bands),
            config.chronic_fee_share, config.exclude_local_services, config.excluded_practice_forms)
     if key not in yd.cache:
-        mask = sb.sample_mask(yd, config)
-        y = sb.outcome(yd, config)
+        mask = cells.sample_mask(yd, config)
+        y = cells.outcome(yd, config)
         atom = yd.atom
         if not mask.all():
             y, atom = y[mask], atom[mask]
@@ -140,7 +142,7 @@ def evaluate(yd: sb.YearData, config: ModelConfig, params: pd.Series) -> dict[st
     sae = float(e.sum())
     del e
     # Σ(y-ŷ)² = Σ_cells (Σy² - 2ŷΣy + nŷ²), with ŷ the cell's prediction
-    cn, csy, csyy = sb.cell_sums(yd, fc, config)
+    cn, csy, csyy = cells.cell_sums(yd, fc, config)
     sse = float((csyy - 2 * pred_cell * csy + cn * pred_cell**2).sum())
     return {"persons": int(n), "r_squared": 1 - sse / sst, "cpm": 1 - sae / sad, "mae": sae / n, "mean_use": ybar}
 
@@ -158,7 +160,7 @@ class SensitivityResult:
     timings: dict[str, float]
     facts: dict[str, Any]
     files: dict[str, str] = field(default_factory=dict)
-    chains: dict[str, sb.ChainResult] = field(default_factory=dict, repr=False)
+    chains: dict[str, ch.ChainResult] = field(default_factory=dict, repr=False)
     fits: dict[str, CellOLSResults] = field(default_factory=dict, repr=False)
 
 
@@ -177,7 +179,7 @@ def check_parameters(variants: Sequence[str] | None = None, year: int | None = N
     return [v for v in names if v != "base"]
 
 
-def run_sensitivity(data: str | Path | sb.Panel, variants: Sequence[str] | None = None, config: ModelConfig | None = None,
+def run_sensitivity(data: str | Path | apanel.Panel, variants: Sequence[str] | None = None, config: ModelConfig | None = None,
                     year: int | None = None, train_year: int | None = None, test_year: int | None = None,
                     extra_variants: dict[str, ModelConfig] | None = None) -> SensitivityResult:
     """Run the base and every variant on the reference year and compare them (docs/method.md step 8).
@@ -197,15 +199,15 @@ def run_sensitivity(data: str | Path | sb.Panel, variants: Sequence[str] | None 
     base = config or ModelConfig()
     names = check_parameters(variants, year, train_year, test_year)
     if year is not None:
-        base = sb.year_config(base, year)
+        base = ch.year_config(base, year)
     year = base.year
     configs: dict[str, ModelConfig] = {"base": base}
     for v in names:
         configs[v] = variant_config(base, v)
     for v, c in (extra_variants or {}).items():
-        configs[v] = sb.year_config(c, year) if c.year != year else c
-    own_panel = not isinstance(data, sb.Panel)
-    panel = sb.Panel(data, None) if own_panel else data
+        configs[v] = ch.year_config(c, year) if c.year != year else c
+    own_panel = not isinstance(data, apanel.Panel)
+    panel = apanel.Panel(data, None) if own_panel else data
     if train_year is None and test_year is None and (year - 1) in panel.years:
         train_year, test_year = year - 1, year
     oos = train_year is not None and test_year is not None and train_year in panel.years and test_year in panel.years
@@ -214,7 +216,7 @@ def run_sensitivity(data: str | Path | sb.Panel, variants: Sequence[str] | None 
     timings["read"] = round(panel.read_seconds, 3)
 
     fits: dict[str, CellOLSResults] = {}
-    chains: dict[str, sb.ChainResult] = {}
+    chains: dict[str, ch.ChainResult] = {}
     errors: dict[str, str] = {}
     fit_cache: dict[tuple, CellOLSResults] = {}
     for v, c in configs.items():
@@ -222,9 +224,9 @@ def run_sensitivity(data: str | Path | sb.Panel, variants: Sequence[str] | None 
         try:
             key = (year, _fit_key(c))
             if key not in fit_cache:
-                fit_cache[key] = sb.fit(yd, c)
+                fit_cache[key] = cells.fit(yd, c)
             fits[v] = fit_cache[key]
-            chains[v] = sb.chain(yd, c, fits[v].params)
+            chains[v] = ch.chain(yd, c, fits[v].params)
         except ValueError as e:
             if v == "base":
                 raise
@@ -241,11 +243,11 @@ def run_sensitivity(data: str | Path | sb.Panel, variants: Sequence[str] | None 
             if v in errors:
                 continue
             try:
-                ct = sb.year_config(c, train_year)
+                ct = ch.year_config(c, train_year)
                 key = _fit_key(ct)
                 if key not in train_cache:
-                    ft_train = sb.fit(yd_train, ct)
-                    train_cache[key] = (ft_train, evaluate(yd_test, sb.year_config(c, test_year), ft_train.params),
+                    ft_train = cells.fit(yd_train, ct)
+                    train_cache[key] = (ft_train, evaluate(yd_test, ch.year_config(c, test_year), ft_train.params),
                                         evaluate(yd, c, fits[v].params))
                 ft_train, ev, ins = train_cache[key]
             except ValueError as e:
@@ -278,7 +280,7 @@ def run_sensitivity(data: str | Path | sb.Panel, variants: Sequence[str] | None 
                              files=dict(panel.files), chains=chains, fits=fits)
 
 
-def _identical(f: CellOLSResults, fb: CellOLSResults, ch: sb.ChainResult, b: sb.ChainResult) -> bool:
+def _identical(f: CellOLSResults, fb: CellOLSResults, ch: ch.ChainResult, b: ch.ChainResult) -> bool:
     """True when a variant's coefficients, capacities and clinic numbers equal the base's exactly."""
     same_fit = list(f.params.index) == list(fb.params.index) and np.array_equal(f.params.to_numpy(), fb.params.to_numpy())
     hc, bhc = ch.by_health_council, b.by_health_council
@@ -578,8 +580,8 @@ LIFE_EXPECTANCY_HEADER = """\
 
 def write_life_expectancy_variants(path: str | Path | None = None) -> Path:
     """Write ``src/model/data/life_expectancy_variants.csv`` from the shipped municipalities (with its header)."""
-    from . import reference
-    from .weights import LIFE_EXPECTANCY_VARIANTS
+    from model.inputs import reference
+    from model.core.weights import LIFE_EXPECTANCY_VARIANTS
 
     path = Path(path) if path else LIFE_EXPECTANCY_VARIANTS
     m = reference.municipalities()

@@ -209,8 +209,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.special import ndtr, ndtri
 
-from . import reference
-from .artifacts import finish_synth_folder, prepare_synth_folder
+from model.inputs import reference
+from model.artifacts import finish_synth_folder, prepare_synth_folder
 
 __all__ = [
     "NATIONAL_POPULATION",

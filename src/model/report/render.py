@@ -79,12 +79,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .config import VARIANTS, ModelConfig
+from model.config import VARIANTS, ModelConfig
 
 #: Folder of the jinja2 templates (clinic sheets) and of the offline HTML template for notebooks.
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 #: The project's notebooks folder (the package is installed editable from the checkout).
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
 #: Analysis notebooks run by :func:`render_report`, in order, then the report notebook.
 ANALYSIS_NOTEBOOKS = ("fit.ipynb", "data_checks.ipynb", "stability.ipynb", "sensitivity.ipynb")
 #: Analysis notebooks that need at least two years of data (a panel).
@@ -415,7 +415,7 @@ def validate_data(data: Path, year: int) -> dict[str, Any]:
     saying validation was skipped.
     """
     try:
-        from .schema import validate_folder
+        from model.inputs.contracts import validate_folder
     except ImportError as e:
         warnings.warn(f"data validation skipped: model.schema is not available ({e})", stacklevel=2)
         return {"available": False, "ok": True, "summary": f"validation skipped: model.schema not available ({e})"}
@@ -513,7 +513,7 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
     ``previous`` is last year's report folder (its ``run/``) or a run folder.
     ``fit_parameters`` are passed on to ``fit.ipynb`` (e.g. ``{"rounding": "nearest"}``).
     """
-    from .pipeline import AtomicFolder, git_commit, package_versions, sha256_file
+    from model.artifacts import AtomicFolder, git_commit, package_versions, sha256_file
 
     t0 = time.perf_counter()
     data = Path(data).resolve()
@@ -650,8 +650,8 @@ def data_checks(data_dir: str | Path, year: int, validation: Mapping[str, Any] |
     ``life_expectancy_imputed`` (municipalities without a figure).  Only
     counts per area; no person rows.
     """
-    from .clinics import open_clinics
-    from .pipeline import read_clinics, read_municipalities, read_persons
+    from model.core.clinics import open_clinics
+    from model.inputs.tables import read_clinics, read_municipalities, read_persons
 
     d = Path(data_dir)
     cfg = ModelConfig().replace(year=int(year), planning_year=int(year) + 1)
@@ -743,7 +743,7 @@ def _mark_sheet_sums(table: pd.DataFrame, clinics: pd.DataFrame, k: int) -> pd.D
 
 def write_data_checks(tables: Mapping[str, pd.DataFrame], validation: Mapping[str, Any], run_dir: str | Path) -> Path:
     """Write the data checks into ``<run_dir>/checks/`` (through a temporary folder); return it."""
-    from .pipeline import AtomicFolder, write_csv
+    from model.artifacts import AtomicFolder, write_csv
 
     with AtomicFolder(Path(run_dir) / CHECKS) as tmp:
         for name, df in tables.items():
@@ -1218,7 +1218,7 @@ def addon_weights(t: Mapping[str, Any], variant: str | None = None) -> pd.DataFr
     pl = t["weights_by_cell"]
     row = pl.iloc[0]
     mean_use = float(row["predicted_use"] / row["normalised_weight"])
-    from .features import age_sex_term_names
+    from model.core.features import age_sex_term_names
 
     skip = set(age_sex_term_names(cfg)) | {"Intercept"}
     addon = co[~co["term"].isin(skip)]
@@ -1355,7 +1355,7 @@ def clinic_term_shares(t: Mapping[str, Any]) -> pd.DataFrame | None:
     patients are the listed patients not in another age-sex group), plus
     ``listed``.  None when the run has no ``clinic_profiles``.
     """
-    from .features import age_sex_term_names, reference_term
+    from model.core.features import age_sex_term_names, reference_term
 
     prof = t.get(CLINIC_PROFILES)
     if prof is None:
@@ -1380,7 +1380,7 @@ def profile_comparison(t: Mapping[str, Any], share: float = 0.1) -> pd.DataFrame
     the number of clinics and of listed patients.  None when the run has no
     ``clinic_profiles``.
     """
-    from .features import age_sex_term_names
+    from model.core.features import age_sex_term_names
 
     w = clinic_term_shares(t)
     if w is None:
@@ -1628,7 +1628,7 @@ def figure_life_expectancy_map(t: Mapping[str, Any]):
     """Life-expectancy factor per municipality as coloured tiles at their representative point."""
     import matplotlib.pyplot as plt
 
-    from .reference import municipalities
+    from model.inputs.reference import municipalities
 
     ref = municipalities()[["municipality_code", "lat", "lon"]]
     bm = t["capacity_by_municipality"].merge(ref, on="municipality_code", how="left")
@@ -1880,7 +1880,7 @@ class _SheetModel:
 
 
 def _sheet_model(t: Mapping[str, Any]) -> _SheetModel:
-    from .features import age_sex_term_names, term_names
+    from model.core.features import age_sex_term_names, term_names
 
     cfg: ModelConfig = t["config"]
     pl = t["weights_by_cell"]
@@ -1997,8 +1997,8 @@ def clinic_sheets(run_dir: str | Path, out_dir: str | Path | None = None, clinic
     """
     import jinja2
 
-    from .clinics import round_to_step
-    from .pipeline import AtomicFolder
+    from model.core.clinics import round_to_step
+    from model.artifacts import AtomicFolder
 
     run_dir = Path(run_dir)
     t = load_run(run_dir)

@@ -116,14 +116,14 @@ def municipalities(path: str | os.PathLike | None = None) -> pd.DataFrame:
     population, life expectancy (NaN where missing), contact share and the
     point are numbers.
     """
-    from .readers import model_frame, read_typed
+    from model.inputs.readers import model_frame, read_typed
 
     source = data_path(_MUNICIPALITIES_FILE) if path is None else Path(path)
     # read as validation reads it (model.readers): any encoding, delimiter and decimal mark; a file
     # without rows or with values that cannot be typed raises ValidationFailed naming file, column, row
     typed = read_typed(source, "municipalities")
     if len(typed) == 0:
-        from .schema import ValidationFailed, ValidationReport
+        from model.inputs.contracts import ValidationFailed, ValidationReport
 
         report = ValidationReport()
         report.add(source.name, None, "file has no data rows")

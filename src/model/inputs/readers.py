@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .schema import ValidationReport
+    from model.inputs.contracts import ValidationReport
 
 __all__ = [
     "TRUE_TOKENS",
@@ -181,7 +181,7 @@ def read_typed(path: str | Path, name: str, *, years: Iterable[int] | None = Non
     booleans) or a required value is missing. Range, enum and cross-table
     rules are left to :func:`model.schema.validate_folder`.
     """
-    from . import schema as S
+    from model.inputs import contracts as S
 
     path = Path(path)
     report = S.ValidationReport()
@@ -242,7 +242,7 @@ def check_parquet_columns(path: str | Path, name: str, columns: Iterable[str],
     """
     import pyarrow.parquet as pq
 
-    from . import schema as S
+    from model.inputs import contracts as S
 
     path = Path(path)
     report = report if report is not None else S.ValidationReport()

@@ -106,7 +106,7 @@ import pyarrow.compute  # noqa: F401  (pyarrow.compute.cast)
 import pyarrow.parquet as pq
 import yaml
 
-from . import readers as _readers
+from model.inputs import readers as _readers
 
 __all__ = [
     "Failure",
@@ -181,7 +181,7 @@ def schema_dir() -> Path:
     file's location (``src/model/../../data_schema``). Raises
     ``FileNotFoundError`` if it is not there (e.g. a non-editable install).
     """
-    folder = Path(__file__).resolve().parents[2] / "data_schema"
+    folder = Path(__file__).resolve().parents[3] / "data_schema"
     if not folder.is_dir():
         raise FileNotFoundError(
             f"data_schema/ not found at {folder}; the contracts ship with the "

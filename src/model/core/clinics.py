@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import ModelConfig
+from model.config import ModelConfig
 
 
 def open_clinics(clinics: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:

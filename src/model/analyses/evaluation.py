@@ -68,8 +68,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import measures as ms
-from .config import ModelConfig, band_label
+from model.core import measures as ms
+from model.config import ModelConfig
 
 __all__ = [
     "REPORTS_DIR", "SUBMISSIONS_FILE", "THRESHOLDS", "TABLES", "EvaluationResult", "ReportSet",
@@ -144,7 +144,7 @@ def check_parameters(fit_year: Any, evaluation_years: Any = None) -> tuple[int, 
     if evaluation_years is None or evaluation_years == "":
         return int(fit_year), None
     if isinstance(evaluation_years, str):
-        from .stability import parse_years
+        from model.inputs.panel import parse_years
 
         years = parse_years(evaluation_years)
     else:
@@ -247,7 +247,7 @@ class ReportSet:
 
 
 def _read_one(args: tuple) -> Any:
-    from .ingest import read_capacity_report
+    from model.inputs.capacity_reports import read_capacity_report
 
     path, sub, munis, register = args
     return read_capacity_report(path, submission_date=sub, known_municipality_codes=munis, clinic_register=register)
@@ -273,7 +273,7 @@ def load_capacity_reports(folder: str | Path, clinic_register: Any = None, *,
     them in ``failures`` (the failed reports are kept but should not be used).
     Files are read in parallel processes (``workers``, default: the CPUs).
     """
-    from .ingest import CapacityReportError, ReportFailure, check_report_schedule, default_municipality_codes
+    from model.inputs.capacity_reports import CapacityReportError, ReportFailure, check_report_schedule, default_municipality_codes
 
     folder = Path(folder)
     files = find_capacity_reports(folder)
@@ -505,7 +505,9 @@ def prediction_analysis(panel: Any, config: ModelConfig, params: pd.Series, fit_
     """
     from functools import partial
 
-    from . import stability as sb
+    from model.core import cells
+    from model import config
+    from model.core import chain as ch
 
     min_size = int(config.min_cell_size)
     measures_rows, ratio_frames, r2_rows, calib_frames, deep_rows = [], [], [], [], []
@@ -516,15 +518,15 @@ def prediction_analysis(panel: Any, config: ModelConfig, params: pd.Series, fit_
     panel.want(all_years)
     for s in all_years:
         yd = panel.get(s)
-        cfg = sb.year_config(config, s)
-        fc = sb.features(yd, cfg)
-        pred_atom = sb.cell_predictions(fc, cfg, params)[fc.cell_of_atom]
+        cfg = ch.year_config(config, s)
+        fc = cells.features(yd, cfg)
+        pred_atom = ch.cell_predictions(fc, cfg, params)[fc.cell_of_atom]
         pred = pred_atom[yd.atom]
-        y = sb.outcome(yd, cfg)
-        mask = sb.sample_mask(yd, cfg)
-        corrected = pred * sb.person_le_factor(yd, cfg)
+        y = cells.outcome(yd, cfg)
+        mask = cells.sample_mask(yd, cfg)
+        corrected = pred * ch.person_le_factor(yd, cfg)
         weight = corrected / corrected.mean()
-        chains[s] = sb.chain(yd, cfg, params)
+        chains[s] = ch.chain(yd, cfg, params)
         ys, ps, ws = y[mask], pred[mask], weight[mask]
         level = float(ps.sum() / ys.sum())
         yhat = ps / level                           # scaled: Σŷ = Σy in the year
@@ -910,7 +912,9 @@ def life_expectancy_analysis(panel: Any, config: ModelConfig, params: pd.Series,
     """
     from functools import partial
 
-    from . import stability as sb
+    from model.core import cells
+    from model import config
+    from model.core import chain as ch
 
     cfg65_base = config.variant(variant)
     min_size = int(config.min_cell_size)
@@ -919,11 +923,11 @@ def life_expectancy_analysis(panel: Any, config: ModelConfig, params: pd.Series,
     le_tables = {}
     for s in [int(fit_year)] + [int(y) for y in years]:
         yd = panel.get(s)
-        cfg = sb.year_config(config, s)
-        cfg65 = sb.year_config(cfg65_base, s)
+        cfg = ch.year_config(config, s)
+        cfg65 = ch.year_config(cfg65_base, s)
         if s in (int(fit_year), latest):
-            c_birth = chains[s] if s in chains else sb.chain(yd, cfg, params)
-            c65 = sb.chain(yd, cfg65, params)
+            c_birth = chains[s] if s in chains else ch.chain(yd, cfg, params)
+            c65 = ch.chain(yd, cfg65, params)
             a = c_birth.by_health_council.set_index("health_council")
             b = c65.by_health_council.set_index("health_council")
             d = pd.DataFrame({"year": s, "planning_year": cfg.planning_year,
@@ -936,10 +940,10 @@ def life_expectancy_analysis(panel: Any, config: ModelConfig, params: pd.Series,
             le_tables[s] = (c_birth.life_expectancy, c65.life_expectancy)
         if s == int(fit_year):
             continue
-        fc = sb.features(yd, cfg)
-        pred = sb.cell_predictions(fc, cfg, params)[fc.cell_of_atom][yd.atom]
-        mask = sb.sample_mask(yd, cfg)
-        y = sb.outcome(yd, cfg)[mask]
+        fc = cells.features(yd, cfg)
+        pred = ch.cell_predictions(fc, cfg, params)[fc.cell_of_atom][yd.atom]
+        mask = cells.sample_mask(yd, cfg)
+        y = cells.outcome(yd, cfg)[mask]
         pm = yd.pm[mask].astype(np.int64)
         munis = yd.municipalities.set_index("municipality_code")
         hc = munis["sundhedsraad"].reindex(yd.muni_codes).astype(str).to_numpy()
@@ -947,7 +951,7 @@ def life_expectancy_analysis(panel: Any, config: ModelConfig, params: pd.Series,
         pm = _small(pm)
         jobs = []
         for name, c in (("at birth", cfg), ("remaining at 65", cfg65)):
-            w = pred * sb.person_le_factor(yd, c)
+            w = pred * ch.person_le_factor(yd, c)
             w = w[mask] / w[mask].mean() * y.mean()
             for grouping, codes in (("municipality", pm), ("health council", hc_code)):
                 jobs.append((name, partial(_group_r2_row, y, w, codes, year=s, grouping=grouping,
@@ -1163,8 +1167,12 @@ def run_evaluation(data: str | Path | Any, fit_year: int = 2025, years: Iterable
     evaluation with :class:`model.ingest.CapacityReportError`; otherwise the
     failures are tabled and the failing reports left out.
     """
-    from . import stability as sb
-    from .pipeline import read_clinics, read_municipalities, sha256_file
+    from model.core import cells
+    from model import config
+    from model.inputs import panel as ipanel
+    from model.analyses import panel as apanel
+    from model.inputs.tables import read_clinics, read_municipalities
+    from model.artifacts import sha256_file
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -1177,7 +1185,7 @@ def run_evaluation(data: str | Path | Any, fit_year: int = 2025, years: Iterable
     config = (config or ModelConfig()).replace(year=fit_year, planning_year=fit_year + 1)
     if isinstance(data, (str, Path)):
         data_dir: Path | None = Path(data)
-        available = sb.panel_years(data_dir / "persons.parquet")
+        available = ipanel.panel_years(data_dir / "persons.parquet")
     else:
         data_dir = None
         available = list(data.years)
@@ -1196,10 +1204,10 @@ def run_evaluation(data: str | Path | Any, fit_year: int = 2025, years: Iterable
             files[f"{REPORTS_DIR}/{p.name}"] = sha256_file(p)
     mark("capacity reports")
 
-    panel = sb.Panel(data_dir, [fit_year] + eyears, price_year=fit_year) if data_dir is not None else data
+    panel = apanel.Panel(data_dir, [fit_year] + eyears, price_year=fit_year) if data_dir is not None else data
     try:
         yd_t = panel.get(fit_year)
-        fit = sb.fit(yd_t, config)
+        fit = cells.fit(yd_t, config)
         params = fit.params
         mark("fit")
         pred = prediction_analysis(panel, config, params, fit_year, eyears, in_sample_r2=float(fit.rsquared))
@@ -1254,7 +1262,7 @@ def write_evaluation(result: EvaluationResult, out: str | Path, extra: Mapping[s
     The run folder holds aggregates only (no person rows); like a fit's run
     folder it keeps small counts, which the notebook masks when it shows them.
     """
-    from .pipeline import AtomicFolder, git_commit, package_versions, sha256_file, write_csv
+    from model.artifacts import AtomicFolder, git_commit, package_versions, sha256_file, write_csv
 
     t0 = time.perf_counter()
     with AtomicFolder(Path(out)) as tmp:
@@ -1340,7 +1348,7 @@ def _validate_without_reports(data: Path, years: list[int]) -> Any:
     """
     import tempfile
 
-    from .schema import validate_folder
+    from model.inputs.contracts import validate_folder
 
     try:
         with tempfile.TemporaryDirectory(prefix="evaluation-validate-") as tmp:
@@ -1356,7 +1364,7 @@ def _validate_without_reports(data: Path, years: list[int]) -> Any:
 
 def _validation_job(data: str, years: list[int]) -> tuple[dict[str, Any], str]:
     """Validate in a worker process: (the summary of :func:`model.render.validation_summary`, the report's text)."""
-    from .render import validation_summary
+    from model.report.render import validation_summary
 
     report = _validate_without_reports(Path(data), years)
     if hasattr(report, "source"):
@@ -1388,16 +1396,16 @@ def render_evaluation(data: str | Path, fit_year: int = 2025, years: Iterable[in
     when all of it succeeded (:class:`model.pipeline.AtomicFolder`); a failed
     notebook is kept in ``<out>/../failed/``.
     """
-    from . import render
-    from . import stability as sb
-    from .pipeline import AtomicFolder, git_commit, package_versions, sha256_file
+    from model.report import render
+    from model.inputs import panel as ipanel
+    from model.artifacts import AtomicFolder, git_commit, package_versions, sha256_file
 
     t0 = time.perf_counter()
     data = Path(data).resolve()
     if not data.is_dir():
         raise FileNotFoundError(f"data folder {data} does not exist")
     fit_year, yrs = check_parameters(fit_year, list(years) if years is not None else None)
-    eyears = evaluation_years(sb.panel_years(data / "persons.parquet"), fit_year, yrs)
+    eyears = evaluation_years(ipanel.panel_years(data / "persons.parquet"), fit_year, yrs)
     out = (Path(out) if out is not None else Path("reports") / "evaluation").resolve()
     nb_dir = Path(notebooks) if notebooks is not None else render.NOTEBOOKS
     failed_dir = out.parent / "failed"

@@ -1,0 +1,112 @@
+"""A panel of years ready for the model: read (:mod:`model.inputs.panel`) and reduced to atoms (:mod:`model.core.cells`), cached per year.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow as pa
+
+from model.inputs.panel import panel_years
+from model.inputs.tables import INPUT_FILES, price_factor, read_clinics, read_island_reports, read_municipalities, read_projection
+from model.artifacts import sha256_file
+from model.core.cells import YearData
+from model.core.cells import _build_year
+from model.inputs.panel import _read_table
+from model.inputs.panel import _table_columns
+
+
+def read_year(data_dir: str | Path, year: int, price_year: int | None = None, insurance_group: int = 1,
+              hashes: bool = False, table: pa.Table | None = None) -> YearData:
+    """Read one year of a data folder into a :class:`YearData`, fees at ``price_year``'s price level."""
+    d = Path(data_dir)
+    missing = [f for f in INPUT_FILES if not (d / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"{d}: missing input file(s): {', '.join(missing)}")
+    factor = price_factor(d, year, price_year)
+    t = table if table is not None else _read_table(d / "persons.parquet", int(year))
+    cols = _table_columns(t, insurance_group)
+    del t
+    residents = cols.pop("_residents")
+    files = {f: sha256_file(d / f) for f in INPUT_FILES} if hashes else {}
+    clinics = read_clinics(d / "clinics.csv")
+    return _build_year(year, factor, cols, read_municipalities(d / "municipalities.csv"), clinics,
+                       read_projection(d / "population_projection.csv"), files, residents=residents,
+                       island_reports=read_island_reports(d, clinics, planning_year=int(year) + 1))
+
+
+class Panel:
+    """The years of one data folder, each read once (fees at ``price_year``'s price level) and kept.
+
+    ``Panel(data_dir, years)`` reads lazily; :meth:`get` returns a year,
+    reading the next requested years in a background thread while the
+    caller works on the current one.  ``price_year`` defaults to the latest
+    year of ``years``.
+    """
+
+    def __init__(self, data_dir: str | Path, years: Iterable[int] | None = None, price_year: int | None = None,
+                 insurance_group: int = 1, prefetch: bool = True):
+        self.data_dir = Path(data_dir)
+        all_years = panel_years(self.data_dir / "persons.parquet")
+        self.years = sorted(int(y) for y in (years if years is not None else all_years))
+        absent = sorted(set(self.years) - set(all_years))
+        if absent:
+            raise ValueError(f"{self.data_dir / 'persons.parquet'}: no persons for year(s) {absent}; years present: {all_years}")
+        self.price_year = int(price_year) if price_year is not None else max(self.years)
+        self.insurance_group = insurance_group
+        self.prefetch = prefetch
+        self._data: dict[int, YearData] = {}
+        self._pending: dict[int, Any] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1) if prefetch else None
+        self.files = {f: sha256_file(self.data_dir / f) for f in INPUT_FILES if (self.data_dir / f).exists()}
+        if (self.data_dir / "fee_index.csv").exists():
+            self.files["fee_index.csv"] = sha256_file(self.data_dir / "fee_index.csv")
+        self.read_seconds = 0.0
+
+    @classmethod
+    def from_years(cls, data: dict[int, YearData], price_year: int | None = None) -> "Panel":
+        """A panel of years already in memory (e.g. built with :func:`year_from_inputs`)."""
+        self = cls.__new__(cls)
+        self.data_dir = None
+        self.years = sorted(int(y) for y in data)
+        self.price_year = int(price_year) if price_year is not None else max(self.years)
+        self.insurance_group = 1
+        self.prefetch = False
+        self._data = {int(y): v for y, v in data.items()}
+        self._pending = {}
+        self._pool = None
+        self.files = {}
+        for v in data.values():
+            self.files.update(v.files)
+        self.read_seconds = 0.0
+        return self
+
+    def want(self, years: Iterable[int]) -> None:
+        """Start reading these years in the background (one at a time, in order)."""
+        if self._pool is None:
+            return
+        for y in years:
+            y = int(y)
+            if y not in self._data and y not in self._pending:
+                self._pending[y] = self._pool.submit(_read_table, self.data_dir / "persons.parquet", y)
+
+    def get(self, year: int) -> YearData:
+        year = int(year)
+        if year not in self._data:
+            t0 = time.perf_counter()
+            table = self._pending.pop(year).result() if year in self._pending else None
+            self._data[year] = read_year(self.data_dir, year, self.price_year, self.insurance_group, table=table)
+            self.read_seconds += time.perf_counter() - t0
+        return self._data[year]
+
+    def drop(self, year: int) -> None:
+        """Forget a year read from disk (kept when the panel was built from data in memory)."""
+        if self.data_dir is not None:
+            self._data.pop(int(year), None)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)

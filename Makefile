@@ -9,6 +9,8 @@ DEFAULT_EVAL_DATA := data/evaluation
 DATA   ?= $(DEFAULT_DATA)
 PERSONS ?= 6025511
 OUT    ?= reports/$(YEAR)
+# the generator's sources: the default data are regenerated when they change
+SYNTH_SOURCES := $(shell find src/model/inputs -path "*synthetic*" -name "*.py" 2>/dev/null)
 
 .PHONY: test report evaluation data eval-data check-data check-eval-data lab clean venv benchmark
 
@@ -23,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The embedded default data: national-scale synthetic data, generated once (deterministic), only into
 # data/default.  A DATA= folder you name is never generated into: it must already be a data folder.
-$(DEFAULT_DATA)/.complete: $(VENV)/.installed src/model/synthetic.py
+$(DEFAULT_DATA)/.complete: $(VENV)/.installed $(SYNTH_SOURCES)
 	$(PY) -m model synth --out $(DEFAULT_DATA) --persons $(PERSONS) --years 2021-$(YEAR)
 	touch $@
 
@@ -52,7 +54,7 @@ EVAL_YEARS ?= 2024-2028
 FIT_YEAR   ?= 2025
 EVAL_OUT   ?= reports/evaluation
 
-$(DEFAULT_EVAL_DATA)/.complete: $(VENV)/.installed src/model/synthetic.py
+$(DEFAULT_EVAL_DATA)/.complete: $(VENV)/.installed $(SYNTH_SOURCES)
 	$(PY) -m model synth --out $(DEFAULT_EVAL_DATA) --persons $(PERSONS) --years $(EVAL_YEARS)
 	touch $@
 

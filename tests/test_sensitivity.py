@@ -18,7 +18,7 @@ from model.analyses import sensitivity as se
 from model.analyses import stability as sb
 from model.core import cells
 from model.analyses import panel as apanel
-from model.core import chain as ch
+from model.core import chain as mc
 from model.core import weights as wt
 from model.config import VARIANTS, ModelConfig, engine_variants
 from model.inputs.tables import load_inputs, price_factor
@@ -250,7 +250,7 @@ def test_run_model_with_remaining_life_expectancy_at_65_by_sex(panel_dir):
     cfg = BASE.variant("life_expectancy_65_by_sex")
     run = run_model(load_inputs(panel_dir, 2025, hashes=False), cfg, variant="life_expectancy_65_by_sex")
     yd = apanel.read_year(panel_dir, 2025)
-    ch = ch.chain(yd, cfg, cells.fit(yd, cfg).params)
+    ch = mc.chain(yd, cfg, cells.fit(yd, cfg).params)
     np.testing.assert_allclose(run.tables["capacity_by_health_council"]["capacities_exact"],
                                ch.by_health_council["capacities_exact"], rtol=1e-10)
     m = run.tables["capacity_by_municipality"]

@@ -22,7 +22,7 @@ from model.analyses import stability as sb
 from model.core import cells
 from model.analyses import panel as apanel
 from model.core import within
-from model.core import chain as ch
+from model.core import chain as mc
 from model.analyses import bootstrap as bs
 from model.inputs import synthetic
 from model.config import ModelConfig
@@ -110,7 +110,7 @@ def test_fixed_effects_in_run_model_equal_the_engine(panel_dir):
     f = cells.fit(yd, cfg)
     np.testing.assert_allclose(run.fits["clinic_fixed_effects"].params, f.params, rtol=1e-9)
     np.testing.assert_allclose(run.fits["clinic_fixed_effects"].bse, f.bse, rtol=1e-9)
-    ch = ch.chain(yd, cfg, f.params)
+    ch = mc.chain(yd, cfg, f.params)
     assert (run.tables["capacity_by_health_council"]["capacities"].to_numpy() == ch.by_health_council["capacities"].to_numpy()).all()
 
 
@@ -121,7 +121,7 @@ def test_engine_reproduces_run_model(panel_dir):
     run = run_model(load_inputs(panel_dir, 2025, hashes=False), BASE)
     yd = apanel.read_year(panel_dir, 2025)
     f = cells.fit(yd, BASE)
-    ch = ch.chain(yd, BASE, f.params)
+    ch = mc.chain(yd, BASE, f.params)
     np.testing.assert_allclose(f.params, run.fits["base"].params, rtol=1e-10)
     np.testing.assert_allclose(f.bse, run.fits["base"].bse, rtol=1e-9)
     a, b = ch.by_health_council, run.tables["capacity_by_health_council"]
@@ -167,7 +167,7 @@ def test_fees_are_brought_to_the_latest_price_level(panel_dir):
 def test_bootstrap_chain_with_the_point_coefficients_gives_the_point_numbers(panel):
     yd = panel.get(2025)
     f = cells.fit(yd, BASE)
-    ch = ch.chain(yd, BASE, f.params)
+    ch = mc.chain(yd, BASE, f.params)
     b = bs.bootstrap(yd, BASE, ch, params=np.vstack([f.params.to_numpy()] * 3))
     np.testing.assert_allclose(b.hc_exact[:, 0], ch.by_health_council["capacities_exact"], rtol=1e-11)
     assert (b.hc_rounded[:, 1] == ch.by_health_council["capacities"].to_numpy()).all()
@@ -225,8 +225,8 @@ def test_bootstrap_intervals_cover_the_true_capacities_at_about_the_nominal_rate
         d = small_panel(tmp_path_factory, persons=20_000, years=(2025,), seed=seed)
         yd = apanel.read_year(d, 2025)
         f = cells.fit(yd, cfg)
-        point = ch.chain(yd, cfg, f.params)
-        truth = ch.chain(yd, cfg, pd.Series(synthetic.TRUE_COEFFICIENTS))
+        point = mc.chain(yd, cfg, f.params)
+        truth = mc.chain(yd, cfg, pd.Series(synthetic.TRUE_COEFFICIENTS))
         b = bs.bootstrap(yd, cfg, point, draws=200, seed=seed, alpha=0.1)
         assert b.draws == 200 and b.failed == 0
         t = truth.by_health_council.set_index("health_council").reindex(b.health_council["health_council"])
@@ -272,7 +272,7 @@ def test_stability_tables_have_their_columns_and_rows(stability_result, panel):
     assert t["bootstrap_clinics"]["clinic_id"].is_unique
     # disclosure: the clinic comparisons and the clinic bootstrap keep only clinics with >= 5 listed patients
     yd = panel.get(2025)
-    last = ch.chain(yd, BASE, cells.fit(yd, BASE).params)
+    last = mc.chain(yd, BASE, cells.fit(yd, BASE).params)
     small = set(last.clinics.loc[last.clinics["listed_patients"] < 5, "clinic_id"])
     assert small, "the small panel should have clinics with fewer than 5 listed patients"
     assert not small & set(t["bootstrap_clinics"]["clinic_id"])

@@ -506,8 +506,7 @@ def prediction_analysis(panel: Any, config: ModelConfig, params: pd.Series, fit_
     from functools import partial
 
     from model.core import cells
-    from model import config
-    from model.core import chain as ch
+    from model.core import chain as mc
 
     min_size = int(config.min_cell_size)
     measures_rows, ratio_frames, r2_rows, calib_frames, deep_rows = [], [], [], [], []
@@ -518,15 +517,15 @@ def prediction_analysis(panel: Any, config: ModelConfig, params: pd.Series, fit_
     panel.want(all_years)
     for s in all_years:
         yd = panel.get(s)
-        cfg = ch.year_config(config, s)
+        cfg = mc.year_config(config, s)
         fc = cells.features(yd, cfg)
-        pred_atom = ch.cell_predictions(fc, cfg, params)[fc.cell_of_atom]
+        pred_atom = mc.cell_predictions(fc, cfg, params)[fc.cell_of_atom]
         pred = pred_atom[yd.atom]
         y = cells.outcome(yd, cfg)
         mask = cells.sample_mask(yd, cfg)
-        corrected = pred * ch.person_le_factor(yd, cfg)
+        corrected = pred * mc.person_le_factor(yd, cfg)
         weight = corrected / corrected.mean()
-        chains[s] = ch.chain(yd, cfg, params)
+        chains[s] = mc.chain(yd, cfg, params)
         ys, ps, ws = y[mask], pred[mask], weight[mask]
         level = float(ps.sum() / ys.sum())
         yhat = ps / level                           # scaled: Σŷ = Σy in the year
@@ -913,8 +912,7 @@ def life_expectancy_analysis(panel: Any, config: ModelConfig, params: pd.Series,
     from functools import partial
 
     from model.core import cells
-    from model import config
-    from model.core import chain as ch
+    from model.core import chain as mc
 
     cfg65_base = config.variant(variant)
     min_size = int(config.min_cell_size)
@@ -923,11 +921,11 @@ def life_expectancy_analysis(panel: Any, config: ModelConfig, params: pd.Series,
     le_tables = {}
     for s in [int(fit_year)] + [int(y) for y in years]:
         yd = panel.get(s)
-        cfg = ch.year_config(config, s)
-        cfg65 = ch.year_config(cfg65_base, s)
+        cfg = mc.year_config(config, s)
+        cfg65 = mc.year_config(cfg65_base, s)
         if s in (int(fit_year), latest):
-            c_birth = chains[s] if s in chains else ch.chain(yd, cfg, params)
-            c65 = ch.chain(yd, cfg65, params)
+            c_birth = chains[s] if s in chains else mc.chain(yd, cfg, params)
+            c65 = mc.chain(yd, cfg65, params)
             a = c_birth.by_health_council.set_index("health_council")
             b = c65.by_health_council.set_index("health_council")
             d = pd.DataFrame({"year": s, "planning_year": cfg.planning_year,
@@ -941,7 +939,7 @@ def life_expectancy_analysis(panel: Any, config: ModelConfig, params: pd.Series,
         if s == int(fit_year):
             continue
         fc = cells.features(yd, cfg)
-        pred = ch.cell_predictions(fc, cfg, params)[fc.cell_of_atom][yd.atom]
+        pred = mc.cell_predictions(fc, cfg, params)[fc.cell_of_atom][yd.atom]
         mask = cells.sample_mask(yd, cfg)
         y = cells.outcome(yd, cfg)[mask]
         pm = yd.pm[mask].astype(np.int64)
@@ -951,7 +949,7 @@ def life_expectancy_analysis(panel: Any, config: ModelConfig, params: pd.Series,
         pm = _small(pm)
         jobs = []
         for name, c in (("at birth", cfg), ("remaining at 65", cfg65)):
-            w = pred * ch.person_le_factor(yd, c)
+            w = pred * mc.person_le_factor(yd, c)
             w = w[mask] / w[mask].mean() * y.mean()
             for grouping, codes in (("municipality", pm), ("health council", hc_code)):
                 jobs.append((name, partial(_group_r2_row, y, w, codes, year=s, grouping=grouping,
@@ -1168,7 +1166,6 @@ def run_evaluation(data: str | Path | Any, fit_year: int = 2025, years: Iterable
     failures are tabled and the failing reports left out.
     """
     from model.core import cells
-    from model import config
     from model.inputs import panel as ipanel
     from model.analyses import panel as apanel
     from model.inputs.tables import read_clinics, read_municipalities

@@ -53,7 +53,7 @@ import pandas as pd
 from model.analyses import stability as sb
 from model.core import cells
 from model.analyses import panel as apanel
-from model.core import chain as ch
+from model.core import chain as mc
 from model.config import VARIANTS, ModelConfig, engine_variants
 from model.core.regression import CellOLSResults
 
@@ -122,7 +122,7 @@ def evaluate(yd: cells.YearData, config: ModelConfig, params: pd.Series) -> dict
     Σ(y-ŷ)² comes exactly from the cells' sums, Σ|y-ŷ| from the persons.
     """
     fc = cells.features(yd, config)
-    pred_cell = ch.cell_predictions(fc, config, params)
+    pred_cell = mc.cell_predictions(fc, config, params)
     key = ("evaluate_y", config.chronic_fee_treatment, config.chronic_impute_by, tuple(config.age_bands),
            config.chronic_fee_share, config.exclude_local_services, config.excluded_practice_forms)
     if key not in yd.cache:
@@ -160,7 +160,7 @@ class SensitivityResult:
     timings: dict[str, float]
     facts: dict[str, Any]
     files: dict[str, str] = field(default_factory=dict)
-    chains: dict[str, ch.ChainResult] = field(default_factory=dict, repr=False)
+    chains: dict[str, mc.ChainResult] = field(default_factory=dict, repr=False)
     fits: dict[str, CellOLSResults] = field(default_factory=dict, repr=False)
 
 
@@ -199,13 +199,13 @@ def run_sensitivity(data: str | Path | apanel.Panel, variants: Sequence[str] | N
     base = config or ModelConfig()
     names = check_parameters(variants, year, train_year, test_year)
     if year is not None:
-        base = ch.year_config(base, year)
+        base = mc.year_config(base, year)
     year = base.year
     configs: dict[str, ModelConfig] = {"base": base}
     for v in names:
         configs[v] = variant_config(base, v)
     for v, c in (extra_variants or {}).items():
-        configs[v] = ch.year_config(c, year) if c.year != year else c
+        configs[v] = mc.year_config(c, year) if c.year != year else c
     own_panel = not isinstance(data, apanel.Panel)
     panel = apanel.Panel(data, None) if own_panel else data
     if train_year is None and test_year is None and (year - 1) in panel.years:
@@ -216,7 +216,7 @@ def run_sensitivity(data: str | Path | apanel.Panel, variants: Sequence[str] | N
     timings["read"] = round(panel.read_seconds, 3)
 
     fits: dict[str, CellOLSResults] = {}
-    chains: dict[str, ch.ChainResult] = {}
+    chains: dict[str, mc.ChainResult] = {}
     errors: dict[str, str] = {}
     fit_cache: dict[tuple, CellOLSResults] = {}
     for v, c in configs.items():
@@ -226,7 +226,7 @@ def run_sensitivity(data: str | Path | apanel.Panel, variants: Sequence[str] | N
             if key not in fit_cache:
                 fit_cache[key] = cells.fit(yd, c)
             fits[v] = fit_cache[key]
-            chains[v] = ch.chain(yd, c, fits[v].params)
+            chains[v] = mc.chain(yd, c, fits[v].params)
         except ValueError as e:
             if v == "base":
                 raise
@@ -243,11 +243,11 @@ def run_sensitivity(data: str | Path | apanel.Panel, variants: Sequence[str] | N
             if v in errors:
                 continue
             try:
-                ct = ch.year_config(c, train_year)
+                ct = mc.year_config(c, train_year)
                 key = _fit_key(ct)
                 if key not in train_cache:
                     ft_train = cells.fit(yd_train, ct)
-                    train_cache[key] = (ft_train, evaluate(yd_test, ch.year_config(c, test_year), ft_train.params),
+                    train_cache[key] = (ft_train, evaluate(yd_test, mc.year_config(c, test_year), ft_train.params),
                                         evaluate(yd, c, fits[v].params))
                 ft_train, ev, ins = train_cache[key]
             except ValueError as e:
@@ -280,7 +280,7 @@ def run_sensitivity(data: str | Path | apanel.Panel, variants: Sequence[str] | N
                              files=dict(panel.files), chains=chains, fits=fits)
 
 
-def _identical(f: CellOLSResults, fb: CellOLSResults, ch: ch.ChainResult, b: ch.ChainResult) -> bool:
+def _identical(f: CellOLSResults, fb: CellOLSResults, ch: mc.ChainResult, b: mc.ChainResult) -> bool:
     """True when a variant's coefficients, capacities and clinic numbers equal the base's exactly."""
     same_fit = list(f.params.index) == list(fb.params.index) and np.array_equal(f.params.to_numpy(), fb.params.to_numpy())
     hc, bhc = ch.by_health_council, b.by_health_council

@@ -52,6 +52,32 @@ class ConfigError(ModelError):
     exit_code = EXIT_INPUT
 
 
+class EstimationError(ModelError):
+    """The model cannot be computed on these data: a rank-deficient design, non-positive predicted use, no persons."""
+
+    exit_code = EXIT_INPUT
+
+
+class ValidationFailed(ModelError):
+    """Input data broke their contract (``data_schema/``); ``report`` holds every failure found.
+
+    ``report`` is a :class:`model.inputs.contracts.ValidationReport` (anything
+    with ``format()``); the message is the report's first 40 failures.
+    """
+
+    exit_code = EXIT_VALIDATION
+
+    def __init__(self, report, message: str | None = None):
+        self.report = report
+        super().__init__(message if message is not None else report.format(max_rows=40))
+
+
+class NotebookFailed(ModelError):
+    """A notebook of the report chain raised; the message names the notebook and the saved failed copy."""
+
+    exit_code = EXIT_VALIDATION
+
+
 class OutputError(ModelError):
     """An output location the package refuses to write (checked before any work starts)."""
 

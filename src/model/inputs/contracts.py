@@ -90,6 +90,7 @@ import copy
 import csv
 import datetime as _dt
 import functools
+from importlib import resources
 import io
 import os
 import re
@@ -177,16 +178,14 @@ _INTEGER_TEXT = re.compile(r"^\s*[-+]?\d+(\.0)?\s*$")
 def schema_dir() -> Path:
     """Return the folder holding the ``<table>.schema.yaml`` contracts.
 
-    In: nothing. Out: the repository's ``data_schema/`` folder, found from this
-    file's location (``src/model/../../data_schema``). Raises
-    ``FileNotFoundError`` if it is not there (e.g. a non-editable install).
+    In: nothing. Out: the contracts shipped with the package
+    (``model/data_schema``: package data of every install; in the repository
+    a link to the top-level ``data_schema/``).  Raises ``FileNotFoundError``
+    if they are missing (a broken install).
     """
-    folder = Path(__file__).resolve().parents[3] / "data_schema"
+    folder = Path(str(resources.files("model").joinpath("data_schema")))
     if not folder.is_dir():
-        raise FileNotFoundError(
-            f"data_schema/ not found at {folder}; the contracts ship with the "
-            "repository, so install it in editable mode (pip install -e .)"
-        )
+        raise FileNotFoundError(f"data_schema/ not found at {folder}: the package was installed without its contracts")
     return folder
 
 

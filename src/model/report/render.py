@@ -66,6 +66,7 @@ from __future__ import annotations
 import copy
 import html as html_lib
 import json
+from importlib import resources
 import math
 import re
 import shutil
@@ -83,8 +84,8 @@ from model.config import VARIANTS, ModelConfig
 
 #: Folder of the jinja2 templates (clinic sheets) and of the offline HTML template for notebooks.
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-#: The project's notebooks folder (the package is installed editable from the checkout).
-NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
+#: The notebooks shipped with the package (model/notebooks: a link to the top-level notebooks/ in the repository).
+NOTEBOOKS = Path(str(resources.files("model").joinpath("notebooks")))
 #: Analysis notebooks run by :func:`render_report`, in order, then the report notebook.
 ANALYSIS_NOTEBOOKS = ("fit.ipynb", "data_checks.ipynb", "stability.ipynb", "sensitivity.ipynb")
 #: Analysis notebooks that need at least two years of data (a panel).

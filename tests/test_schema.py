@@ -185,7 +185,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_schema_dir_holds_every_table_of_the_brief():
-    assert S.schema_dir() == REPO / "data_schema"
+    assert S.schema_dir().resolve() == REPO / "data_schema"
     assert set(S.schema_names()) == {
         "persons", "clinics", "municipalities", "population_projection", "services", "fee_index",
         "capacity_report_annex1", "capacity_report_annex2",

@@ -340,8 +340,9 @@ PERSON_COLUMNS = [
 #: Text columns of persons (the others are numbers or booleans).
 TEXT_PERSON_COLUMNS = ("municipality_code", "clinic_id", "civil_status", "origin_group", "labour_status")
 #: The columns of one year of persons that the model engine (:mod:`model.core.cells`) reduces to atoms.
-ENGINE_PERSON_COLUMNS = [c for c in PERSON_COLUMNS if c not in ("year", "days_resident")]
-#: Engine columns read when present: without it only the lump-sum treatments of the chronic-care fee can run.
-ENGINE_OPTIONAL_COLUMNS = ("contact_fee",)
+ENGINE_PERSON_COLUMNS = [c for c in PERSON_COLUMNS if c != "year"]
+#: Engine columns read when present: without ``contact_fee`` only the lump-sum treatments of the chronic-care
+#: fee can run; without ``days_resident`` not the person-year weighted fit.
+ENGINE_OPTIONAL_COLUMNS = ("contact_fee", "days_resident")
 #: Person columns the model reads when present (a variant that needs one says so when it is absent).
 OPTIONAL_PERSON_COLUMNS = ("contact_fee", "days_resident")

@@ -22,7 +22,7 @@ from model.core.cells import design
 from model.core.cells import features
 from model.core.cells import fit
 from model.core.cells import forms_in_fit
-from model.core.chain import person_le_factor
+from model.core import chain as mc
 
 
 # =============================================================================
@@ -155,37 +155,16 @@ def bootstrap(yd: YearData, config: ModelConfig, point: ChainResult | None = Non
     listed patients).
     """
     point = point or chain(yd, config, fit(yd, config).params)
-    fc = features(yd, config)
     terms = list(point.params.index)
     failed = 0
     if params is None:
         params, pterms, failed = bootstrap_params(yd, config, draws, seed)
         params = pd.DataFrame(params, columns=pterms)[terms].to_numpy()
-    B = len(params)
-    Xc = design(fc, config)[terms].to_numpy(dtype=np.float64)
-    pred = Xc @ params.T  # cells x B
-    factor = person_le_factor(yd, config)
-    cell_p = fc.cell_of_atom[yd.atom].astype(np.int64)
-    M, C = len(yd.muni_codes), fc.n_cells
-    F_m = np.bincount(yd.pm.astype(np.int64) * C + cell_p, weights=factor, minlength=M * C).reshape(M, C)
-    corr_m = F_m @ pred  # munis x B
-    n_cell = np.bincount(cell_p, minlength=C)
-    valid = (pred[n_cell > 0] > 0).all(axis=0)
-    # as model.weights.disease_weights: mean weight 1 after the correction, or before it when not normalising
-    scale = yd.persons / (corr_m.sum(axis=0) if config.normalise_weights else n_cell @ pred)
-    sum_w_m = corr_m * scale
-    bm = point.by_municipality.set_index("municipality_code").reindex(yd.muni_codes)
-    weighted = sum_w_m * bm["projection_factor"].to_numpy()[:, None]
-    need = weighted / config.citizens_per_capacity
-    indicative = np.maximum(need, bm["area_floor"].to_numpy(dtype=np.float64)[:, None])
+    d = mc.draws(yd, config, point, params, terms)  # steps 3-6 for every draw: the chain's rules on matrices
+    hc_exact, hc_rounded, valid = d.council_exact, d.council, d.valid
     hc_point = point.by_health_council
     hc_names = hc_point["health_council"].tolist()
-    hc_idx = pd.Index(hc_names).get_indexer(bm["health_council"])
     H = len(hc_names)
-    hc_exact = np.zeros((H, B))
-    np.add.at(hc_exact, hc_idx, indicative)
-    hc_rounded = np.vstack([cap.round_capacity(hc_exact[:, b], config) for b in range(B)]).T if B else np.zeros((H, 0), int)
-    hc_exact[:, ~valid] = np.nan
 
     q = [alpha / 2, 1 - alpha / 2]
     ex = hc_point["capacities_exact"].to_numpy(dtype=np.float64)
@@ -210,21 +189,12 @@ def bootstrap(yd: YearData, config: ModelConfig, point: ChainResult | None = Non
     hc_tab.insert(2, "draws", int(valid.sum()))
     hc_tab["confidence"] = 1 - alpha
 
-    # --- clinics: (clinic, cell) sums of factors x cell predictions
-    cc = clinic_cells(yd, config)
-    f_rows = np.bincount(cc.person_row, weights=factor, minlength=len(cc.cell))
-    F_c = sparse.csr_matrix((f_rows, (cc.clinic, cc.cell)), shape=(len(yd.clinic_ids) + 1, C))
+    # --- clinics whose number comes from their own listed patients
     ct = point.clinics
-    sel = ct[(ct["weight_source"] == "own_patients") & (ct["listed_patients"] >= config.min_cell_size)]
-    ci = pd.Index(yd.clinic_ids).get_indexer(sel["clinic_id"])
-    sum_w_c = (F_c[ci] @ pred) * scale  # clinics x B
-    mean_w = sum_w_c / sel["listed_patients"].to_numpy(dtype=np.float64)[:, None]
-    c_exact = sel["capacities"].to_numpy(dtype=np.float64)[:, None] * config.citizens_per_capacity / mean_w
-    c_exact[:, ~valid] = np.nan
+    sel = ct.set_index("clinic_id").loc[d.clinic_ids].reset_index()
+    c_exact = d.clinic_exact
     cv = c_exact[:, valid]
-    c_round = cl.round_to_step(np.nan_to_num(cv), config.clinic_rounding_step)
-    if config.clinic_cap is not None:
-        c_round = np.minimum(c_round, int(config.clinic_cap))
+    c_round = d.clinic[:, valid]
     mp = sel["minimum_patients"].to_numpy()
     clo, chi = (np.quantile(cv, q, axis=1) if cv.shape[1] else np.full((2, len(sel)), np.nan))
     clin = pd.DataFrame({

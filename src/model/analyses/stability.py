@@ -75,13 +75,6 @@ from model.inputs.panel import parse_years
 from model.core.chain import year_config
 
 
-__all__ = [
-    "PRACTICE_FORMS", "FEATURE_FIELDS", "YearData", "Panel", "read_year", "year_from_inputs", "panel_years",
-    "features", "design", "fit", "fit_within", "clinic_cells", "chain", "ChainResult", "bootstrap",
-    "BootstrapResult", "year_config", "run_stability", "StabilityResult", "write_stability", "summary_table",
-    "appendix_tables", "check_parameters", "parse_years", "read_tables",
-    "figure_stability", "reallocation_share", "TABLE_COLUMNS",
-]
 
 
 # =============================================================================

@@ -41,6 +41,21 @@ def round_capacity(x, config: ModelConfig):
     return r.astype(np.int64)
 
 
+def indicative_numbers(weighted, area_floor, config: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(need, indicative number) from weighted citizens and the area floor (arrays of any matching shape).
+
+    need = weighted citizens / ``config.citizens_per_capacity`` (§4.6.4);
+    indicative = the larger of need and the area floor (§4.5.3).
+    """
+    need = np.asarray(weighted, dtype=np.float64) / config.citizens_per_capacity
+    return need, np.maximum(need, area_floor)
+
+
+def area_floors(area_km2, config: ModelConfig):
+    """The area floor, area_km2 / ``config.km2_per_capacity`` (0 when the floor is switched off)."""
+    return area_km2 / config.km2_per_capacity if config.km2_per_capacity else 0.0
+
+
 def capacity_by_municipality(
     weights_by_municipality: pd.DataFrame,
     municipalities: pd.DataFrame,
@@ -78,9 +93,8 @@ def capacity_by_municipality(
         m["group1_share"] = np.where(m["residents"] > 0, m["citizens"] / m["residents"], np.nan)
     m["projection_factor"] = scale
     m["weighted_citizens"] = m["sum_weight"] * scale
-    m["need"] = m["weighted_citizens"] / config.citizens_per_capacity
-    m["area_floor"] = m["area_km2"] / config.km2_per_capacity if config.km2_per_capacity else 0.0
-    m["indicative"] = np.maximum(m["need"], m["area_floor"])
+    m["area_floor"] = area_floors(m["area_km2"], config)
+    m["need"], m["indicative"] = indicative_numbers(m["weighted_citizens"].to_numpy(), m["area_floor"].to_numpy(), config)
     m["floor_binds"] = m["area_floor"] > m["need"]
     cols = ["municipality_code", "name", "health_council", "citizens", "residents", "group1_share",
             "population_end_of_year", "projection_factor",

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from model.errors import ConfigError, InputError
 from model.config import ENGINE_OPTIONAL_COLUMNS, ENGINE_PERSON_COLUMNS, PRACTICE_FORMS, TEXT_PERSON_COLUMNS
 from model.core import features as ft
 from model.config import ModelConfig
@@ -78,6 +79,8 @@ class YearData:
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
     residents: np.ndarray | None = None
     has_contact_fee: bool = True
+    #: days resident in the year per person (``days_resident``), when the persons table has it
+    days: np.ndarray | None = None
     island_reports: pd.DataFrame | None = None
 
     @property
@@ -200,6 +203,7 @@ def _build_year(year: int, factor: float, cols: dict[str, Any], municipalities: 
         pm=pm.astype(np.int32), pc=pcl.astype(np.int32), sex=np.asarray(cols["sex"]).astype(np.int8), form=form,
         atom=atom, atoms=atoms, fees=fees, atom_moments=moments.reshape(len(atom_keys), F, len(_MOMENTS)),
         files=files or {}, residents=res, has_contact_fee=has_contact, island_reports=island_reports,
+        days=(np.asarray(cols["days_resident"]) if "days_resident" in cols else None),
     )
 
 
@@ -233,6 +237,23 @@ def _moments(idx: np.ndarray, m: int, fees: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
+def text_codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """(integer code per row, the values) of a text column; a missing or empty value has code -1.
+
+    A categorical column is read through its categories, not its rows.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy().astype(np.int64)
+        values = [str(v) for v in s.cat.categories]
+    else:
+        codes, uniques = pd.factorize(s, sort=True)
+        codes = codes.astype(np.int64)
+        values = [str(v) for v in uniques]
+    if "" in values:
+        codes = np.where(codes == values.index(""), -1, codes)
+    return codes, values
+
+
 def year_from_inputs(inputs: Any, year: int, insurance_group: int = 1, factor: float = 1.0) -> YearData:
     """:class:`YearData` from data frames: ``inputs`` has the attributes of :class:`model.inputs.tables.Inputs`
     (``persons``, ``municipalities``, ``clinics``, ``projection``, ``residents``, ``island_reports``, ``files``)."""
@@ -251,9 +272,7 @@ def year_from_inputs(inputs: Any, year: int, insurance_group: int = 1, factor: f
         if c == "insurance_group" or (c in ENGINE_OPTIONAL_COLUMNS and c not in p.columns):
             continue
         if c in TEXT_PERSON_COLUMNS:
-            v = p[c].astype(object).where(p[c].notna(), "").astype(str)
-            codes, uniques = pd.factorize(v.where(v != "", None), sort=True)
-            cols[c] = (codes, list(uniques))
+            cols[c] = text_codes(p[c])
         else:
             cols[c] = p[c].to_numpy()
     cols["chronic"] = np.asarray(cols["chronic_fee"], dtype=np.float64) > 0
@@ -428,11 +447,49 @@ def cell_sums(yd: YearData, fc: FeatureCells, config: ModelConfig) -> tuple[np.n
     return tuple(np.bincount(fc.cell_of_atom, weights=a, minlength=fc.n_cells) for a in sums)
 
 
+def person_year_shares(days: np.ndarray | None, year: int) -> np.ndarray:
+    """Each citizen's share of ``year`` resident: ``days_resident`` / days in the year (docs/method.md step 1).
+
+    Raises :class:`~model.errors.InputError` when the column is absent or a
+    value lies outside 1..days in the year.
+    """
+    if days is None:
+        raise InputError("persons: column 'days_resident' is missing; the person-year weighted fit "
+                         "(person_year_weights) needs it")
+    days = np.asarray(days, dtype=np.float64)
+    year_days = 366.0 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 365.0
+    if not np.isfinite(days).all() or (days <= 0).any() or (days > year_days).any():
+        raise InputError(f"persons: days_resident must be between 1 and {year_days:.0f} in {year}")
+    return days / year_days
+
+
+def _fit_person_years(yd: YearData, fc: FeatureCells, X: pd.DataFrame, terms: list[str], config: ModelConfig) -> CellOLSResults:
+    """The person-year weighted fit (``config.person_year_weights``): use per year at risk, weighted by the share.
+
+    Weighted least squares on cells: n = sum of shares, sum_y = sum of use,
+    sum_y2 = sum of use² / share over the estimation sample; standard errors
+    then treat the person-years as observations.
+    """
+    if config.clinic_fixed_effects or config.cov_type == "cluster":
+        raise ConfigError("the person-year weighted fit is not combined with clinic fixed effects or clustered errors")
+    share = person_year_shares(yd.days, config.year)
+    mask = sample_mask(yd, config)
+    y = np.where(mask, outcome(yd, config), 0.0)
+    w = np.where(mask, share, 0.0)
+    cell_p = fc.cell_of_atom[yd.atom]
+    n = np.bincount(cell_p, weights=w, minlength=fc.n_cells)
+    sy = np.bincount(cell_p, weights=y, minlength=fc.n_cells)
+    syy = np.bincount(cell_p, weights=y * y / share, minlength=fc.n_cells)
+    return fit_cells(X.assign(n=n, sum_y=sy, sum_y2=syy), terms, cov_type=config.cov_type)
+
+
 def fit(yd: YearData, config: ModelConfig) -> CellOLSResults:
     """Fit ``config`` on the year: exact OLS on cells (split by clinic for clustered SEs or clinic fixed effects)."""
     fc = features(yd, config)
     X = design(fc, config)
     terms = ft.term_names(config)
+    if config.person_year_weights:
+        return _fit_person_years(yd, fc, X, terms, config)
     if config.clinic_fixed_effects or config.cov_type == "cluster":
         cc = clinic_cells(yd, config)
         keep = forms_in_fit(config)[cc.form(yd)] & (cc.moments[:, 0] > 0)
@@ -447,9 +504,6 @@ def fit(yd: YearData, config: ModelConfig) -> CellOLSResults:
         # cells sum in another order and differ in the last digits), so clustering changes standard errors only
         res._params = fit(yd, config.replace(cov_type="HC1"))._params.copy()
         return res
-    if config.person_year_weights:
-        raise ValueError("the person-year weighted fit runs in `python -m model fit --variant person_year_weighted`, "
-                         "not in the stability and sensitivity engine")
     n, sy, syy = cell_sums(yd, fc, config)
     frame = X.assign(n=n, sum_y=sy, sum_y2=syy)
     return fit_cells(frame, terms, cov_type=config.cov_type)

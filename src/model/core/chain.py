@@ -10,20 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from model.core import capacity as cap
 from model.core import clinics as cl
 from model.core import weights as wt
 from model.config import ModelConfig
-from model.core.cells import FeatureCells
-from model.core.cells import YearData
-from model.core.cells import design
-from model.core.cells import features
-
-
-# =============================================================================
-# The chain: coefficients -> weights -> capacities -> clinic numbers
-# =============================================================================
+from model.core.cells import FeatureCells, YearData, _feature_key, clinic_cells, design, features
+from model.errors import ConfigError, EstimationError
 
 
 @dataclass
@@ -37,6 +31,8 @@ class ChainResult:
     by_health_council: pd.DataFrame
     clinics: pd.DataFrame
     life_expectancy: pd.DataFrame
+    #: the national mean predicted use of the weight base (DKK): the price list's normaliser
+    mean_predicted_use: float = float("nan")
 
 
 def year_config(config: ModelConfig, year: int) -> ModelConfig:
@@ -64,40 +60,204 @@ def cell_predictions(fc: FeatureCells, config: ModelConfig, params: pd.Series) -
     X = design(fc, config)
     missing = [t for t in params.index if t not in X.columns]
     if missing:
-        raise ValueError(f"coefficients for terms the configuration does not have: {missing}")
+        raise ConfigError(f"coefficients for terms the configuration does not have: {missing}")
     return X[list(params.index)].to_numpy(dtype=np.float64) @ params.to_numpy(dtype=np.float64)
 
 
-def chain(yd: YearData, config: ModelConfig, params: pd.Series) -> ChainResult:
-    """docs/method.md steps 3-6 for the coefficients ``params`` on the year's population (vectorised, no loops).
+@dataclass
+class AreaSums:
+    """The coefficient-free part of steps 3-4 for one year and configuration.
 
-    Uses :func:`model.weights.life_expectancy_factors`,
-    :func:`model.capacity.capacity_by_municipality`,
-    :func:`model.clinics.clinic_table` and
-    :func:`model.capacity.capacity_by_health_council` as
-    :func:`model.pipeline.run_model` does.
+    Per cell of the configuration's features (``C`` cells): ``n_cell``
+    persons; per municipality x cell: ``muni_n`` persons and ``muni_f`` the
+    sum of their life-expectancy factors (dense, municipalities x C); per
+    clinic x cell (listed citizens only): ``clinic_n`` and ``clinic_f``
+    (sparse, clinics x C).  Every weight sum of the chain is one of these
+    matrices times the cells' predicted use, for one coefficient vector or
+    for a matrix of bootstrap draws alike.
+    """
+
+    n_cell: np.ndarray
+    muni_n: np.ndarray
+    muni_f: np.ndarray
+    clinic_n: sparse.csr_matrix
+    clinic_f: sparse.csr_matrix
+
+    @property
+    def persons(self) -> int:
+        return int(self.n_cell.sum())
+
+
+def area_sums(yd: YearData, config: ModelConfig) -> AreaSums:
+    """:class:`AreaSums` of the year for ``config``'s features and life-expectancy correction (cached on ``yd``)."""
+    key = ("area_sums", _feature_key(config), config.life_expectancy_column, config.life_expectancy_by_sex,
+           config.life_expectancy_correction)
+    if key not in yd.cache:
+        fc = features(yd, config)
+        C, M, K = fc.n_cells, len(yd.muni_codes), len(yd.clinic_ids)
+        factor = person_le_factor(yd, config)
+        cell_p = fc.cell_of_atom[yd.atom].astype(np.int64)
+        idx = yd.pm.astype(np.int64) * C + cell_p
+        cc = clinic_cells(yd, config)
+        f_rows = np.bincount(cc.person_row, weights=factor, minlength=len(cc.cell))
+        listed = cc.clinic < K  # the slot after the last clinic holds the citizens with no clinic on record
+        shape = (K, C)
+        yd.cache[key] = AreaSums(
+            n_cell=np.bincount(cell_p, minlength=C).astype(np.float64),
+            muni_n=np.bincount(idx, minlength=M * C).reshape(M, C).astype(np.float64),
+            muni_f=np.bincount(idx, weights=factor, minlength=M * C).reshape(M, C),
+            clinic_n=sparse.csr_matrix((cc.moments[listed, 0], (cc.clinic[listed], cc.cell[listed])), shape=shape),
+            clinic_f=sparse.csr_matrix((f_rows[listed], (cc.clinic[listed], cc.cell[listed])), shape=shape),
+        )
+    return yd.cache[key]
+
+
+@dataclass
+class WeightSums:
+    """Step 3 summed to areas, for ``B`` coefficient vectors at once (last axis).
+
+    ``mean_predicted`` (B): the national mean predicted use of the weight
+    base; per municipality (M x B) and per clinic (clinics x B): the sums of
+    ``predicted`` use, ``normalised`` weights (predicted / national mean) and
+    ``weight`` (the life-expectancy-corrected weight, mean 1 nationally when
+    normalising, :func:`model.core.weights.disease_weights`).  ``valid`` (B):
+    every populated cell's predicted use is positive.
+    """
+
+    mean_predicted: np.ndarray
+    predicted_municipality: np.ndarray
+    normalised_municipality: np.ndarray
+    weight_municipality: np.ndarray
+    predicted_clinic: np.ndarray
+    normalised_clinic: np.ndarray
+    weight_clinic: np.ndarray
+    valid: np.ndarray
+
+
+def weight_sums(sums: AreaSums, pred: np.ndarray, config: ModelConfig) -> WeightSums:
+    """Sums of predicted use and disease weights per municipality and clinic (docs/method.md step 3).
+
+    In: :func:`area_sums` and the cells' predicted use, ``pred`` (cells x B).
+    Out: :class:`WeightSums`.  The same rule as
+    :func:`model.core.weights.disease_weights` on persons: weight = predicted
+    x factor / mean(predicted x factor) (normalising) or / mean(predicted).
+    """
+    pred = np.asarray(pred, dtype=np.float64).reshape(len(sums.n_cell), -1)
+    N = float(sums.persons)
+    mean_pred = (sums.n_cell @ pred) / N
+    corrected_m = sums.muni_f @ pred
+    corrected_mean = corrected_m.sum(axis=0) / N
+    scale = corrected_mean if config.normalise_weights else mean_pred
+    pred_c = np.asarray(sums.clinic_n @ pred)
+    return WeightSums(
+        mean_predicted=mean_pred,
+        predicted_municipality=sums.muni_n @ pred,
+        normalised_municipality=(sums.muni_n @ pred) / mean_pred,
+        weight_municipality=corrected_m / scale,
+        predicted_clinic=pred_c,
+        normalised_clinic=pred_c / mean_pred,
+        weight_clinic=np.asarray(sums.clinic_f @ pred) / scale,
+        valid=(pred[sums.n_cell > 0] > 0).all(axis=0),
+    )
+
+
+def chain(yd: YearData, config: ModelConfig, params: pd.Series) -> ChainResult:
+    """docs/method.md steps 3-6 for the coefficients ``params`` on the year's population: the one implementation.
+
+    In: the year (:class:`~model.core.cells.YearData`), the configuration and
+    the coefficients.  Out: :class:`ChainResult` with the tables of
+    ``capacity_by_municipality.csv``, ``capacity_by_health_council.csv`` and
+    ``clinic_minimums.csv``.  Steps: predicted use per cell ->
+    :func:`weight_sums` (step 3) -> :func:`model.core.capacity.capacity_by_municipality`
+    (step 4) -> :func:`model.core.clinics.clinic_table` (step 6) ->
+    :func:`model.core.capacity.capacity_by_health_council` (step 5).  The
+    annual fit, every stability year, every sensitivity variant and the
+    evaluation call it; the bootstrap calls :func:`draws`, which runs the
+    same steps on a matrix of coefficient draws.
     """
     fc = features(yd, config)
-    pred_cell = cell_predictions(fc, config, params)
-    pred_atom = pred_cell[fc.cell_of_atom]
-    if (pred_atom <= 0).any():
-        raise ValueError("the coefficients predict non-positive use for some cells; weights would be meaningless")
+    pred = cell_predictions(fc, config, params)
+    sums = area_sums(yd, config)
+    w = weight_sums(sums, pred[:, None], config)
+    if not w.valid[0]:
+        raise EstimationError("the coefficients predict non-positive use for some cells; weights would be meaningless")
     le = _le(yd, config)
-    weight = wt.disease_weights(pred_atom[yd.atom], person_le_factor(yd, config), config)["weight"]
-    nm, nc = len(yd.muni_codes), len(yd.clinic_ids)
+    nm = len(yd.muni_codes)
     citizens = yd.citizens_by_municipality()
+    unlisted = np.bincount(yd.pm[~yd.listed()], minlength=nm)
     by_muni = pd.DataFrame({"municipality_code": yd.muni_codes, "citizens": citizens, "residents": yd.residents,
-                            "sum_weight": np.bincount(yd.pm, weights=weight, minlength=nm)})
+                            "sum_weight": w.weight_municipality[:, 0]})
+    bm = cap.capacity_by_municipality(by_muni, yd.municipalities, yd.projection, le, config)
+    order = pd.Index(yd.muni_codes).get_indexer(bm["municipality_code"])
+    bm.insert(bm.columns.get_loc("residents") + 1, "unlisted_citizens", unlisted[order])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_m = np.where(citizens > 0, citizens, np.nan)[order]
+        bm.insert(4, "mean_predicted_use", w.predicted_municipality[order, 0] / n_m)
+        bm.insert(5, "mean_normalised_weight", w.normalised_municipality[order, 0] / n_m)
+        bm.insert(6, "mean_weight", w.weight_municipality[order, 0] / n_m)
+    muni_mean_w = pd.Series(w.weight_municipality[:, 0] / np.where(citizens > 0, citizens, np.nan), index=yd.muni_codes)
     listed_n = yd.listed_by_clinic()
     listed = pd.DataFrame({"clinic_id": yd.clinic_ids, "listed_patients": listed_n,
-                           "sum_weight": np.bincount(yd.pc, weights=weight, minlength=nc + 1)[:nc]})
-    listed = listed[listed["listed_patients"] > 0]
-    bm = cap.capacity_by_municipality(by_muni, yd.municipalities, yd.projection, le, config)
-    extra = by_muni.set_index("municipality_code")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        muni_mean_w = extra["sum_weight"] / extra["citizens"].where(extra["citizens"] > 0)
-        bm["mean_weight"] = bm["municipality_code"].map(muni_mean_w)
+                           "sum_weight": w.weight_clinic[:, 0]})
+    has = listed_n > 0
+    listed = listed[has]
     ct = cl.clinic_table(yd.clinics, listed, muni_mean_w, yd.municipalities, config, island_reports=yd.island_reports)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_c = pd.Series(listed_n[has], index=listed["clinic_id"])
+        ct.insert(ct.columns.get_loc("mean_weight"), "mean_predicted_use",
+                  ct["clinic_id"].map(pd.Series(w.predicted_clinic[has, 0], index=listed["clinic_id"]) / n_c))
+        ct.insert(ct.columns.get_loc("mean_weight"), "mean_normalised_weight",
+                  ct["clinic_id"].map(pd.Series(w.normalised_clinic[has, 0], index=listed["clinic_id"]) / n_c))
     hc = cap.capacity_by_health_council(bm, yd.municipalities, ct, config)
     return ChainResult(year=yd.year, config=config, params=params, by_municipality=bm, by_health_council=hc,
-                       clinics=ct, life_expectancy=le)
+                       clinics=ct, life_expectancy=le, mean_predicted_use=float(w.mean_predicted[0]))
+
+
+@dataclass
+class Draws:
+    """Steps 3-6 for ``B`` coefficient draws (columns): the bootstrap's numbers beside a point :class:`ChainResult`.
+
+    ``council_exact`` (health councils of ``point.by_health_council`` x B) and
+    ``council`` (rounded); ``clinic_ids`` (clinics whose number comes from at
+    least ``config.min_cell_size`` own listed patients), ``clinic_exact`` and
+    ``clinic`` (rounded minimum patient numbers, clinics x B); ``valid`` (B).
+    """
+
+    council_exact: np.ndarray
+    council: np.ndarray
+    clinic_ids: list[str]
+    clinic_exact: np.ndarray
+    clinic: np.ndarray
+    valid: np.ndarray
+
+
+def draws(yd: YearData, config: ModelConfig, point: ChainResult, params: np.ndarray, terms: list[str]) -> Draws:
+    """Steps 3-6 of :func:`chain` for many coefficient vectors at once (``params``: B x terms).
+
+    The same rules as :func:`chain`, on matrices: :func:`weight_sums` (step 3),
+    :func:`model.core.capacity.indicative_numbers` and
+    :func:`model.core.capacity.round_capacity` (steps 4-5),
+    :func:`model.core.clinics.minimum_patients` (step 6).  The projection
+    factors, area floors and clinics' capacities are those of ``point``.
+    """
+    fc = features(yd, config)
+    X = design(fc, config)[list(terms)].to_numpy(dtype=np.float64)
+    pred = X @ np.asarray(params, dtype=np.float64).T  # cells x B
+    w = weight_sums(area_sums(yd, config), pred, config)
+    bm = point.by_municipality.set_index("municipality_code").reindex(yd.muni_codes)
+    weighted = w.weight_municipality * bm["projection_factor"].to_numpy()[:, None]
+    _, indicative = cap.indicative_numbers(weighted, bm["area_floor"].to_numpy(dtype=np.float64)[:, None], config)
+    names = point.by_health_council["health_council"].tolist()
+    council = pd.Index(names).get_indexer(bm["health_council"])
+    exact = np.zeros((len(names), pred.shape[1]))
+    np.add.at(exact, council, indicative)
+    rounded = cap.round_capacity(exact, config)
+    exact[:, ~w.valid] = np.nan
+    ct = point.clinics
+    sel = ct[(ct["weight_source"] == "own_patients") & (ct["listed_patients"] >= config.min_cell_size)]
+    ci = pd.Index(yd.clinic_ids).get_indexer(sel["clinic_id"])
+    mean_w = w.weight_clinic[ci] / sel["listed_patients"].to_numpy(dtype=np.float64)[:, None]
+    c_exact, c_round = cl.minimum_patients(sel["capacities"].to_numpy(dtype=np.float64)[:, None], mean_w, config)
+    c_exact[:, ~w.valid] = np.nan
+    return Draws(council_exact=exact, council=rounded, clinic_ids=sel["clinic_id"].tolist(), clinic_exact=c_exact,
+                 clinic=c_round, valid=w.valid)

@@ -91,6 +91,21 @@ def round_to_step(x, step: int) -> np.ndarray:
     return (np.floor(x / step + 0.5 + 1e-9) * step).astype(np.int64)
 
 
+def minimum_patients(capacities, mean_weight, config: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(exact, rounded) minimum patient numbers from a clinic's capacities and its patients' mean weight (step 6).
+
+    exact = capacities x ``config.citizens_per_capacity`` / mean weight;
+    rounded to ``config.clinic_rounding_step`` (halves up) and capped at
+    ``config.clinic_cap`` when set.  Arrays of any matching shape (a missing
+    exact number rounds as 0).
+    """
+    exact = np.asarray(capacities, dtype=np.float64) * config.citizens_per_capacity / np.asarray(mean_weight, dtype=np.float64)
+    rounded = round_to_step(np.nan_to_num(exact), config.clinic_rounding_step)
+    if config.clinic_cap is not None:
+        rounded = np.minimum(rounded, int(config.clinic_cap))
+    return exact, rounded
+
+
 def clinic_table(
     clinics: pd.DataFrame,
     listed: pd.DataFrame,
@@ -135,11 +150,7 @@ def clinic_table(
     mean_weight = mean_weight.fillna(c["municipality_code"].map(municipal_mean_weight))
     c["mean_weight"] = mean_weight
     c["weight_source"] = source
-    c["minimum_patients_exact"] = c["capacities"] * config.citizens_per_capacity / c["mean_weight"]
-    mp = round_to_step(c["minimum_patients_exact"].to_numpy(), config.clinic_rounding_step)
-    if config.clinic_cap is not None:
-        mp = np.minimum(mp, int(config.clinic_cap))
-    c["minimum_patients"] = mp
+    c["minimum_patients_exact"], c["minimum_patients"] = minimum_patients(c["capacities"].to_numpy(), c["mean_weight"].to_numpy(), config)
     isl = island_deductions(c, island_reports, config)
     c["island_excluded"] = isl["island_excluded"].to_numpy()
     c["island_source"] = isl["island_source"].to_numpy()

@@ -121,7 +121,6 @@ def _blas_single_thread() -> None:
 
 
 def cmd_stability(a: argparse.Namespace) -> int:
-    _blas_single_thread()
     from model.config import ModelConfig
     from model.analyses.panel import Panel
     from model.inputs.panel import panel_years
@@ -150,7 +149,6 @@ def cmd_stability(a: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(a: argparse.Namespace) -> int:
-    _blas_single_thread()
     from model.config import ModelConfig
     from model.analyses.sensitivity import check_parameters, run_sensitivity, write_sensitivity
     from model.analyses.panel import Panel
@@ -352,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     from model.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_SYSTEM, EXIT_VALIDATION, ModelError
 
     args = build_parser().parse_args(argv)
+    if args.func in (cmd_stability, cmd_sensitivity):
+        _blas_single_thread()  # before anything loads numpy
     try:
         with _output_guard(args):
             return int(args.func(args) or 0)

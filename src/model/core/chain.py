@@ -134,29 +134,46 @@ class WeightSums:
     valid: np.ndarray
 
 
-def weight_sums(sums: AreaSums, pred: np.ndarray, config: ModelConfig) -> WeightSums:
+def weight_sums(yd: YearData, config: ModelConfig, pred: np.ndarray) -> WeightSums:
     """Sums of predicted use and disease weights per municipality and clinic (docs/method.md step 3).
 
-    In: :func:`area_sums` and the cells' predicted use, ``pred`` (cells x B).
-    Out: :class:`WeightSums`.  The same rule as
-    :func:`model.core.weights.disease_weights` on persons: weight = predicted
-    x factor / mean(predicted x factor) (normalising) or / mean(predicted).
+    In: the year, the configuration and the cells' predicted use ``pred``
+    (cells, or cells x B for B coefficient draws).  Out: :class:`WeightSums`.
+    The rule is :func:`model.core.weights.disease_weights`: weight =
+    predicted x factor / mean(predicted x factor) when normalising, else /
+    mean(predicted).  One coefficient vector is applied to the persons and
+    summed with ``bincount`` (the annual fit's figures, summed in the
+    persons' order); many at once go through :func:`area_sums` as matrix
+    products (the bootstrap), the same sums in another order.
     """
-    pred = np.asarray(pred, dtype=np.float64).reshape(len(sums.n_cell), -1)
+    pred = np.asarray(pred, dtype=np.float64)
+    fc = features(yd, config)
+    if pred.ndim == 1 or pred.shape[1] == 1:
+        p_cell = pred.reshape(-1)
+        nm, nc = len(yd.muni_codes), len(yd.clinic_ids)
+        predicted = p_cell[fc.cell_of_atom][yd.atom]
+        w = wt.disease_weights(predicted, person_le_factor(yd, config), config)
+        by_m = [np.bincount(yd.pm, weights=v, minlength=nm)[:, None] for v in (predicted, w["normalised_weight"], w["weight"])]
+        by_c = [np.bincount(yd.pc, weights=v, minlength=nc + 1)[:nc, None] for v in (predicted, w["normalised_weight"], w["weight"])]
+        n_cell = np.bincount(fc.cell_of_atom, weights=yd.atom_moments[:, :, 0].sum(axis=1), minlength=fc.n_cells)
+        return WeightSums(mean_predicted=np.array([predicted.mean()]), predicted_municipality=by_m[0],
+                          normalised_municipality=by_m[1], weight_municipality=by_m[2], predicted_clinic=by_c[0],
+                          normalised_clinic=by_c[1], weight_clinic=by_c[2],
+                          valid=np.array([bool((p_cell[n_cell > 0] > 0).all())]))
+    sums = area_sums(yd, config)
     N = float(sums.persons)
     mean_pred = (sums.n_cell @ pred) / N
     corrected_m = sums.muni_f @ pred
-    corrected_mean = corrected_m.sum(axis=0) / N
-    scale = corrected_mean if config.normalise_weights else mean_pred
+    scale = N / (corrected_m.sum(axis=0) if config.normalise_weights else sums.n_cell @ pred)
     pred_c = np.asarray(sums.clinic_n @ pred)
     return WeightSums(
         mean_predicted=mean_pred,
         predicted_municipality=sums.muni_n @ pred,
         normalised_municipality=(sums.muni_n @ pred) / mean_pred,
-        weight_municipality=corrected_m / scale,
+        weight_municipality=corrected_m * scale,
         predicted_clinic=pred_c,
         normalised_clinic=pred_c / mean_pred,
-        weight_clinic=np.asarray(sums.clinic_f @ pred) / scale,
+        weight_clinic=np.asarray(sums.clinic_f @ pred) * scale,
         valid=(pred[sums.n_cell > 0] > 0).all(axis=0),
     )
 
@@ -177,8 +194,9 @@ def chain(yd: YearData, config: ModelConfig, params: pd.Series) -> ChainResult:
     """
     fc = features(yd, config)
     pred = cell_predictions(fc, config, params)
-    sums = area_sums(yd, config)
-    w = weight_sums(sums, pred[:, None], config)
+    if (pred[features(yd, config).cell_of_atom] <= 0).any():
+        raise EstimationError("the coefficients predict non-positive use for some cells; weights would be meaningless")
+    w = weight_sums(yd, config, pred)
     if not w.valid[0]:
         raise EstimationError("the coefficients predict non-positive use for some cells; weights would be meaningless")
     le = _le(yd, config)
@@ -243,7 +261,7 @@ def draws(yd: YearData, config: ModelConfig, point: ChainResult, params: np.ndar
     fc = features(yd, config)
     X = design(fc, config)[list(terms)].to_numpy(dtype=np.float64)
     pred = X @ np.asarray(params, dtype=np.float64).T  # cells x B
-    w = weight_sums(area_sums(yd, config), pred, config)
+    w = weight_sums(yd, config, pred)
     bm = point.by_municipality.set_index("municipality_code").reindex(yd.muni_codes)
     weighted = w.weight_municipality * bm["projection_factor"].to_numpy()[:, None]
     _, indicative = cap.indicative_numbers(weighted, bm["area_floor"].to_numpy(dtype=np.float64)[:, None], config)

@@ -30,7 +30,7 @@ render._skip_slow_iri_checker()  # before nbformat is first imported (see render
 
 import nbformat  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 YEAR = 2025
 PERSONS = 20_000
 CHROMIUM = Path("/usr/bin/chromium")

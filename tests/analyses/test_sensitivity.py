@@ -24,15 +24,8 @@ from model.config import VARIANTS, ModelConfig, engine_variants
 from model.inputs.tables import load_inputs, price_factor
 from model.analyses.fit import run_model
 
-from test_stability import small_panel
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASE = ModelConfig()
-
-
-@pytest.fixture(scope="module")
-def panel_dir(tmp_path_factory):
-    return small_panel(tmp_path_factory)
 
 
 def _with_labour_status_after_67(inputs):

@@ -24,12 +24,11 @@ import pandas as pd
 import pytest
 
 from model.analyses import evaluation as ev
-from model.core import features as ft
-from model.inputs import reference
-from model.inputs import synthetic
-from model.core import cells
 from model.analyses import panel as apanel
 from model.config import ModelConfig
+from model.core import cells
+from model.core import features as ft
+from model.inputs import reference, synthetic
 from model.inputs.tables import Inputs, read_municipalities
 
 YEARS = (2026, 2027)
@@ -275,7 +274,8 @@ def test_sickness_on_paper(later):
     both = a.index.intersection(b.index)
     A, B = a.loc[both], b.loc[both]
     assert (B["somatic_diseases"].to_numpy() >= A["somatic_diseases"].to_numpy()).all()  # never falls
-    stay = (A["clinic_id"].astype(str).to_numpy() == B["clinic_id"].astype(str).to_numpy()) & (A["somatic_diseases"] >= 1).to_numpy()
+    stay = ((A["clinic_id"].astype(str).to_numpy() == B["clinic_id"].astype(str).to_numpy())
+            & (A["somatic_diseases"] >= 1).to_numpy())
     at_up = B["clinic_id"].astype(str).isin(up_ids).to_numpy()
     rose = (B["somatic_diseases"].to_numpy() > A["somatic_diseases"].to_numpy())
     assert rose[stay & at_up].mean() > max(2 * rose[stay & ~at_up].mean(), rose[stay & ~at_up].mean() + 0.05)

@@ -18,16 +18,15 @@ import pyarrow.parquet as pq
 import pytest
 import statsmodels.api as sm
 
-from model.analyses import stability as sb
-from model.core import cells
-from model.analyses import panel as apanel
-from model.core import within
-from model.core import chain as mc
 from model.analyses import bootstrap as bs
-from model.inputs import synthetic
-from model.config import ModelConfig
-from model.inputs.tables import load_inputs, read_persons
+from model.analyses import panel as apanel
+from model.analyses import stability as sb
 from model.analyses.fit import run_model
+from model.config import ModelConfig
+from model.core import cells, within
+from model.core import chain as mc
+from model.inputs import synthetic
+from model.inputs.tables import load_inputs, read_persons
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ModelConfig()
@@ -68,7 +67,9 @@ def test_fit_within_matches_statsmodels_with_clinic_dummies(cov_type, seed):
 
     D = pd.get_dummies(pd.Series(clinic), dtype=float)
     Z = pd.concat([X.drop(columns="Intercept").astype(float), D], axis=1)
-    kw = {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(clinic)[0]}} if cov_type == "cluster" else {"cov_type": cov_type}
+    kw = {"cov_type": cov_type}
+    if cov_type == "cluster":
+        kw["cov_kwds"] = {"groups": pd.factorize(clinic)[0]}
     ref = sm.OLS(y, Z).fit(**kw)
     slopes = [t for t in terms if t != "Intercept"]
     np.testing.assert_allclose(res.params[slopes], ref.params[slopes], rtol=1e-9)
@@ -98,7 +99,8 @@ def test_fixed_effects_in_run_model_equal_the_engine(panel_dir):
     np.testing.assert_allclose(run.fits["clinic_fixed_effects"].params, f.params, rtol=1e-9)
     np.testing.assert_allclose(run.fits["clinic_fixed_effects"].bse, f.bse, rtol=1e-9)
     ch = mc.chain(yd, cfg, f.params)
-    assert (run.tables["capacity_by_health_council"]["capacities"].to_numpy() == ch.by_health_council["capacities"].to_numpy()).all()
+    hc = run.tables["capacity_by_health_council"]
+    assert (hc["capacities"].to_numpy() == ch.by_health_council["capacities"].to_numpy()).all()
 
 
 # --- the engine reproduces the annual fit -----------------------------------------------------------------

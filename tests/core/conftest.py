@@ -59,7 +59,8 @@ BASE = dict(year=2025, insurance_group=1, civil_status="U", origin_group="danish
 
 
 def P(pid, muni, clinic, sex, age, y, **kw):
-    return {**BASE, "person_id": pid, "municipality_code": muni, "clinic_id": clinic, "sex": sex, "age": age, "gross_fee": float(y), **kw}
+    return {**BASE, "person_id": pid, "municipality_code": muni, "clinic_id": clinic, "sex": sex, "age": age,
+            "gross_fee": float(y), **kw}
 
 
 def persons() -> pd.DataFrame:

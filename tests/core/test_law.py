@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from model.analyses import panel as apanel
+from model.analyses.fit import run_model
+from model.config import VARIANTS, ModelConfig
 from model.core import capacity as cap
+from model.core import cells
 from model.core import clinics as cl
 from model.core import features as ft
 from model.inputs import reference
-from model.core import cells
-from model.analyses import panel as apanel
-from model.config import VARIANTS, ModelConfig
 from model.inputs.tables import load_inputs, read_island_reports
-from model.analyses.fit import run_model
 
 BASE = ModelConfig()
 

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from model.analyses.fit import run_model
+from model.config import ModelConfig
 from model.core import capacity as cap
 from model.core import clinics as cl
 from model.core import weights as wt
-from model.config import ModelConfig
-from model.analyses.fit import run_model
 
 BASE = ModelConfig()
 
@@ -131,7 +131,8 @@ def test_clinic_without_patients_takes_municipal_mean_weight(golden_cfg, golden_
     i = golden_inputs()
     i.clinics = pd.concat([i.clinics, pd.DataFrame([{
         "clinic_id": "000004", "name": "New", "municipality_code": "902", "postcode": "9001", "practice_form": "solo",
-        "capacities": 1.0, "vacant_capacities": 1.0, "island_doctor": False, "opened": "2025-09-01", "closed": "", "split_from": ""}])],
+        "capacities": 1.0, "vacant_capacities": 1.0, "island_doctor": False, "opened": "2025-09-01", "closed": "",
+        "split_from": ""}])],
         ignore_index=True)
     t = run_model(i, golden_cfg).tables
     c = t["clinic_minimums"].set_index("clinic_id")

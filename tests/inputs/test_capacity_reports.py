@@ -23,7 +23,14 @@ import pytest
 
 from model.analyses import evaluation as ev
 from model.inputs import synthetic
-from model.inputs.capacity_reports import ANNEX1_HEADINGS, CapacityReportError, check_report_schedule, default_municipality_codes, read_capacity_report
+from model.inputs.capacity_reports import (
+    ANNEX1_HEADINGS,
+    CapacityReportError,
+    check_report_schedule,
+    default_municipality_codes,
+    read_capacity_report,
+)
+
 
 @pytest.fixture(scope="module")
 def data(history_data) -> Path:

@@ -115,7 +115,8 @@ def small_counts(html: str, danish: bool = False) -> list[tuple[str, str]]:
     return bad
 
 
-_OUTSIDE = re.compile(r"""(?:\b(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import)""", re.I)
+_OUTSIDE = re.compile(r"""(?:\b(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//"""
+                      r"""|url\(\s*["']?\s*(?:https?:)?//|@import)""", re.I)
 
 
 def outside_refs(html: str) -> list[str]:

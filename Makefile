@@ -1,4 +1,5 @@
-# The two commands: `make test` and `make report`. Both create .venv on first use.
+# The two commands: `make test` (lint, then the tests) and `make report`. Both create .venv on first use
+# (with the dev tools: pytest, ruff, import-linter).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -12,7 +13,7 @@ OUT    ?= reports/$(YEAR)
 # the generator's sources: the default data are regenerated when they change
 SYNTH_SOURCES := $(shell find src/model/inputs -path "*synthetic*" -name "*.py" 2>/dev/null)
 
-.PHONY: test report evaluation data eval-data check-data check-eval-data lab clean venv benchmark
+.PHONY: test lint report evaluation data eval-data check-data check-eval-data lab clean venv benchmark
 
 venv: $(VENV)/.installed
 
@@ -41,7 +42,12 @@ else
 REPORT_DATA := check-data
 endif
 
-test: venv
+# lint: ruff (rules in pyproject.toml) and the layers contract (import-linter: imports only go down)
+lint: venv
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
+
+test: lint
 	$(PY) -m pytest
 
 report: venv $(REPORT_DATA)

@@ -35,9 +35,9 @@ def _peak_mb() -> float:
 
 
 def child_package(data: str, out: str) -> dict:
+    from model.analyses.fit import run_model, write_run
     from model.config import ModelConfig
     from model.inputs.tables import load_inputs
-    from model.analyses.fit import run_model, write_run
 
     t0 = time.perf_counter()
     cfg = ModelConfig(year=2025, planning_year=2026)
@@ -55,8 +55,8 @@ def child_naive(data: str) -> dict:
     import numpy as np
     import statsmodels.formula.api as smf
 
-    from model.core import features as ft
     from model.config import ModelConfig
+    from model.core import features as ft
     from model.inputs.tables import read_clinics, read_persons
 
     cfg = ModelConfig(year=2025, planning_year=2026)
@@ -119,8 +119,12 @@ def main() -> None:
         return
     naive = _run_child("naive", str(data))
     print(f"naive statsmodels ols(...).fit(cov_type='HC1'): {naive['seconds']:.2f} s, peak {naive['peak_mb']:.0f} MB")
-    print(f"ratio naive / package: {naive['seconds'] / pkg['seconds']:.1f}x time, {naive['peak_mb'] / pkg['peak_mb']:.1f}x memory")
-    rel = lambda a_, b_: max(abs(a_[k] - b_[k]) / max(abs(b_[k]), 1e-12) for k in b_)
+    print(f"ratio naive / package: {naive['seconds'] / pkg['seconds']:.1f}x time, "
+          f"{naive['peak_mb'] / pkg['peak_mb']:.1f}x memory")
+
+    def rel(a_, b_):
+        return max(abs(a_[k] - b_[k]) / max(abs(b_[k]), 1e-12) for k in b_)
+
     print(f"max relative difference: coefficients {rel(pkg['params'], naive['params']):.2e}, "
           f"HC1 standard errors {rel(pkg['bse'], naive['bse']):.2e}")
 

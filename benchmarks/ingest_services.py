@@ -46,7 +46,8 @@ def generate(path: str, lines: int, persons: int, clinics: int, chunk: int, seed
     rng = np.random.default_rng(seed)
     # IDs as zero-padded strings (kept as strings: leading zeros matter)
     person_ids = pa.array(np.char.zfill(np.arange(1, persons + 1).astype(str), 10).astype(object), pa.string())
-    clinic_ids = pa.array(np.char.zfill(rng.choice(np.arange(1, 999_999), clinics, replace=False).astype(str), 6).astype(object), pa.string())
+    clinic_numbers = rng.choice(np.arange(1, 999_999), clinics, replace=False)
+    clinic_ids = pa.array(np.char.zfill(clinic_numbers.astype(str), 6).astype(object), pa.string())
     home_clinic = rng.integers(0, clinics, persons)
     # service codes: consultations, phone, e-mail, ... plus the local ultrasound codes 4350-4360 (rare)
     common = ["0101", "0105", "0106", "0120", "0121", "0125", "0201", "0204", "0411", "0421", "2101", "2149", "7101", "7102"]

@@ -29,14 +29,14 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI verbs do: small products, no thread contention
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import resource  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
                         "--years", a.years, "--no-services"], check=True, cwd=ROOT)
         print(f"generated {data} in {time.perf_counter() - t0:.1f} s")
 
-    from model.config import VARIANTS, ModelConfig
-    from model.analyses.sensitivity import run_sensitivity, write_sensitivity
     from model.analyses.panel import Panel
-    from model.inputs.panel import panel_years
+    from model.analyses.sensitivity import run_sensitivity, write_sensitivity
     from model.analyses.stability import run_stability, write_stability
+    from model.config import VARIANTS, ModelConfig
+    from model.inputs.panel import panel_years
 
     out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="stab_sens_"))
     load0 = os.getloadavg()

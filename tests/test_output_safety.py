@@ -21,11 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from model import artifacts
-from model import cli
+from model import artifacts, cli
 from model.analyses import fit as afit
-from model.inputs import synthetic
 from model.errors import EXIT_INPUT, EXIT_OUTPUT, EXIT_SYSTEM, OutputError
+from model.inputs import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 PERSONS = 3_000
@@ -543,7 +542,7 @@ def test_unexpected_errors_are_one_line(monkeypatch, capsys, tmp_path):
                            (lambda a: (_ for _ in ()).throw(ValueError("bad value")), EXIT_INPUT, "bad value")):
         monkeypatch.setattr(cli, "cmd_validate", fn)
         parser = cli.build_parser
-        monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), fn))
+        monkeypatch.setattr(cli, "build_parser", lambda parser=parser, fn=fn: _with_func(parser(), fn))
         rc = cli.main(["validate", str(tmp_path)])
         err = capsys.readouterr().err.strip()
         assert rc == code and len(err.splitlines()) == 1 and text in err and "Traceback" not in err, err

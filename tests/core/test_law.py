@@ -12,17 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from model.analyses import panel as apanel
+from model.analyses.fit import run_model
+from model.config import VARIANTS, ModelConfig
 from model.core import capacity as cap
+from model.core import cells
 from model.core import clinics as cl
 from model.core import features as ft
 from model.inputs import reference
-from model.core import cells
-from model.analyses import panel as apanel
-from model.config import VARIANTS, ModelConfig
 from model.inputs.tables import load_inputs, read_island_reports
-from model.analyses.fit import run_model
-
-from test_golden import CFG, inputs
 
 BASE = ModelConfig()
 
@@ -143,23 +141,21 @@ def test_only_the_estimation_sample_without_the_fee_is_compared():
     assert ft.outcome(p, BASE.variant("chronic_fee_half"))[0] == 1450.0
 
 
-def test_without_contact_fee_the_base_stops_and_names_the_variants_that_run(tmp_path):
-    p = inputs()
+def test_without_contact_fee_the_base_stops_and_names_the_variants_that_run(tmp_path, golden_cfg, golden_inputs):
+    p = golden_inputs()
     p.persons = p.persons.drop(columns="contact_fee")
     with pytest.raises(ValueError, match="contact_fee") as e:
-        run_model(p, CFG)
+        run_model(p, golden_cfg)
     for v in ("chronic_fee_full", "chronic_fee_half", "chronic_fee_none"):
         assert v in str(e.value)
-    r = run_model(p, CFG.variant("chronic_fee_full"), variant="chronic_fee_full")
+    r = run_model(p, golden_cfg.variant("chronic_fee_full"), variant="chronic_fee_full")
     assert r.fits["chronic_fee_full"].nobs == 26
 
 
-def test_validation_names_the_missing_contact_fee_and_the_variants(tmp_path):
+def test_validation_names_the_missing_contact_fee_and_the_variants(tmp_path, golden_inputs):
     from model.inputs import contracts as S
 
-    from test_schema import persons_df
-
-    rep = S.validate_table(persons_df().drop(columns="contact_fee"), "persons")
+    rep = S.validate_table(golden_inputs().persons.drop(columns="contact_fee"), "persons")
     f = [x for x in rep.failures if x.column == "contact_fee"]
     assert f and f[0].severity == "error" and "chronic_fee_full" in f[0].rule and "§4.4.3" in f[0].rule
 
@@ -233,15 +229,20 @@ def test_unlisted_citizens_count_in_need_and_fit_not_in_clinics(small_data):
 
 # --- rule 6: split and new clinics ------------------------------------------------------------------------
 
-def _with_clinic(opened, split_from="000002", move=True):
-    i = inputs()
-    i.clinics = pd.concat([i.clinics, pd.DataFrame([{
-        "clinic_id": "000005", "name": "Split", "municipality_code": "901", "postcode": "9000", "practice_form": "solo",
-        "capacities": 1.0, "vacant_capacities": 0.0, "island_doctor": False, "opened": opened, "closed": "",
-        "split_from": split_from}])], ignore_index=True)
-    if move:
-        i.persons.loc[i.persons["person_id"] == "E2", "clinic_id"] = "000005"
-    return run_model(i, CFG).tables["clinic_minimums"].set_index("clinic_id").loc["000005"]
+@pytest.fixture
+def with_clinic(golden_cfg, golden_inputs):
+    """A function: the golden clinic minimums of a clinic 000005 opened on ``opened``, split from ``split_from``
+    (one of clinic 000002's patients moved to it unless ``move`` is false)."""
+    def run(opened, split_from="000002", move=True):
+        i = golden_inputs()
+        i.clinics = pd.concat([i.clinics, pd.DataFrame([{
+            "clinic_id": "000005", "name": "Split", "municipality_code": "901", "postcode": "9000",
+            "practice_form": "solo", "capacities": 1.0, "vacant_capacities": 0.0, "island_doctor": False,
+            "opened": opened, "closed": "", "split_from": split_from}])], ignore_index=True)
+        if move:
+            i.persons.loc[i.persons["person_id"] == "E2", "clinic_id"] = "000005"
+        return run_model(i, golden_cfg).tables["clinic_minimums"].set_index("clinic_id").loc["000005"]
+    return run
 
 
 @pytest.mark.parametrize("opened,source", [
@@ -250,14 +251,14 @@ def _with_clinic(opened, split_from="000002", move=True):
     ("2025-01-01", "own_patients"),  # open all of the data year: its own patients
     ("2024-06-01", "own_patients"),
 ])
-def test_split_clinic_uses_its_parent_only_without_a_full_year(opened, source):
-    assert _with_clinic(opened)["weight_source"] == source
+def test_split_clinic_uses_its_parent_only_without_a_full_year(opened, source, with_clinic):
+    assert with_clinic(opened)["weight_source"] == source
 
 
-def test_new_split_clinic_without_patients_and_parentless_split_use_the_area():
-    assert _with_clinic("2026-01-01", move=False)["weight_source"] == "split_from"  # opens on the planning day
-    assert _with_clinic("2025-06-01", split_from="999999", move=False)["weight_source"] == "municipality"
-    assert _with_clinic("2025-06-01", split_from="", move=False)["weight_source"] == "municipality"
+def test_new_split_clinic_without_patients_and_parentless_split_use_the_area(with_clinic):
+    assert with_clinic("2026-01-01", move=False)["weight_source"] == "split_from"  # opens on the planning day
+    assert with_clinic("2025-06-01", split_from="999999", move=False)["weight_source"] == "municipality"
+    assert with_clinic("2025-06-01", split_from="", move=False)["weight_source"] == "municipality"
 
 
 # --- rule 8: capacity reports as the guidance prints them -------------------------------------------------
@@ -310,8 +311,7 @@ CHANGES = {
 }
 
 
-def _tables(cfg):
-    i = inputs()
+def _tables(i, cfg):
     i.persons.loc[i.persons["person_id"] == "K1", ["psychiatric_extended", "cancer_10y"]] = [False, True]
     i.persons.loc[i.persons["person_id"] == "L1", "cancer_10y"] = True
     i.persons.loc[i.persons["person_id"] == "A2", "civil_status"] = "U"
@@ -321,23 +321,23 @@ def _tables(cfg):
 
 
 @pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(ModelConfig)])
-def test_every_setting_changes_the_outcome_or_says_why_not(name):
+def test_every_setting_changes_the_outcome_or_says_why_not(name, golden_cfg, golden_inputs):
     if name in NOT_IN_OUTPUTS:
         return
     assert name in CHANGES, f"{name}: give it a changed value in CHANGES or a reason in NOT_IN_OUTPUTS"
     if name == "year":  # moves the data year: tested by the stability tests
         return
-    base_cfg = {"island_min_patients": CFG.replace(island_min_patients=5),
-                "rounding": CFG.replace(citizens_per_capacity=2500.0)}.get(name, CFG)  # 3.14: up 4, nearest 3
+    base_cfg = {"island_min_patients": golden_cfg.replace(island_min_patients=5),
+                "rounding": golden_cfg.replace(citizens_per_capacity=2500.0)}.get(name, golden_cfg)  # 3.14: up 4, nearest 3
     try:
         cfg = base_cfg.replace(**{name: CHANGES[name]})
         if name == "insurance_group":
             cfg = cfg.replace(chronic_fee_treatment="lump_sum")
     except ValueError as e:
         pytest.fail(f"{name}: {e}")
-    a, b = _tables(base_cfg), None
+    a, b = _tables(golden_inputs(), base_cfg), None
     try:
-        b = _tables(cfg)
+        b = _tables(golden_inputs(), cfg)
     except ValueError:
         return  # a setting the golden data cannot run with still acts: it changed what the chain does
     differ = [k for k in a if not (a[k].shape == b[k].shape and a[k].columns.equals(b[k].columns)
@@ -366,18 +366,18 @@ def test_person_year_weighted_fit_is_a_variant(small_data):
         run_model(i, BASE.variant("person_year_weighted"), variant="person_year_weighted")
 
 
-def test_person_year_weighted_cells_equal_weighted_least_squares_on_persons():
+def test_person_year_weighted_cells_equal_weighted_least_squares_on_persons(golden_cfg, golden_inputs):
     import statsmodels.api as sm
 
-    i = inputs()
+    i = golden_inputs()
     rng = np.random.default_rng(1)
     i.persons["days_resident"] = rng.integers(30, 366, len(i.persons))
-    r = run_model(i, CFG.replace(person_year_weights=True, chronic_fee_treatment="lump_sum"))
+    r = run_model(i, golden_cfg.replace(person_year_weights=True, chronic_fee_treatment="lump_sum"))
     p = i.persons[i.persons["insurance_group"] == 1]
     form = p["clinic_id"].map(i.clinics.set_index("clinic_id")["practice_form"]).fillna("none")
     p = p[~form.isin(["regional", "tender"]).to_numpy()]
     share = p["days_resident"].to_numpy() / 365
-    X = ft.design_matrix(ft.person_factors(p, CFG), CFG).astype(float)
+    X = ft.design_matrix(ft.person_factors(p, golden_cfg), golden_cfg).astype(float)
     y = (p["gross_fee"] + p["chronic_fee"]).to_numpy() / share
     wls = sm.WLS(y, X, weights=share).fit()
     np.testing.assert_allclose(r.fits["base"].params.to_numpy(), wls.params.to_numpy(), rtol=1e-8)

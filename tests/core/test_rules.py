@@ -6,13 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from model.analyses.fit import run_model
+from model.config import ModelConfig
 from model.core import capacity as cap
 from model.core import clinics as cl
 from model.core import weights as wt
-from model.config import ModelConfig
-from model.analyses.fit import run_model
-
-from test_golden import CFG, inputs
 
 BASE = ModelConfig()
 
@@ -67,28 +65,28 @@ def test_health_council_without_any_figure_is_an_error():
         wt.life_expectancy_factors(_munis([80.0, 82.0, 81.0, np.nan]), BASE)
 
 
-def test_golden_missing_life_expectancy_is_flagged():
-    i = inputs()
+def test_golden_missing_life_expectancy_is_flagged(golden_cfg, golden_inputs):
+    i = golden_inputs()
     i.municipalities.loc[1, "life_expectancy_at_birth"] = np.nan  # 902 takes HC's figure = 80 (only 901 has one)
-    m = run_model(i, CFG).tables["capacity_by_municipality"].set_index("municipality_code")
+    m = run_model(i, golden_cfg).tables["capacity_by_municipality"].set_index("municipality_code")
     assert bool(m.loc["902", "life_expectancy_imputed"])
     assert m.loc["902", "life_expectancy"] == pytest.approx(80.0)
     assert m["life_expectancy_factor"].tolist() == pytest.approx([1.0, 1.0])
 
 
 # --- area floor --------------------------------------------------------------
-def test_area_floor_binds_in_large_sparse_municipality():
-    i = inputs()
+def test_area_floor_binds_in_large_sparse_municipality(golden_cfg, golden_inputs):
+    i = golden_inputs()
     i.municipalities.loc[1, "area_km2"] = 35 * 7.3  # 902: floor 7.3 > need 1.72
-    t = run_model(i, CFG).tables
+    t = run_model(i, golden_cfg).tables
     m = t["capacity_by_municipality"].set_index("municipality_code")
     assert m.loc["902", "indicative"] == pytest.approx(7.3) and bool(m.loc["902", "floor_binds"])
     h = t["capacity_by_health_council"].iloc[0]
     assert h["capacities_exact"] == pytest.approx(2.0 + 7.3) and h["capacities"] == 10
 
 
-def test_no_area_floor():
-    t = run_model(inputs(), CFG.replace(km2_per_capacity=None)).tables
+def test_no_area_floor(golden_cfg, golden_inputs):
+    t = run_model(golden_inputs(), golden_cfg.replace(km2_per_capacity=None)).tables
     m = t["capacity_by_municipality"]
     assert (m["area_floor"] == 0).all() and (m["indicative"] == m["need"]).all()
 
@@ -129,76 +127,77 @@ def test_island_exclusion_in_health_council():
 
 
 # --- clinics without patients, split clinics, closed clinics ------------------
-def test_clinic_without_patients_takes_municipal_mean_weight():
-    i = inputs()
+def test_clinic_without_patients_takes_municipal_mean_weight(golden_cfg, golden_inputs):
+    i = golden_inputs()
     i.clinics = pd.concat([i.clinics, pd.DataFrame([{
         "clinic_id": "000004", "name": "New", "municipality_code": "902", "postcode": "9001", "practice_form": "solo",
-        "capacities": 1.0, "vacant_capacities": 1.0, "island_doctor": False, "opened": "2025-09-01", "closed": "", "split_from": ""}])],
+        "capacities": 1.0, "vacant_capacities": 1.0, "island_doctor": False, "opened": "2025-09-01", "closed": "",
+        "split_from": ""}])],
         ignore_index=True)
-    t = run_model(i, CFG).tables
+    t = run_model(i, golden_cfg).tables
     c = t["clinic_minimums"].set_index("clinic_id")
     m = t["capacity_by_municipality"].set_index("municipality_code")
     assert c.loc["000004", "listed_patients"] == 0 and c.loc["000004", "weight_source"] == "municipality"
     assert c.loc["000004", "mean_weight"] == pytest.approx(m.loc["902", "mean_weight"])
 
 
-def test_split_clinic_takes_parent_mean_weight():
-    i = inputs()
+def test_split_clinic_takes_parent_mean_weight(golden_cfg, golden_inputs):
+    i = golden_inputs()
     i.clinics = pd.concat([i.clinics, pd.DataFrame([{
         "clinic_id": "000005", "name": "Split", "municipality_code": "901", "postcode": "9000", "practice_form": "solo",
         "capacities": 1.0, "vacant_capacities": 0.0, "island_doctor": False, "opened": "2025-06-01", "closed": "",
         "split_from": "000002"}])], ignore_index=True)
     # one of clinic 2's patients moved to the split clinic
     i.persons.loc[i.persons["person_id"] == "E2", "clinic_id"] = "000005"
-    c = run_model(i, CFG).tables["clinic_minimums"].set_index("clinic_id")
+    c = run_model(i, golden_cfg).tables["clinic_minimums"].set_index("clinic_id")
     assert c.loc["000005", "weight_source"] == "split_from"
     assert c.loc["000005", "mean_weight"] == pytest.approx(c.loc["000002", "mean_weight"])
 
 
-def test_closed_clinic_is_not_counted():
-    i = inputs()
+def test_closed_clinic_is_not_counted(golden_cfg, golden_inputs):
+    i = golden_inputs()
     i.clinics.loc[2, "closed"] = "2025-12-31"
-    t = run_model(i, CFG).tables
+    t = run_model(i, golden_cfg).tables
     assert "000003" not in set(t["clinic_minimums"]["clinic_id"])
     assert t["capacity_by_health_council"].iloc[0]["allocated"] == 2.5
 
 
-def test_clinic_cap():
-    c = run_model(inputs(), CFG.replace(clinic_cap=2000)).tables["clinic_minimums"]
+def test_clinic_cap(golden_cfg, golden_inputs):
+    c = run_model(golden_inputs(), golden_cfg.replace(clinic_cap=2000)).tables["clinic_minimums"]
     assert c["minimum_patients"].max() == 2000
 
 
 # --- invariances -------------------------------------------------------------
-def test_shuffling_citizens_changes_nothing():
-    a = run_model(inputs(), CFG).tables
-    i = inputs()
+def test_shuffling_citizens_changes_nothing(golden_cfg, golden_inputs):
+    a = run_model(golden_inputs(), golden_cfg).tables
+    i = golden_inputs()
     i.persons = i.persons.sample(frac=1.0, random_state=7).reset_index(drop=True)
-    b = run_model(i, CFG).tables
+    b = run_model(i, golden_cfg).tables
     for k in a:
         pd.testing.assert_frame_equal(a[k], b[k], check_exact=False, rtol=1e-12)
 
 
 @pytest.mark.parametrize("c", [0.01, 3.7, 1000.0])
-def test_scaling_fees_leaves_weights_unchanged(c):
-    a = run_model(inputs(), CFG).tables
-    i = inputs()
+def test_scaling_fees_leaves_weights_unchanged(c, golden_cfg, golden_inputs):
+    a = run_model(golden_inputs(), golden_cfg).tables
+    i = golden_inputs()
     for col in ("gross_fee", "chronic_fee", "local_services_fee", "contact_fee"):
         i.persons[col] *= c
-    b = run_model(i, CFG).tables
+    b = run_model(i, golden_cfg).tables
     for k in ("capacity_by_municipality", "capacity_by_health_council", "clinic_minimums"):
         cols = [x for x in a[k].columns if x not in ("mean_predicted_use",)]
         pd.testing.assert_frame_equal(a[k][cols], b[k][cols], check_exact=False, rtol=1e-9)
     np.testing.assert_allclose(b["weights_by_cell"]["normalised_weight"], a["weights_by_cell"]["normalised_weight"], rtol=1e-9)
 
 
-def test_mean_weight_is_exactly_one():
-    t = run_model(inputs(), CFG).tables["capacity_by_municipality"]
+def test_mean_weight_is_exactly_one(golden_cfg, golden_inputs):
+    t = run_model(golden_inputs(), golden_cfg).tables["capacity_by_municipality"]
     assert (t["mean_weight"] * t["citizens"]).sum() / t["citizens"].sum() == pytest.approx(1.0, abs=1e-12)
 
 
-def test_base_variant_equal_config_gives_identical_outputs():
-    a = run_model(inputs(), CFG).tables
-    b = run_model(inputs(), CFG.replace()).tables
+def test_base_variant_equal_config_gives_identical_outputs(golden_cfg, golden_inputs):
+    a = run_model(golden_inputs(), golden_cfg).tables
+    b = run_model(golden_inputs(), golden_cfg.replace()).tables
     for k in a:
         pd.testing.assert_frame_equal(a[k], b[k])
 

@@ -24,25 +24,14 @@ import pandas as pd
 import pytest
 
 from model.analyses import evaluation as ev
-from model.core import features as ft
-from model.inputs import reference
-from model.inputs import synthetic
-from model.core import cells
 from model.analyses import panel as apanel
 from model.config import ModelConfig
+from model.core import cells
+from model.core import features as ft
+from model.inputs import reference, synthetic
 from model.inputs.tables import Inputs, read_municipalities
 
-PERSONS = 5_000
 YEARS = (2026, 2027)
-
-
-def history_data(tmp_path_factory) -> Path:
-    """Small synthetic data with the capacity reports over time (shared with test_capacity_reports in a session)."""
-    root = tmp_path_factory.getbasetemp() / f"synthetic_history_{PERSONS}"
-    if not (root / ".complete").exists():
-        synthetic.generate(root, persons=PERSONS, years=YEARS, services=False)
-        (root / ".complete").touch()
-    return root
 
 
 # --------------------------------------------------------------------------- a tiny example, by hand
@@ -285,7 +274,8 @@ def test_sickness_on_paper(later):
     both = a.index.intersection(b.index)
     A, B = a.loc[both], b.loc[both]
     assert (B["somatic_diseases"].to_numpy() >= A["somatic_diseases"].to_numpy()).all()  # never falls
-    stay = (A["clinic_id"].astype(str).to_numpy() == B["clinic_id"].astype(str).to_numpy()) & (A["somatic_diseases"] >= 1).to_numpy()
+    stay = ((A["clinic_id"].astype(str).to_numpy() == B["clinic_id"].astype(str).to_numpy())
+            & (A["somatic_diseases"] >= 1).to_numpy())
     at_up = B["clinic_id"].astype(str).isin(up_ids).to_numpy()
     rose = (B["somatic_diseases"].to_numpy() > A["somatic_diseases"].to_numpy())
     assert rose[stay & at_up].mean() > max(2 * rose[stay & ~at_up].mean(), rose[stay & ~at_up].mean() + 0.05)
@@ -323,10 +313,10 @@ class _Tables(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> Path:
+def rendered(tmp_path_factory, history_data) -> Path:
     from model import cli
 
-    data = history_data(tmp_path_factory)
+    data = history_data
     out = tmp_path_factory.mktemp("evaluation") / "report"
     rc = cli.main(["evaluate", "--data", str(data), "--fit-year", "2026", "--out", str(out), "--timeout", "600"])
     assert rc == 0
@@ -381,10 +371,10 @@ def test_render_shows_no_count_below_5(rendered):
 
 
 @pytest.mark.slow
-def test_a_bad_report_stops_the_evaluation(tmp_path_factory, tmp_path, capsys):
+def test_a_bad_report_stops_the_evaluation(history_data, tmp_path, capsys):
     from model import cli
 
-    data = history_data(tmp_path_factory)
+    data = history_data
     d = tmp_path / "data"
     d.mkdir()
     for p in data.iterdir():
@@ -406,12 +396,12 @@ def test_a_bad_report_stops_the_evaluation(tmp_path_factory, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_history_generation_is_deterministic(tmp_path_factory, tmp_path):
+def test_history_generation_is_deterministic(history_data, tmp_path):
     import hashlib
 
-    data = history_data(tmp_path_factory)
+    data = history_data
     again = tmp_path / "again"
-    synthetic.generate(again, persons=PERSONS, years=YEARS, services=False)
+    synthetic.generate(again, **json.loads((data / ".complete").read_text()))  # the arguments it was made with
 
     def tree(root):
         return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()

@@ -23,19 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401
+import pyarrow.compute  # binds pa.compute (the year stored as text below)
 import pyarrow.parquet as pq
 import pytest
 
-from model.inputs import services
-from model.inputs import capacity_reports
 from model.analyses import fit as afit
-from model.inputs import tables
-from model.inputs import readers
-from model.inputs import reference
-from model.inputs import contracts as S
-from model.inputs import synthetic
 from model.config import ModelConfig
+from model.inputs import capacity_reports, readers, reference, services, synthetic, tables
+from model.inputs import contracts as S
 
 YEAR = 2025
 CSV_TABLES = {  # contract -> file
@@ -174,7 +169,7 @@ def test_dates_day_first_always_and_impossible_dates_rejected():
 
 
 def test_decoding_any_bytes():
-    assert readers.decode_bytes("æøå".encode("utf-8")) == ("æøå", [])
+    assert readers.decode_bytes("æøå".encode()) == ("æøå", [])
     assert readers.decode_bytes(b"\xef\xbb\xbf" + "æ".encode()) == ("æ", ["a UTF-8 byte-order mark (BOM)"])
     assert readers.decode_bytes("æøå".encode("cp1252"))[0] == "æøå"
     assert readers.decode_bytes(b"\x81\x8d")[1] == ["Latin-1 encoding (not UTF-8)"]  # undefined in cp1252

@@ -30,7 +30,7 @@ render._skip_slow_iri_checker()  # before nbformat is first imported (see render
 
 import nbformat  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 YEAR = 2025
 PERSONS = 20_000
 CHROMIUM = Path("/usr/bin/chromium")
@@ -115,7 +115,8 @@ def small_counts(html: str, danish: bool = False) -> list[tuple[str, str]]:
     return bad
 
 
-_OUTSIDE = re.compile(r"""(?:\b(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import)""", re.I)
+_OUTSIDE = re.compile(r"""(?:\b(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//"""
+                      r"""|url\(\s*["']?\s*(?:https?:)?//|@import)""", re.I)
 
 
 def outside_refs(html: str) -> list[str]:

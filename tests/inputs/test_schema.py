@@ -4,7 +4,7 @@ Small valid tables are built by the factory functions below (three real
 municipalities, three clinics, twenty persons); each test breaks one thing
 and checks that the report names the file, column, row, value and rule.
 Hand-made files for inputs that are about bytes on disk (Danish Excel CSVs,
-provider numbers that lost their leading zeros) are in tests/fixtures/.
+provider numbers that lost their leading zeros) are in tests/inputs/fixtures/.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 
 from model.inputs import contracts as S
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MUNICIPALITIES_CSV = REPO / "src" / "model" / "data" / "municipalities.csv"
 CODES = ["101", "147", "751"]  # København, Frederiksberg, Aarhus

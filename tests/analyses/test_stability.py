@@ -1,7 +1,7 @@
 """Stability across years, clinic fixed effects and the cluster bootstrap (model.stability).
 
 A small synthetic panel (5 years) is generated once per test session into
-pytest's temporary folder and shared with tests/test_sensitivity.py.
+pytest's temporary folder (the ``panel_dir`` fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -18,32 +18,18 @@ import pyarrow.parquet as pq
 import pytest
 import statsmodels.api as sm
 
-from model.analyses import stability as sb
-from model.core import cells
-from model.analyses import panel as apanel
-from model.core import within
-from model.core import chain as mc
 from model.analyses import bootstrap as bs
-from model.inputs import synthetic
-from model.config import ModelConfig
-from model.inputs.tables import load_inputs, read_persons
+from model.analyses import panel as apanel
+from model.analyses import stability as sb
 from model.analyses.fit import run_model
+from model.config import ModelConfig
+from model.core import cells, within
+from model.core import chain as mc
+from model.inputs import synthetic
+from model.inputs.tables import load_inputs, read_persons
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASE = ModelConfig()
-
-
-def small_panel(tmp_path_factory, persons: int = 20_000, years=(2021, 2022, 2023, 2024, 2025), seed: int = 7) -> Path:
-    """A small synthetic panel, generated once per session (the folder is reused when present)."""
-    d = tmp_path_factory.getbasetemp() / f"panel_{persons}_{years[0]}_{years[-1]}_{seed}"
-    if not (d / "persons.parquet").exists():
-        synthetic.generate(d, persons=persons, years=list(years), seed=seed, services=False)
-    return d
-
-
-@pytest.fixture(scope="module")
-def panel_dir(tmp_path_factory):
-    return small_panel(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +67,9 @@ def test_fit_within_matches_statsmodels_with_clinic_dummies(cov_type, seed):
 
     D = pd.get_dummies(pd.Series(clinic), dtype=float)
     Z = pd.concat([X.drop(columns="Intercept").astype(float), D], axis=1)
-    kw = {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(clinic)[0]}} if cov_type == "cluster" else {"cov_type": cov_type}
+    kw = {"cov_type": cov_type}
+    if cov_type == "cluster":
+        kw["cov_kwds"] = {"groups": pd.factorize(clinic)[0]}
     ref = sm.OLS(y, Z).fit(**kw)
     slopes = [t for t in terms if t != "Intercept"]
     np.testing.assert_allclose(res.params[slopes], ref.params[slopes], rtol=1e-9)
@@ -111,7 +99,8 @@ def test_fixed_effects_in_run_model_equal_the_engine(panel_dir):
     np.testing.assert_allclose(run.fits["clinic_fixed_effects"].params, f.params, rtol=1e-9)
     np.testing.assert_allclose(run.fits["clinic_fixed_effects"].bse, f.bse, rtol=1e-9)
     ch = mc.chain(yd, cfg, f.params)
-    assert (run.tables["capacity_by_health_council"]["capacities"].to_numpy() == ch.by_health_council["capacities"].to_numpy()).all()
+    hc = run.tables["capacity_by_health_council"]
+    assert (hc["capacities"].to_numpy() == ch.by_health_council["capacities"].to_numpy()).all()
 
 
 # --- the engine reproduces the annual fit -----------------------------------------------------------------
@@ -207,7 +196,7 @@ def test_bootstrap_with_clinic_fixed_effects_matches_its_point_estimate(panel):
     assert 0.6 < np.median(se_boot[slopes] / se_cl[slopes]) < 1.5
 
 
-def test_bootstrap_intervals_cover_the_true_capacities_at_about_the_nominal_rate(tmp_path_factory):
+def test_bootstrap_intervals_cover_the_true_capacities_at_about_the_nominal_rate(synthetic_data):
     """True capacities: the generator's TRUE_COEFFICIENTS through the same chain on the same persons.
 
     The data are generated with E[y | X] = X beta_true for the fit's outcome
@@ -222,7 +211,7 @@ def test_bootstrap_intervals_cover_the_true_capacities_at_about_the_nominal_rate
     covered = {0.1: [], 0.05: []}
     coef_covered = {0.1: [], 0.05: []}
     for seed in (1, 2, 3, 4, 5, 6):
-        d = small_panel(tmp_path_factory, persons=20_000, years=(2025,), seed=seed)
+        d = synthetic_data(persons=20_000, years=(2025,), seed=seed)
         yd = apanel.read_year(d, 2025)
         f = cells.fit(yd, cfg)
         point = mc.chain(yd, cfg, f.params)

@@ -17,8 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from openpyxl import load_workbook
 
-from model.inputs import reference
-from model.inputs import synthetic
+from model.inputs import reference, synthetic
 
 N = 40_000
 YEARS = (2023, 2024, 2025)

@@ -23,24 +23,18 @@ import pytest
 
 from model.analyses import evaluation as ev
 from model.inputs import synthetic
-from model.inputs.capacity_reports import ANNEX1_HEADINGS, CapacityReportError, check_report_schedule, default_municipality_codes, read_capacity_report
-
-PERSONS = 5_000
-YEARS = (2026, 2027)
-
-
-def history_data(tmp_path_factory) -> Path:
-    """Small synthetic data with the capacity reports over time (shared by the test modules of a session)."""
-    root = tmp_path_factory.getbasetemp() / f"synthetic_history_{PERSONS}"
-    if not (root / ".complete").exists():
-        synthetic.generate(root, persons=PERSONS, years=YEARS, services=False)
-        (root / ".complete").touch()
-    return root
+from model.inputs.capacity_reports import (
+    ANNEX1_HEADINGS,
+    CapacityReportError,
+    check_report_schedule,
+    default_municipality_codes,
+    read_capacity_report,
+)
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    return history_data(tmp_path_factory)
+def data(history_data) -> Path:
+    return history_data
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ under-recording as a downward bias in predicted use.
 import numpy as np
 import pytest
 
+from model.analyses.fit import run_model
+from model.config import ModelConfig
 from model.core import features as ft
 from model.inputs import synthetic
-from model.config import ModelConfig
 from model.inputs.tables import load_inputs
-from model.analyses.fit import run_model
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ The structural checks apply to every notebook in ``notebooks/``; the
 expected parameter names are checked for the report chain's notebooks.
 
 No kernel is started here (fast): the rendering itself is tested in
-tests/test_render.py.
+tests/report/test_render.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 from model.report import render
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = {
     "fit.ipynb": {"year", "data_dir", "run_dir", "variant", "citizens_per_capacity", "km2_per_capacity",

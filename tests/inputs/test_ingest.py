@@ -8,9 +8,14 @@ import warnings
 import pandas as pd
 import pytest
 
-from model.inputs import services
-from model.inputs import capacity_reports
-from model.inputs.capacity_reports import ANNEX1_HEADINGS, ANNEX2_HEADINGS, CapacityReportError, check_report_schedule, read_capacity_report
+from model.inputs import capacity_reports, services
+from model.inputs.capacity_reports import (
+    ANNEX1_HEADINGS,
+    ANNEX2_HEADINGS,
+    CapacityReportError,
+    check_report_schedule,
+    read_capacity_report,
+)
 from model.inputs.services import NegativeFeeError, UnknownPersonsWarning, aggregate_services, ingest, ingest_persons
 
 # =============================================================================

@@ -32,10 +32,12 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import json
 import glob
+import hashlib
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -44,10 +46,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.errors import OutputError
-import hashlib
 import pandas as pd
-import subprocess
+
+from model.errors import OutputError
 
 #: ``command`` values of the manifests this package writes (run folders).
 RUN_COMMANDS = frozenset({"fit", "report", "stability", "sensitivity", "evaluate"})

@@ -82,9 +82,9 @@ def cmd_ingest(a: argparse.Namespace) -> int:
 
 
 def cmd_fit(a: argparse.Namespace) -> int:
+    from model.analyses.fit import run_model, write_run
     from model.config import ModelConfig
     from model.inputs.tables import load_inputs
-    from model.analyses.fit import run_model, write_run
 
     config = ModelConfig(year=a.year, planning_year=a.planning_year or a.year + 1)
     if a.variant != "base":
@@ -121,10 +121,10 @@ def _blas_single_thread() -> None:
 
 
 def cmd_stability(a: argparse.Namespace) -> int:
-    from model.config import ModelConfig
     from model.analyses.panel import Panel
-    from model.inputs.panel import panel_years
     from model.analyses.stability import run_stability, write_stability
+    from model.config import ModelConfig
+    from model.inputs.panel import panel_years
 
     data = Path(a.data)
     years = _years(a.years) if a.years else panel_years(data / "persons.parquet")
@@ -149,9 +149,9 @@ def cmd_stability(a: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(a: argparse.Namespace) -> int:
-    from model.config import ModelConfig
-    from model.analyses.sensitivity import check_parameters, run_sensitivity, write_sensitivity
     from model.analyses.panel import Panel
+    from model.analyses.sensitivity import check_parameters, run_sensitivity, write_sensitivity
+    from model.config import ModelConfig
     from model.inputs.panel import panel_years
 
     data = Path(a.data)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
+from collections.abc import Iterable
 from typing import Any
 
 #: Age bands of docs/method.md step 2 (design choice): lower bounds, inclusive.
@@ -155,7 +156,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         _validate(self)
 
-    def replace(self, **changes: Any) -> "ModelConfig":
+    def replace(self, **changes: Any) -> ModelConfig:
         """A copy with fields replaced; unknown names or wrong types raise ``ValueError``."""
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
@@ -166,7 +167,7 @@ class ModelConfig:
         changes = {k: _coerce(k, v) for k, v in changes.items()}
         return dataclasses.replace(self, **changes)
 
-    def variant(self, name: str) -> "ModelConfig":
+    def variant(self, name: str) -> ModelConfig:
         """The configuration of a named sensitivity variant (see :data:`VARIANTS`)."""
         if name not in VARIANTS:
             raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
@@ -177,11 +178,11 @@ class ModelConfig:
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
         return cls().replace(**d)
 
-    def diff(self, other: "ModelConfig") -> dict[str, tuple[Any, Any]]:
+    def diff(self, other: ModelConfig) -> dict[str, tuple[Any, Any]]:
         """Fields whose values differ: ``{name: (self_value, other_value)}``."""
         a, b = self.to_dict(), other.to_dict()
         return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
@@ -346,3 +347,20 @@ ENGINE_PERSON_COLUMNS = [c for c in PERSON_COLUMNS if c != "year"]
 ENGINE_OPTIONAL_COLUMNS = ("contact_fee", "days_resident")
 #: Person columns the model reads when present (a variant that needs one says so when it is absent).
 OPTIONAL_PERSON_COLUMNS = ("contact_fee", "days_resident")
+
+
+def parse_years(text: str | Iterable[int]) -> list[int]:
+    """Years from text or numbers: '2021-2025' -> [2021, ..., 2025]; '2023,2025' -> [2023, 2025]; a list is sorted.
+
+    The one parser of year lists (command line, notebooks' parameters, the analyses).
+    """
+    if not isinstance(text, str):
+        return sorted(int(y) for y in text)
+    out: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    return sorted(set(out))

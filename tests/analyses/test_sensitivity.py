@@ -231,7 +231,7 @@ def test_life_expectancy_by_sex_factors():
     men_101 = v.loc["101", "life_expectancy_at_birth_men"]
     assert t.loc["101", "life_expectancy_factor_men"] == pytest.approx(national_men / men_101)
     # citizens get the factor of their own sex
-    f = wt.person_factors(t.reset_index(), ["101", "147"], np.array([0, 0, 1]), np.array([1, 2, 2]), cfg)
+    f = wt.citizen_factors(t.reset_index(), ["101", "147"], np.array([0, 0, 1]), np.array([1, 2, 2]), cfg)
     assert f.tolist() == pytest.approx([t.loc["101", "life_expectancy_factor_men"], t.loc["101", "life_expectancy_factor_women"],
                                         t.loc["147", "life_expectancy_factor_women"]])
     # the base is untouched by the new columns

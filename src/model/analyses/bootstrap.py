@@ -9,21 +9,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from model.config import ModelConfig
 from model.core import capacity as cap
+from model.core import chain as mc
 from model.core import clinics as cl
 from model.core import features as ft
-from model.config import ModelConfig
-from model.core.chain import ChainResult
-from model.core.cells import YearData
-from model.core.chain import chain
-from model.core.cells import clinic_cell_sums
-from model.core.cells import clinic_cells
-from model.core.cells import design
-from model.core.cells import features
-from model.core.cells import fit
-from model.core.cells import forms_in_fit
-from model.core import chain as mc
-
+from model.core.cells import YearData, clinic_cell_sums, clinic_cells, design, features, fit, forms_in_fit
+from model.core.chain import ChainResult, chain
 
 # =============================================================================
 # Cluster bootstrap

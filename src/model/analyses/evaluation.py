@@ -144,7 +144,7 @@ def check_parameters(fit_year: Any, evaluation_years: Any = None) -> tuple[int, 
     if evaluation_years is None or evaluation_years == "":
         return int(fit_year), None
     if isinstance(evaluation_years, str):
-        from model.inputs.panel import parse_years
+        from model.config import parse_years
 
         years = parse_years(evaluation_years)
     else:

@@ -12,15 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.artifacts import AtomicFolder, git_commit, package_versions, sha256_file, write_csv
 from model.config import ModelConfig
 from model.core import cells
 from model.core import chain as mc
 from model.core import price_list as pl
 from model.inputs.tables import Inputs
-from model.artifacts import AtomicFolder, git_commit
-from model.artifacts import package_versions
-from model.artifacts import sha256_file
-from model.artifacts import write_csv
 
 
 @dataclass

@@ -4,19 +4,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pyarrow as pa
 
-from model.inputs.panel import panel_years
-from model.inputs.tables import INPUT_FILES, price_factor, read_clinics, read_island_reports, read_municipalities, read_projection
 from model.artifacts import sha256_file
-from model.core.cells import YearData
-from model.core.cells import _build_year
-from model.inputs.panel import _read_table
-from model.inputs.panel import _table_columns
+from model.core.cells import YearData, _build_year
+from model.inputs.panel import _read_table, _table_columns, panel_years
+from model.inputs.tables import INPUT_FILES, price_factor, read_clinics, read_island_reports, read_municipalities, read_projection
 
 
 def read_year(data_dir: str | Path, year: int, price_year: int | None = None, insurance_group: int = 1,
@@ -67,7 +65,7 @@ class Panel:
         self.read_seconds = 0.0
 
     @classmethod
-    def from_years(cls, data: dict[int, YearData], price_year: int | None = None) -> "Panel":
+    def from_years(cls, data: dict[int, YearData], price_year: int | None = None) -> Panel:
         """A panel of years already in memory (e.g. built with :func:`year_from_inputs`)."""
         self = cls.__new__(cls)
         self.data_dir = None

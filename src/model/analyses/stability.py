@@ -51,31 +51,25 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sstats
 
+from model.analyses.bootstrap import BootstrapResult, bootstrap
+from model.analyses.panel import Panel
+from model.artifacts import AtomicFolder, git_commit, package_versions, sha256_file, write_csv
+from model.config import ModelConfig
 from model.core import clinics as cl
 from model.core import measures as ms
-from model.config import ModelConfig
-from model.artifacts import AtomicFolder, git_commit, package_versions, sha256_file, write_csv
+from model.core.cells import atom_outcome_sums, fit
+from model.core.chain import ChainResult, chain, year_config
 from model.core.regression import CellOLSResults
-from model.analyses.bootstrap import BootstrapResult
-from model.core.chain import ChainResult
-from model.analyses.panel import Panel
-from model.core.cells import atom_outcome_sums
-from model.analyses.bootstrap import bootstrap
-from model.core.chain import chain
-from model.core.cells import fit
-from model.inputs.panel import parse_years
-from model.core.chain import year_config
-
-
-
+from model.config import parse_years
 
 # =============================================================================
 # Stability across years

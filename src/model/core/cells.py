@@ -11,19 +11,18 @@ engine's exact cell-level fit :func:`fit`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from model.errors import ConfigError, InputError
-from model.config import ENGINE_OPTIONAL_COLUMNS, ENGINE_PERSON_COLUMNS, PRACTICE_FORMS, TEXT_PERSON_COLUMNS
+from model.config import ENGINE_OPTIONAL_COLUMNS, ENGINE_PERSON_COLUMNS, PRACTICE_FORMS, TEXT_PERSON_COLUMNS, ModelConfig
 from model.core import features as ft
-from model.config import ModelConfig
 from model.core.regression import CellOLSResults, fit_cells
 from model.core.within import _fit_within_cells
-
+from model.errors import ConfigError, InputError
 
 #: The per-form sums' slots: the practice forms, then citizens with no clinic on record (always in the fit).
 FORM_SLOTS = PRACTICE_FORMS + ("no_clinic",)
@@ -379,18 +378,12 @@ def atom_outcome_sums(yd: YearData, config: ModelConfig) -> tuple[np.ndarray, np
 
 
 def outcome(yd: YearData, config: ModelConfig) -> np.ndarray:
-    """Per-person y of ``config`` (as :func:`model.features.outcome`, at the panel's price level)."""
+    """Per-person y of ``config`` (:func:`model.core.features.outcome_from_fees`, at the panel's price level)."""
     g, c, l_, _ = yd.fees
-    if _imputing(config):
-        y = g + imputed_by_atom(yd, config)[yd.atom]
-    else:
-        y = g + float(config.chronic_fee_share) * c
-    if config.exclude_local_services:
-        y -= l_
-    return y
+    return ft.outcome_from_fees(g, c, l_, imputed_by_atom(yd, config)[yd.atom] if _imputing(config) else None, config)
 
 
-def clinic_cell_sums(yd: YearData, cc: "ClinicCells", config: ModelConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def clinic_cell_sums(yd: YearData, cc: ClinicCells, config: ModelConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(n, sum y, sum y²) per (clinic, cell) row of ``cc`` (all rows; select the sample with the rows' forms)."""
     if not _imputing(config):
         return outcome_sums(cc.moments, config)

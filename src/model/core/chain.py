@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from model.config import ModelConfig
 from model.core import capacity as cap
 from model.core import clinics as cl
 from model.core import weights as wt
-from model.config import ModelConfig
 from model.core.cells import FeatureCells, YearData, _feature_key, clinic_cells, design, features
 from model.errors import ConfigError, EstimationError
 
@@ -51,7 +51,7 @@ def person_le_factor(yd: YearData, config: ModelConfig) -> np.ndarray:
     """Each citizen's life-expectancy factor (cached per life-expectancy configuration)."""
     key = ("le_p", config.life_expectancy_column, config.life_expectancy_by_sex, config.life_expectancy_correction)
     if key not in yd.cache:
-        yd.cache[key] = wt.person_factors(_le(yd, config), yd.muni_codes, yd.pm, yd.sex, config)
+        yd.cache[key] = wt.citizen_factors(_le(yd, config), yd.muni_codes, yd.pm, yd.sex, config)
     return yd.cache[key]
 
 

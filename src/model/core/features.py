@@ -23,7 +23,6 @@ Term names (base model): ``Intercept``; age x sex ``female_0-2`` ...
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -177,61 +176,6 @@ def unpack_keys(keys: np.ndarray, config: ModelConfig) -> pd.DataFrame:
     return pd.DataFrame({c: cols[c] for c in FACTORS})
 
 
-@dataclass
-class Cells:
-    """Persons aggregated to cells of identical regressors.
-
-    ``table``: one row per cell with the factor columns, ``key``, ``n``,
-    ``sum_y``, ``sum_y2`` (and ``cluster`` when aggregated per clinic too);
-    ``person_cell``: for each person, the row of ``table`` holding its cell.
-    """
-
-    table: pd.DataFrame
-    person_cell: np.ndarray
-
-
-def dense_codes(values: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
-    """Like ``np.unique(values, return_inverse=True)`` for non-negative ints below ``space``.
-
-    When the value space is small enough (at most 50 million), it counts with
-    :func:`numpy.bincount` and maps through a lookup array: O(n), no sort.
-    """
-    if space <= 50_000_000:
-        present = np.flatnonzero(np.bincount(values, minlength=space))
-        lookup = np.full(space, -1, dtype=np.int64)
-        lookup[present] = np.arange(len(present))
-        return present, lookup[values]
-    return np.unique(values, return_inverse=True)
-
-
-def build_cells(keys: np.ndarray, y: np.ndarray, config: ModelConfig, cluster: np.ndarray | None = None) -> Cells:
-    """Aggregate persons to cells: count, sum of y, sum of y squared.
-
-    In: per-person cell keys (:func:`cell_keys`), use ``y`` (float), and
-    optionally integer cluster codes (clinic) to split cells by cluster.
-    Out: :class:`Cells`.  Work is O(persons): counting, no sort (:func:`dense_codes`).
-    """
-    y = np.asarray(y, dtype=np.float64)
-    space = int(np.prod(_radices(config)))
-    ncl = 1
-    combined = np.asarray(keys, dtype=np.int64)
-    if cluster is not None:
-        cluster = np.asarray(cluster, dtype=np.int64)
-        ncl = int(cluster.max()) + 1 if len(cluster) else 1
-        combined = combined * ncl + cluster
-    uniq, inv = dense_codes(combined, space * ncl)
-    cell_key, cell_cluster = (uniq // ncl, uniq % ncl) if cluster is not None else (uniq, None)
-    m = len(uniq)
-    table = unpack_keys(cell_key, config)
-    table["key"] = cell_key
-    table["n"] = np.bincount(inv, minlength=m).astype(np.int64)
-    table["sum_y"] = np.bincount(inv, weights=y, minlength=m)
-    table["sum_y2"] = np.bincount(inv, weights=y * y, minlength=m)
-    if cell_cluster is not None:
-        table["cluster"] = cell_cluster
-    return Cells(table=table, person_cell=inv)
-
-
 def design_matrix(factors: pd.DataFrame, config: ModelConfig) -> pd.DataFrame:
     """The 0/1 design (columns :func:`term_names`) for rows of factors (usually cells)."""
     names = term_names(config)
@@ -352,19 +296,40 @@ def outcome(persons: pd.DataFrame, config: ModelConfig, in_sample: np.ndarray | 
     gross_fee + chronic_fee_share x chronic_fee.  Less local services when
     ``exclude_local_services``.
     """
-    y = persons["gross_fee"].to_numpy(dtype=np.float64)
+    imputed = None
     if config.chronic_fee_treatment == "impute_contacts":
         mask = np.ones(len(persons), bool) if in_sample is None else np.asarray(in_sample, bool)
-        y = y + imputed_contact_fee(persons, mask, config)
+        imputed = imputed_contact_fee(persons, mask, config)
+    def fee(c: str, needed: bool) -> np.ndarray | None:
+        return persons[c].to_numpy(dtype=np.float64) if needed else None
+
+    return outcome_from_fees(fee("gross_fee", True), fee("chronic_fee", imputed is None),
+                             fee("local_services_fee", config.exclude_local_services), imputed, config)
+
+
+def outcome_from_fees(gross: np.ndarray, chronic: np.ndarray | None, local: np.ndarray | None, imputed: np.ndarray | None,
+                      config: ModelConfig) -> np.ndarray:
+    """The rule of docs/method.md step 1 on arrays: y = gross fee + the chronic-care part - [local services].
+
+    The chronic-care part is the imputed contact fee ``imputed`` (base,
+    ``chronic_fee_treatment='impute_contacts'``) or ``chronic_fee_share`` x
+    the chronic-care fee (``'lump_sum'``); local services are subtracted when
+    ``exclude_local_services``.  Used on persons (:func:`outcome`) and on a
+    year's arrays (:func:`model.core.cells.outcome`).
+    """
+    if config.chronic_fee_treatment == "impute_contacts":
+        if imputed is None:
+            raise ValueError("the imputed contact fee is needed for chronic_fee_treatment='impute_contacts'")
+        y = gross + imputed
     else:
-        y = y + config.chronic_fee_share * persons["chronic_fee"].to_numpy(dtype=np.float64)
+        y = gross + float(config.chronic_fee_share) * chronic
     if config.exclude_local_services:
-        y = y - persons["local_services_fee"].to_numpy(dtype=np.float64)
+        y = y - local
     return y
 
 
 __all__ = [
-    "FACTORS", "Cells", "build_cells", "cell_keys", "unpack_keys", "design_matrix", "describe_cells",
-    "outcome", "person_factors", "term_names", "reference_term", "band_label", "imputation_groups", "contact_means",
+    "FACTORS", "cell_keys", "unpack_keys", "design_matrix", "describe_cells",
+    "outcome", "outcome_from_fees", "person_factors", "term_names", "reference_term", "band_label", "imputation_groups", "contact_means",
     "imputed_contact_fee", "IMPUTATION_SOMATIC_BINS",
 ]

@@ -109,7 +109,7 @@ def life_expectancy_factors(municipalities: pd.DataFrame, config: ModelConfig) -
     return m
 
 
-def person_factors(le: pd.DataFrame, muni_codes: list[str], muni_index: np.ndarray, sex: np.ndarray | None,
+def citizen_factors(le: pd.DataFrame, muni_codes: list[str], muni_index: np.ndarray, sex: np.ndarray | None,
                    config: ModelConfig) -> np.ndarray:
     """Life-expectancy factor of each citizen: of the municipality of residence (and own sex when by sex).
 

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from model.core.regression import CellOLSResults, _row_codes
-
 
 # --- clinic fixed effects: within-clinic (Frisch-Waugh) estimator on (clinic, cell) sums -------------------
 

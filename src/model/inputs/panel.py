@@ -8,7 +8,7 @@ model's reduction to atoms is :func:`model.core.cells.build_year`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -93,15 +93,3 @@ def _table_columns(t: pa.Table, insurance_group: int) -> dict[str, Any]:
 # =============================================================================
 
 
-def parse_years(text: str | Iterable[int]) -> list[int]:
-    """'2021-2025' -> [2021, ..., 2025]; '2023,2025' -> [2023, 2025]; a list stays a list."""
-    if not isinstance(text, str):
-        return sorted(int(y) for y in text)
-    out: list[int] = []
-    for part in text.replace(" ", "").split(","):
-        if "-" in part:
-            a, b = part.split("-")
-            out.extend(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return sorted(set(out))

@@ -22,7 +22,7 @@ from model.config import ENGINE_OPTIONAL_COLUMNS, ENGINE_PERSON_COLUMNS, PRACTIC
 from model.core import features as ft
 from model.core.regression import CellOLSResults, fit_cells
 from model.core.within import _fit_within_cells
-from model.errors import ConfigError, InputError
+from model.errors import ConfigError, EstimationError, InputError
 
 #: The per-form sums' slots: the practice forms, then citizens with no clinic on record (always in the fit).
 FORM_SLOTS = PRACTICE_FORMS + ("no_clinic",)
@@ -257,23 +257,25 @@ def year_from_inputs(inputs: Any, year: int, insurance_group: int = 1, factor: f
     """:class:`YearData` from data frames: ``inputs`` has the attributes of :class:`model.inputs.tables.Inputs`
     (``persons``, ``municipalities``, ``clinics``, ``projection``, ``residents``, ``island_reports``, ``files``)."""
     p = inputs.persons
-    if "year" in p.columns:
-        p = p[p["year"] == year]
+    in_year = (p["year"] == year).to_numpy() if "year" in p.columns else np.ones(len(p), bool)
     residents = inputs.residents
     if residents is None:
-        rc, rv = pd.factorize(p["municipality_code"].astype(str), sort=True)
-        residents = (rc, list(rv))
-    p = p[p["insurance_group"] == insurance_group]
-    if p.empty:
-        raise ValueError(f"no persons in insurance group {insurance_group} in {year}")
+        rc, rv = text_codes(p["municipality_code"])
+        residents = (rc[in_year], rv)
+    keep = in_year & (p["insurance_group"] == insurance_group).to_numpy()
+    if not keep.any():
+        raise EstimationError(f"no persons in insurance group {insurance_group} in {year}")
+    every = bool(keep.all())
     cols: dict[str, Any] = {}
     for c in ENGINE_PERSON_COLUMNS:
         if c == "insurance_group" or (c in ENGINE_OPTIONAL_COLUMNS and c not in p.columns):
             continue
         if c in TEXT_PERSON_COLUMNS:
-            cols[c] = text_codes(p[c])
+            codes, values = text_codes(p[c])
+            cols[c] = (codes if every else codes[keep], values)
         else:
-            cols[c] = p[c].to_numpy()
+            v = p[c].to_numpy()
+            cols[c] = v if every else v[keep]
     cols["chronic"] = np.asarray(cols["chronic_fee"], dtype=np.float64) > 0
     return _build_year(year, factor, cols, inputs.municipalities, inputs.clinics, inputs.projection, inputs.files,
                        residents=residents, island_reports=inputs.island_reports)

@@ -25,9 +25,11 @@ Danish terms used throughout (explained once):
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from typing import Any
+
+from model.errors import ConfigError
 
 #: Age bands of docs/method.md step 2 (design choice): lower bounds, inclusive.
 DEFAULT_AGE_BANDS: tuple[int, ...] = (0, 3, 6, 16, 25, 35, 45, 55, 65, 75, 85)
@@ -160,7 +162,7 @@ class ModelConfig:
         """A copy with fields replaced; unknown names or wrong types raise ``ValueError``."""
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown configuration field(s): {', '.join(unknown)}; "
                 f"known fields: {', '.join(f.name for f in fields(self))}"
             )
@@ -170,7 +172,7 @@ class ModelConfig:
     def variant(self, name: str) -> ModelConfig:
         """The configuration of a named sensitivity variant (see :data:`VARIANTS`)."""
         if name not in VARIANTS:
-            raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+            raise ConfigError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
         return self.replace(**VARIANTS[name]["changes"])
 
     def to_dict(self) -> dict[str, Any]:
@@ -229,7 +231,7 @@ def _validate(c: ModelConfig) -> None:
         elif t == "float | None":
             ok = v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
         if not ok:
-            raise ValueError(f"configuration field {f.name!r} must be {t}, got {v!r} ({type(v).__name__})")
+            raise ConfigError(f"configuration field {f.name!r} must be {t}, got {v!r} ({type(v).__name__})")
     checks = [
         (c.insurance_group in (1, 2), "insurance_group must be 1 or 2"),
         (set(c.excluded_practice_forms) <= {"solo", "partnership", "collaboration", "regional", "tender"},
@@ -262,7 +264,7 @@ def _validate(c: ModelConfig) -> None:
     ]
     for ok, msg in checks:
         if not ok:
-            raise ValueError(f"invalid configuration: {msg}")
+            raise ConfigError(f"invalid configuration: {msg}")
 
 
 #: Named sensitivity variants: fields replaced relative to the base model (docs/method.md step 8).  ``"engine":

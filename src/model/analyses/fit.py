@@ -17,6 +17,7 @@ from model.config import ModelConfig
 from model.core import cells
 from model.core import chain as mc
 from model.core import price_list as pl
+from model.errors import EstimationError
 from model.inputs.tables import Inputs
 
 
@@ -152,7 +153,7 @@ NON_NEGATIVE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-class OutputCheckFailed(ValueError):
+class OutputCheckFailed(EstimationError):
     """An output table holds a value no model result can take (inf, nan, a negative minimum);
     raised before anything is written. ``.problems`` lists (table, column, rows, example, why)."""
 

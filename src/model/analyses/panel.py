@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from model.artifacts import sha256_file
 from model.core.cells import YearData, _build_year
+from model.errors import InputError
 from model.inputs.panel import _read_table, _table_columns, panel_years
 from model.inputs.tables import INPUT_FILES, price_factor, read_clinics, read_island_reports, read_municipalities, read_projection
 
@@ -52,7 +53,7 @@ class Panel:
         self.years = sorted(int(y) for y in (years if years is not None else all_years))
         absent = sorted(set(self.years) - set(all_years))
         if absent:
-            raise ValueError(f"{self.data_dir / 'persons.parquet'}: no persons for year(s) {absent}; years present: {all_years}")
+            raise InputError(f"{self.data_dir / 'persons.parquet'}: no persons for year(s) {absent}; years present: {all_years}")
         self.price_year = int(price_year) if price_year is not None else max(self.years)
         self.insurance_group = insurance_group
         self.prefetch = prefetch

@@ -56,6 +56,7 @@ from model.analyses import panel as apanel
 from model.core import chain as mc
 from model.config import VARIANTS, ModelConfig, engine_variants
 from model.core.regression import CellOLSResults
+from model.errors import ConfigError
 
 __all__ = [
     "FIELD_STAGES", "variant_stages", "variant_config", "run_sensitivity", "SensitivityResult", "write_sensitivity",
@@ -170,12 +171,12 @@ def check_parameters(variants: Sequence[str] | None = None, year: int | None = N
     names = [v for v in engine_variants() if v != "base"] if variants is None else list(variants)
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
-        raise ValueError(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+        raise ConfigError(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
     for label, v in (("year", year), ("train_year", train_year), ("test_year", test_year)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise ValueError(f"{label} must be a year (int), got {v!r}")
+            raise ConfigError(f"{label} must be a year (int), got {v!r}")
     if train_year is not None and test_year is not None and train_year == test_year:
-        raise ValueError("train_year and test_year must differ (the test year is held out)")
+        raise ConfigError("train_year and test_year must differ (the test year is held out)")
     return [v for v in names if v != "base"]
 
 

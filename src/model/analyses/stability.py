@@ -63,13 +63,13 @@ from scipy import stats as sstats
 from model.analyses.bootstrap import BootstrapResult, bootstrap
 from model.analyses.panel import Panel
 from model.artifacts import AtomicFolder, git_commit, package_versions, sha256_file, write_csv
-from model.config import ModelConfig
+from model.config import ModelConfig, parse_years
 from model.core import clinics as cl
 from model.core import measures as ms
 from model.core.cells import atom_outcome_sums, fit
 from model.core.chain import ChainResult, chain, year_config
 from model.core.regression import CellOLSResults
-from model.config import parse_years
+from model.errors import ConfigError
 
 # =============================================================================
 # Stability across years
@@ -163,7 +163,7 @@ def run_stability(data: str | Path | Panel, years: Iterable[int] | None = None, 
     panel = Panel(data, years) if own_panel else data
     years = sorted(int(y) for y in (years if years is not None else panel.years))
     if len(years) < 2:
-        raise ValueError("stability needs at least two years")
+        raise ConfigError("stability needs at least two years")
     boot_years = [max(years)] if bootstrap_years is None else sorted(int(y) for y in bootstrap_years)
     panel.want(years)
 
@@ -416,20 +416,20 @@ def check_parameters(years: str | Iterable[int], bootstrap_draws: int = 200, see
     try:
         ys = parse_years(years)
     except ValueError:
-        raise ValueError(f"years must look like '2021-2025' or '2023,2025', got {years!r}") from None
+        raise ConfigError(f"years must look like '2021-2025' or '2023,2025', got {years!r}") from None
     if len(ys) < 2:
-        raise ValueError(f"stability needs at least two years, got {ys}")
+        raise ConfigError(f"stability needs at least two years, got {ys}")
     if isinstance(bootstrap_draws, bool) or not isinstance(bootstrap_draws, int) or bootstrap_draws < 0:
-        raise ValueError(f"bootstrap_draws must be an integer >= 0, got {bootstrap_draws!r}")
+        raise ConfigError(f"bootstrap_draws must be an integer >= 0, got {bootstrap_draws!r}")
     if 0 < bootstrap_draws < 20:
-        raise ValueError("bootstrap_draws: use 0 (no bootstrap) or at least 20 draws")
+        raise ConfigError("bootstrap_draws: use 0 (no bootstrap) or at least 20 draws")
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+        raise ConfigError(f"seed must be an integer, got {seed!r}")
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 0.5):
-        raise ValueError(f"alpha must be between 0 and 0.5 (e.g. 0.05 for 95 % intervals), got {alpha!r}")
+        raise ConfigError(f"alpha must be between 0 and 0.5 (e.g. 0.05 for 95 % intervals), got {alpha!r}")
     steps = parse_years(rounding_steps)
     if not steps or min(steps) < 1:
-        raise ValueError(f"rounding_steps must be positive integers, got {rounding_steps!r}")
+        raise ConfigError(f"rounding_steps must be positive integers, got {rounding_steps!r}")
     return {"years": ys, "bootstrap_draws": bootstrap_draws, "seed": seed, "alpha": float(alpha), "rounding_steps": steps}
 
 

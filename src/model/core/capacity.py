@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from model.config import ModelConfig
+from model.errors import InputError
 
 
 def round_capacity(x, config: ModelConfig):
@@ -76,16 +77,16 @@ def capacity_by_municipality(
     m = municipalities[["municipality_code", "kommune", "sundhedsraad", "area_km2"]].rename(
         columns={"kommune": "name", "sundhedsraad": "health_council"})
     if "residents" not in weights_by_municipality.columns:
-        raise ValueError("weights_by_municipality needs 'residents' (all insurance groups) for the group-1 share")
+        raise InputError("weights_by_municipality needs 'residents' (all insurance groups) for the group-1 share")
     m = m.merge(weights_by_municipality, on="municipality_code", how="left")
     m[["citizens", "residents", "sum_weight"]] = m[["citizens", "residents", "sum_weight"]].fillna(0)
     proj = projection.loc[projection["year"] == config.planning_year, ["municipality_code", "population_end_of_year"]]
     if proj.empty:
-        raise ValueError(f"population_projection has no rows for the planning year {config.planning_year}")
+        raise InputError(f"population_projection has no rows for the planning year {config.planning_year}")
     m = m.merge(proj, on="municipality_code", how="left")
     missing = m.loc[m["population_end_of_year"].isna(), "municipality_code"].tolist()
     if missing:
-        raise ValueError(f"population_projection: no {config.planning_year} figure for municipality code(s) {missing}")
+        raise InputError(f"population_projection: no {config.planning_year} figure for municipality code(s) {missing}")
     m = m.merge(le, on="municipality_code", how="left")
     with np.errstate(divide="ignore", invalid="ignore"):
         # mean weight x projection x group-1 share = sum_weight / citizens x projection x citizens / residents

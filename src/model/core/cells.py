@@ -127,7 +127,7 @@ def _build_year(year: int, factor: float, cols: dict[str, Any], municipalities: 
     cmap = np.append(_codes_against(cvals, clinic_ids), -1)  # [-1]: a missing clinic_id (code -1)
     pm, pcl = mmap[mcodes], cmap[ccodes]
     if (mcodes < 0).any() or (pm < 0).any():
-        raise ValueError("persons refer to unknown municipalities: validate the data folder first")
+        raise InputError("persons refer to unknown municipalities: validate the data folder first")
     # no clinic on record (or one the register does not know): the slot after the last clinic
     pcl = np.where(pcl < 0, len(clinic_ids), pcl)
     if residents is None:
@@ -143,11 +143,11 @@ def _build_year(year: int, factor: float, cols: dict[str, Any], municipalities: 
     clinic_form = pd.Index(PRACTICE_FORMS).get_indexer(forms)
     if (clinic_form < 0).any():
         bad = sorted(set(forms[clinic_form < 0]))
-        raise ValueError(f"clinics.csv: unknown practice form(s) {bad}; expected {PRACTICE_FORMS}")
+        raise InputError(f"clinics.csv: unknown practice form(s) {bad}; expected {PRACTICE_FORMS}")
     clinic_form = np.append(clinic_form, FORM_SLOTS.index("no_clinic"))
     n = len(pm)
     if n == 0:
-        raise ValueError(f"no persons in {year}")
+        raise InputError(f"no persons in {year}")
 
     # --- atoms: mixed-radix key of the raw characteristics, indexed densely when small
     digits, radices, decode = [], [], {}
@@ -155,7 +155,7 @@ def _build_year(year: int, factor: float, cols: dict[str, Any], municipalities: 
         if c in TEXT_PERSON_COLUMNS:
             codes, vals = cols[c]
             if (codes < 0).any():
-                raise ValueError(f"persons: missing values in {c}")
+                raise InputError(f"persons: missing values in {c}")
             digits.append(codes)
             radices.append(max(len(vals), 1))
             decode[c] = np.asarray(vals, dtype=object)
@@ -164,7 +164,7 @@ def _build_year(year: int, factor: float, cols: dict[str, Any], municipalities: 
             if a.dtype == bool:
                 a = a.view(np.int8)
             if a.min() < 0:
-                raise ValueError(f"persons: negative values in {c}")
+                raise InputError(f"persons: negative values in {c}")
             digits.append(a)
             radices.append(int(a.max()) + 1)
     total = int(np.prod(np.asarray(radices, dtype=np.float64)))
@@ -341,7 +341,7 @@ def outcome_sums(moments: np.ndarray, config: ModelConfig, imputed: np.ndarray |
     n = m[..., 0]
     if _imputing(config):
         if imputed is None:
-            raise ValueError("the imputed contact fee per row is needed for chronic_fee_treatment='impute_contacts'")
+            raise ConfigError("the imputed contact fee per row is needed for chronic_fee_treatment='impute_contacts'")
         a = imputed.reshape(imputed.shape + (1,) * (m.ndim - 1 - imputed.ndim))
         base_sy = m[..., 1] - L * m[..., 3]
         base_syy = m[..., 4] + L * L * m[..., 6] - 2 * L * m[..., 8]
@@ -362,7 +362,7 @@ def imputed_by_atom(yd: YearData, config: ModelConfig) -> np.ndarray:
     key = ("imputed", config.chronic_impute_by, tuple(config.age_bands), tuple(config.excluded_practice_forms))
     if key not in yd.cache:
         if not yd.has_contact_fee:
-            raise ValueError(ft.missing_contact_fee_message())
+            raise InputError(ft.missing_contact_fee_message())
         at = yd.atoms
         group, k = ft.imputation_groups(at["age"].to_numpy(), at["sex"].to_numpy(), at["somatic_diseases"].to_numpy(), config)
         am = yd.atom_moments[:, forms_in_fit(config), :].sum(axis=1)

@@ -23,11 +23,11 @@ Term names (base model): ``Intercept``; age x sex ``female_0-2`` ...
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
 from model.config import VARIANTS, ModelConfig, band_label
+from model.errors import ConfigError, EstimationError, InputError
 
 #: Factor columns, in the order they are packed into the cell key.
 FACTORS = ("age_band", "sex", "origin", "civil", "labour", "somatic", "psychiatric", "cancer")
@@ -253,7 +253,7 @@ def contact_means(group: np.ndarray, n_groups: int, comparison_n: np.ndarray, co
     n = np.bincount(group, weights=comparison_n, minlength=n_groups)
     s = np.bincount(group, weights=comparison_contact, minlength=n_groups)
     if n.sum() <= 0:
-        raise ValueError("no citizens without the chronic-care fee in the estimation sample to impute contacts from")
+        raise EstimationError("no citizens without the chronic-care fee in the estimation sample to impute contacts from")
     national = s.sum() / n.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, s / n, national)
@@ -269,7 +269,7 @@ def imputed_contact_fee(persons: pd.DataFrame, in_sample: np.ndarray, config: Mo
     ``chronic_fee > 0``; 0 elsewhere.
     """
     if "contact_fee" not in persons.columns:
-        raise ValueError(missing_contact_fee_message())
+        raise InputError(missing_contact_fee_message())
     chronic = persons["chronic_fee"].to_numpy(dtype=np.float64) > 0
     group, k = imputation_groups(persons["age"].to_numpy(), persons["sex"].to_numpy(),
                                  persons["somatic_diseases"].to_numpy(), config)
@@ -319,7 +319,7 @@ def outcome_from_fees(gross: np.ndarray, chronic: np.ndarray | None, local: np.n
     """
     if config.chronic_fee_treatment == "impute_contacts":
         if imputed is None:
-            raise ValueError("the imputed contact fee is needed for chronic_fee_treatment='impute_contacts'")
+            raise ConfigError("the imputed contact fee is needed for chronic_fee_treatment='impute_contacts'")
         y = gross + imputed
     else:
         y = gross + float(config.chronic_fee_share) * chronic

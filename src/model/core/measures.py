@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from model.errors import InputError
+
 
 def prediction_measures(y, yhat) -> dict[str, float]:
     """Person-level R², CPM and mean absolute prediction error.
@@ -29,7 +31,7 @@ def prediction_measures(y, yhat) -> dict[str, float]:
     y = np.asarray(y, dtype=np.float64)
     yhat = np.asarray(yhat, dtype=np.float64)
     if y.shape != yhat.shape or y.size == 0:
-        raise ValueError("y and yhat must be non-empty arrays of the same length")
+        raise InputError("y and yhat must be non-empty arrays of the same length")
     e = y - yhat
     dev = y - y.mean()
     return {

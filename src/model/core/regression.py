@@ -58,6 +58,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from model.errors import ConfigError, EstimationError, InputError
+
 __all__ = ["CellOLSResults", "aggregate_cells", "fit_cells"]
 
 COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
@@ -100,7 +102,7 @@ def _row_codes(columns: Sequence[np.ndarray], n_rows: int) -> tuple[np.ndarray, 
         else:
             digit, uniques = pd.factorize(col, sort=True)
             if (digit < 0).any():
-                raise ValueError("regressor or cluster columns contain missing values")
+                raise InputError("regressor or cluster columns contain missing values")
             radix = max(len(uniques), 1)
         if size * radix >= 2**62:
             words.append(word)
@@ -137,16 +139,16 @@ def aggregate_cells(X: pd.DataFrame, y, cluster=None) -> pd.DataFrame:
     y = np.asarray(y, dtype=float)
     n_rows = len(X)
     if y.shape != (n_rows,):
-        raise ValueError(f"y must be 1-d with {n_rows} values, got shape {y.shape}")
+        raise InputError(f"y must be 1-d with {n_rows} values, got shape {y.shape}")
     if not np.isfinite(y).all():
-        raise ValueError("y contains NaN or infinite values")
+        raise InputError("y contains NaN or infinite values")
     columns = [X[c].to_numpy() for c in X.columns]
     if cluster is not None:
         cluster = np.asarray(cluster)
         if cluster.shape != (n_rows,):
-            raise ValueError(f"cluster must be 1-d with {n_rows} values, got shape {cluster.shape}")
+            raise InputError(f"cluster must be 1-d with {n_rows} values, got shape {cluster.shape}")
         if pd.isna(cluster).any():
-            raise ValueError("cluster contains missing labels")
+            raise InputError("cluster contains missing labels")
     codes, n_cells = _row_codes(columns + ([] if cluster is None else [cluster]), n_rows)
     first = _any_row_of_each(codes, n_cells)
     out = {c: col[first] for c, col in zip(X.columns, columns)}
@@ -215,15 +217,15 @@ def fit_cells(
     collinear terms), unknown cov_type, missing columns or no residual df.
     """
     if cov_type not in COV_TYPES:
-        raise ValueError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}")
+        raise ConfigError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}")
     terms = list(terms)
     needed = terms + ["n", "sum_y", "sum_y2"] + ([cluster_col] if cov_type == "cluster" else [])
     missing = [c for c in needed if c not in cells.columns]
     if missing:
-        raise ValueError(f"cells lack columns {missing}")
+        raise InputError(f"cells lack columns {missing}")
     n_all = cells["n"].to_numpy()
     if (n_all < 0).any():
-        raise ValueError("cell counts n must be non-negative")
+        raise InputError("cell counts n must be non-negative")
     keep = n_all > 0
     cells = cells[keep] if not keep.all() else cells
     n = cells["n"].to_numpy(dtype=float)
@@ -243,7 +245,7 @@ def fit_cells(
         raise _rank_error(A, terms, rank)
     df_resid = N - K
     if df_resid <= 0:
-        raise ValueError(f"need more persons than terms (N={N}, K={K})")
+        raise EstimationError(f"need more persons than terms (N={N}, K={K})")
     b = np.bincount(codes, weights=sy, minlength=n_u) / np.sqrt(nu)
     params = Vt.T @ ((U.T @ b) / s)
     bread = (Vt.T / s**2) @ Vt  # (X'WX)^-1
@@ -270,10 +272,10 @@ def fit_cells(
     else:
         g, labels = pd.factorize(cells[cluster_col].to_numpy())
         if (g < 0).any():
-            raise ValueError(f"column {cluster_col!r} has missing cluster labels")
+            raise InputError(f"column {cluster_col!r} has missing cluster labels")
         G = n_clusters = len(labels)
         if G < 2:
-            raise ValueError("cluster-robust covariance needs at least 2 clusters")
+            raise EstimationError("cluster-robust covariance needs at least 2 clusters")
         e = sy - n * fitted  # per-cell sum of residuals
         scores = np.column_stack([np.bincount(g, weights=c * e, minlength=G) for c in columns])
         cov = bread @ (scores.T @ scores) @ bread

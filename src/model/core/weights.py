@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from model.config import ModelConfig
+from model.errors import InputError
 
 #: Derived municipal life-expectancy figures (by sex, remaining at 65) for the sensitivity variants of
 #: §4.4.2.4; the file's header says how they are derived (:func:`model.sensitivity.derive_life_expectancy_variants`).
@@ -45,7 +46,7 @@ def _with_variant_columns(municipalities: pd.DataFrame, config: ModelConfig) -> 
     extra = _life_expectancy_variants()
     unknown = [c for c in need if c not in extra.columns]
     if unknown:
-        raise ValueError(f"no municipal life-expectancy column(s) {unknown} in municipalities.csv or {LIFE_EXPECTANCY_VARIANTS.name}")
+        raise InputError(f"no municipal life-expectancy column(s) {unknown} in municipalities.csv or {LIFE_EXPECTANCY_VARIANTS.name}")
     return municipalities.merge(extra[["municipality_code"] + need], on="municipality_code", how="left")
 
 
@@ -60,7 +61,7 @@ def _national_and_imputed(m: pd.DataFrame, column: str) -> tuple[pd.Series, pd.S
     )
     hc_le = hc["wle"] / hc["w"]
     if hc_le.isna().any():
-        raise ValueError(f"health council(s) without any life-expectancy figure: {sorted(hc_le[hc_le.isna()].index)}")
+        raise InputError(f"health council(s) without any life-expectancy figure: {sorted(hc_le[hc_le.isna()].index)}")
     national = float((le[have] * pop[have]).sum() / pop[have].sum())
     return le.where(have, m["sundhedsraad"].map(hc_le)), ~have, national
 

@@ -8,6 +8,7 @@ import pandas as pd
 from scipy import sparse
 
 from model.core.regression import CellOLSResults, _row_codes
+from model.errors import ConfigError, EstimationError
 
 # --- clinic fixed effects: within-clinic (Frisch-Waugh) estimator on (clinic, cell) sums -------------------
 
@@ -62,7 +63,7 @@ def _fit_within_cells(Xc: np.ndarray, cell: np.ndarray, clinic: np.ndarray, n: n
     w, V = np.linalg.eigh(XtX)
     if w.min() <= w.max() * max(XtX.shape) * np.finfo(float).eps * 10:
         bad = [terms[slope[j]] for j in range(K) if XtX[j, j] <= 1e-12 * max(N, 1)]
-        raise ValueError("design with clinic fixed effects is rank deficient"
+        raise EstimationError("design with clinic fixed effects is rank deficient"
                          + (f"; terms constant within every clinic: {bad}" if bad else ""))
     bread = np.linalg.inv(XtX)
     bread = (bread + bread.T) / 2
@@ -76,7 +77,7 @@ def _fit_within_cells(Xc: np.ndarray, cell: np.ndarray, clinic: np.ndarray, n: n
     centered_tss = float((within_r + n * (sy / n - ybar) ** 2).sum())
     df_resid = N - K - G
     if df_resid <= 0:
-        raise ValueError(f"need more persons than terms and clinics (N={N:g}, K={K}, G={G})")
+        raise EstimationError(f"need more persons than terms and clinics (N={N:g}, K={K}, G={G})")
     n_clusters = None
     df_inf = float(df_resid)
     if cov_type == "nonrobust":
@@ -98,7 +99,7 @@ def _fit_within_cells(Xc: np.ndarray, cell: np.ndarray, clinic: np.ndarray, n: n
         cov *= G / (G - 1) * (N - 1) / df_resid
         n_clusters, df_inf = G, float(G - 1)
     else:
-        raise ValueError(f"unknown cov_type {cov_type!r}")
+        raise ConfigError(f"unknown cov_type {cov_type!r}")
     cov = (cov + cov.T) / 2
     xbar_all = Sx.sum(axis=0) / N
     alpha = float(sy.sum() / N - xbar_all @ beta)

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from model.config import ENGINE_OPTIONAL_COLUMNS, ENGINE_PERSON_COLUMNS, TEXT_PERSON_COLUMNS
+from model.errors import InputError
 
 
 def panel_years(path: str | Path) -> list[int]:
@@ -53,7 +54,7 @@ def _read_table(path: Path, year: int) -> pa.Table:
     if t is not None and not pure:
         t = t.filter(pc.equal(t["year"], year)).drop_columns(["year"])
     if t is None or t.num_rows == 0:
-        raise ValueError(f"{path}: no persons for year {year}; years present: {panel_years(path)}")
+        raise InputError(f"{path}: no persons for year {year}; years present: {panel_years(path)}")
     return t
 
 
@@ -83,7 +84,7 @@ def _table_columns(t: pa.Table, insurance_group: int) -> dict[str, Any]:
             a = col.to_numpy()
             cols[c] = a[keep] if not all_kept else a
     if not keep.any():
-        raise ValueError(f"no persons in insurance group {insurance_group}")
+        raise InputError(f"no persons in insurance group {insurance_group}")
     cols["chronic"] = np.asarray(cols["chronic_fee"], dtype=np.float64) > 0
     return cols
 

@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 
 from model.inputs import reference
 from model.inputs import synthetic
+from model.inputs.synthetic.services import _CONTACT_CODES
 
 N = 40_000
 YEARS = (2023, 2024, 2025)
@@ -609,7 +610,7 @@ def test_services_sum_to_fees_exactly(services, persons):
     listed = clinic.reindex(pid).notna().to_numpy()  # the unlisted's lines name the practice that was paid
     assert (services["clinic_id"].astype(str).to_numpy()[listed] == clinic.reindex(pid).to_numpy()[listed]).all()
     # contact_fee is the sum of the contact lines; none for citizens on the chronic-care fee
-    is_contact = services["service_code"].astype(str).isin(synthetic._CONTACT_CODES)
+    is_contact = services["service_code"].astype(str).isin(_CONTACT_CODES)
     con = ore[is_contact].groupby(pid[is_contact]).sum()
     contactfee = np.round(p["contact_fee"] * 100).astype(np.int64)
     assert (con.reindex(p.index, fill_value=0) == contactfee).all()

@@ -1,13 +1,18 @@
-"""Writing the whole synthetic data folder: :func:`generate` and the tables and manifest it writes."""
+"""Writing the whole synthetic data folder: :func:`generate`, stage by stage.
+
+The random streams are drawn in a fixed order (see :class:`_Streams`), so the
+same arguments give byte-identical files; the small tables, the summary and
+the manifest are written by :mod:`model.inputs.synthetic.tables`.
+"""
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-import json
-import shutil
+import resource
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -16,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from model.artifacts import finish_synth_folder, prepare_synth_folder
-from model.inputs import reference
+from model.errors import ConfigError
 from model.inputs.synthetic.arrow import (
     _BackgroundWriter,
     _dict_array,
@@ -26,37 +31,36 @@ from model.inputs.synthetic.arrow import (
     _string_array,
     _unique_ids,
 )
-from model.inputs.synthetic.clinics import _open_mask, _plan_clinics_internal
+from model.inputs.synthetic.clinics import _plan_clinics_internal
 from model.inputs.synthetic.evaluation_years import (
-    CONSULTATION_FEE_MULTIPLIER_2027,
-    CONTACT_BUDGET_SHARE_2027,
-    FEE_STRUCTURE_2027,
     FEE_STRUCTURE_YEAR,
-    UPCODING_CLINIC_SHARE,
-    UPCODING_RATE,
     _plan_upcoding,
-    _structure_coefficients,
     _upcode,
 )
-from model.inputs.synthetic.panel import _build_panel
+from model.inputs.synthetic.panel import _build_panel, _Year
 from model.inputs.synthetic.population import (
-    _REGION_ORDER,
     _apportion,
+    _Context,
     _context,
     _draw_population,
 )
 from model.inputs.synthetic.reports import (
-    _CSV_FROM,
-    _CSV_REGION,
-    CAPACITY_GROWTH,
     MONTHLY_REPORTS_FROM,
-    VACANCY_FILL_RATE,
     _simulate_capacities,
     _write_capacity_reports,
     _write_report_history,
     report_dates,
 )
 from model.inputs.synthetic.services import _contact_counts, _write_services_year
+from model.inputs.synthetic.tables import (
+    _evaluation_truth,
+    _summary,
+    _write_clinics_csv,
+    _write_fee_index,
+    _write_manifest,
+    _write_municipalities,
+    _write_projection,
+)
 from model.inputs.synthetic.traits import _characteristics, _draw_latent, _People
 from model.inputs.synthetic.truth import (
     _CIVIL,
@@ -65,16 +69,230 @@ from model.inputs.synthetic.truth import (
     DEFAULT_SEED,
     DEFAULT_YEARS,
     NATIONAL_POPULATION,
-    REGIONAL_TENDER_RECORDING_FACTOR,
-    TRUE_COEFFICIENTS,
-    ULTRASOUND_CODES,
-    ULTRASOUND_FEE_2025,
-    ULTRASOUND_MUNICIPALITIES,
-    ULTRASOUND_YEARS,
     UNLISTED_SHARE,
     fee_index,
 )
 from model.inputs.synthetic.use import _fees
+
+
+class _Clock:
+    """Wall-clock and CPU seconds per stage of :func:`generate` (``timings`` / ``cpu_timings``)."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.t0, self.c0 = time.perf_counter(), self._cpu()
+        self.timings: dict[str, float] = {}
+        self.cpu_timings: dict[str, float] = {}
+
+    @staticmethod
+    def _cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    def tick(self, name: str) -> None:
+        """Record the seconds since the previous tick under ``name`` (printed to stderr when verbose)."""
+        timings, cpu_timings = self.timings, self.cpu_timings
+        timings[name] = round(time.perf_counter() - self.t0 - sum(timings.values()), 3)
+        cpu_timings[name] = round(self._cpu() - self.c0 - sum(cpu_timings.values()), 3)
+        if self.verbose:
+            print(f"[synthetic] {name}: {timings[name]:.1f} s (cpu {cpu_timings[name]:.1f} s)", file=sys.stderr,
+                  flush=True)
+
+
+@dataclass
+class _Streams:
+    """The independent random streams of one data set, all derived from ``seed``.
+
+    Seven children of ``SeedSequence(seed)`` (population, latent traits,
+    clinics, panel, fees and characteristics, service lines, person IDs) and
+    ``default_rng([seed, 975])`` for contacts, unlisted citizens and days
+    resident.  (The capacity simulation and the upcoding have their own.)
+    """
+
+    pop: np.random.Generator
+    lat: np.random.Generator
+    clin: np.random.Generator
+    panel: np.random.Generator
+    fee: np.random.Generator
+    serv: np.random.Generator
+    id: np.random.Generator
+    contact: np.random.Generator
+
+    @classmethod
+    def from_seed(cls, seed: int) -> "_Streams":
+        """The streams of ``seed``."""
+        streams = np.random.SeedSequence(seed).spawn(7)
+        rng_pop, rng_lat, rng_clin, rng_panel, rng_fee, rng_serv, rng_id = (np.random.default_rng(s) for s in streams)
+        rng_contact = np.random.default_rng([int(seed), 975])  # contacts, unlisted citizens, days resident
+        return cls(rng_pop, rng_lat, rng_clin, rng_panel, rng_fee, rng_serv, rng_id, rng_contact)
+
+
+def _check_arguments(persons: int, years: Iterable[int], services: bool,
+                     services_years: Iterable[int] | None) -> tuple[int, list[int], list[int]]:
+    """(persons, sorted panel years, years to write service lines for) or :class:`ConfigError`.
+
+    The panel years must be consecutive and not empty; ``services_years``
+    (default: the latest year) must be panel years; none when not ``services``.
+    """
+    years = sorted(set(int(y) for y in years))
+    if not years:
+        raise ConfigError("years must not be empty")
+    if years != list(range(years[0], years[-1] + 1)):
+        raise ConfigError(f"years must be consecutive, got {years}")
+    persons = int(persons)
+    last = years[-1]
+    s_years = [last] if services_years is None else sorted(set(int(y) for y in services_years))
+    if not set(s_years) <= set(years):
+        raise ConfigError(f"services_years {s_years} must be panel years {years}")
+    if not services:
+        s_years = []
+    return persons, years, s_years
+
+
+def _draw_people(rng: _Streams, ctx: _Context, persons: int, last: int) -> tuple[_People, np.ndarray, np.ndarray]:
+    """The latest year's citizens: (person store, their person indices, their municipality indices).
+
+    ``persons`` are apportioned to the municipalities by real population (at
+    least one each), drawn by sex and age, and given their persistent traits.
+    """
+    n_m = _apportion(ctx.pop, persons, minimum=1)
+    muni, sex, age = _draw_population(rng.pop, ctx, n_m)
+    people = _People()
+    by = (last - age.astype(np.int64))
+    lat0 = _draw_latent(rng.lat, ctx, muni.astype(np.int64), sex, by, last, "base")
+    latest_idx = people.add(muni.astype(np.int64), sex, by, lat0)
+    del lat0
+    return people, latest_idx, muni
+
+
+def _assign_ids(rng: np.random.Generator, lat: dict[str, np.ndarray], panel: dict[int, _Year],
+                years: list[int]) -> pa.Array:
+    """Pseudonymous person IDs: unique random 10-digit numbers, assigned in random order.
+
+    The person store ``lat`` and each year's ``panel[t].idx`` are renumbered
+    in place so that person index = rank of the ID; returns the IDs (sorted)
+    as 10-character strings, so each year's rows (sorted by ID) are read
+    sequentially.
+    """
+    n_ever = len(lat["sex"])
+    ids_sorted, rank = _unique_ids(rng, n_ever, 10 ** 10)
+    inv = np.empty(n_ever, dtype=np.int64)
+    inv[rank] = np.arange(n_ever)
+    for k in list(lat):
+        lat[k] = lat[k][inv]
+    del inv
+    for t in years:
+        panel[t].idx = rank[panel[t].idx].astype(np.int32)
+    del rank
+    return _string_array(ids_sorted, 10)
+
+
+def _clinic_dictionary(plan: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
+    """(rank of each plan row among the provider numbers sorted, those sorted numbers as a string array)."""
+    corder = np.argsort(plan["clinic_id"].to_numpy(), kind="stable")
+    crank = np.empty(len(plan), dtype=np.int16)
+    crank[corder] = np.arange(len(plan), dtype=np.int16)
+    clinic_dict = pa.array(plan["clinic_id"].to_numpy()[corder].tolist(), type=pa.string())
+    return crank, clinic_dict
+
+
+class _Upcoding:
+    """"More sickness on paper" from :data:`FEE_STRUCTURE_YEAR`: the clinics, their own stream, who is affected."""
+
+    def __init__(self, seed: int, plan: pd.DataFrame, n_ever: int) -> None:
+        # own random stream, so earlier years are unchanged
+        self.rng = np.random.default_rng([int(seed), FEE_STRUCTURE_YEAR])
+        self.clinics = _plan_upcoding(self.rng, plan)
+        self.recorded_extra = np.zeros(n_ever, dtype=bool)
+
+    def recorded_somatic(self, idx: np.ndarray, clinic: np.ndarray, somatic: np.ndarray) -> np.ndarray:
+        """The recorded somatic disease counts of one year's persons ``idx`` listed at ``clinic``."""
+        return _upcode(self.rng, self.clinics, self.recorded_extra, idx, clinic, somatic)
+
+
+def _year_rows(yr: _Year, n_ever: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One panel year's (person index, municipality index, clinic row) sorted by person index (= by ID)."""
+    pos = np.full(n_ever, -1, dtype=np.int64)
+    pos[yr.idx] = np.arange(len(yr.idx))
+    order = pos[pos >= 0]
+    del pos
+    return yr.idx[order], yr.muni[order].astype(np.int64), yr.clinic[order]
+
+
+def _draw_year(rng: _Streams, lat: dict[str, np.ndarray], ctx: _Context, plan_arrays: dict[str, np.ndarray],
+               upcoding: _Upcoding | None, idx: np.ndarray, mu: np.ndarray, cl: np.ndarray, t: int,
+               idx_t: float) -> tuple[dict[str, np.ndarray], dict[str, Any], np.ndarray, np.ndarray]:
+    """Everything drawn for one year's persons: (characteristics, fees, unlisted, days resident).
+
+    The fees (øre) gain ``contacts`` and ``unit`` (:func:`_contact_counts`);
+    from :data:`FEE_STRUCTURE_YEAR` the recorded somatic count is upcoded
+    after the fees (use follows the true count).  ``unlisted``: group-1
+    citizens with no practice on record; ``days``: days resident (below the
+    whole year for the newborn).
+    """
+    ch = _characteristics(lat, ctx, idx, t, rng.fee)
+    f = _fees(rng.fee, ch, ctx, mu, cl, plan_arrays, t, idx_t, lat["uptake"][idx])
+    if upcoding is not None and t >= FEE_STRUCTURE_YEAR:  # after the fees: use follows the true count
+        ch["somatic"] = upcoding.recorded_somatic(idx, cl, ch["somatic"])
+    f["contacts"], f["unit"] = _contact_counts(rng.contact, f["base"], ch["age"].astype(np.int64), idx_t, t,
+                                               f["enrolled"])
+    # a few group-1 citizens with no practice on record (they count in the need and the fit, not in clinics)
+    unlisted = (ch["insurance"] == 1) & (rng.contact.random(len(idx)) < UNLISTED_SHARE)
+    ydays = 366 if calendar.isleap(t) else 365
+    days = np.where(ch["age"] == 0, rng.contact.integers(1, ydays + 1, len(idx)), ydays).astype(np.int16)
+    return ch, f, unlisted, days
+
+
+def _person_table(schema: pa.Schema, pid_t: pa.Array, t: int, mu: np.ndarray, ch: dict[str, np.ndarray],
+                  f: dict[str, Any], contact: np.ndarray, unlisted: np.ndarray, days: np.ndarray,
+                  clinic_codes: np.ndarray, clinic_dict: pa.Array, muni_dict: list[str]) -> pa.Table:
+    """One year's rows of ``persons.parquet`` (fees in øre in, DKK out; unlisted citizens' clinic null)."""
+    gross = f["base"] + f["local"]
+    return pa.table({
+        "person_id": pid_t,
+        "year": pa.array(np.full(len(mu), t, dtype=np.int16)),
+        "municipality_code": _dict_array(mu.astype(np.int8), muni_dict),
+        "sex": pa.array(ch["sex"].astype(np.int8)),
+        "age": pa.array(ch["age"].astype(np.int16)),
+        "civil_status": _dict_array(ch["civil"], _CIVIL),
+        "origin_group": _dict_array(ch["origin"], _ORIGINS),
+        "insurance_group": pa.array(ch["insurance"]),
+        "labour_status": _dict_array(ch["labour"], _LABOUR),
+        "somatic_diseases": pa.array(ch["somatic"]),
+        "psychiatric": pa.array(ch["psychiatric"]),
+        "psychiatric_extended": pa.array(ch["psychiatric_extended"]),
+        "cancer_5y": pa.array(ch["cancer_5y"]),
+        "cancer_10y": pa.array(ch["cancer_10y"]),
+        "clinic_id": pa.DictionaryArray.from_arrays(pa.array(clinic_codes, mask=unlisted), clinic_dict),
+        "gross_fee": pa.array(gross / 100.0),
+        "chronic_fee": pa.array(f["chronic"] / 100.0),
+        "local_services_fee": pa.array(f["local"] / 100.0),
+        "contact_fee": pa.array(contact / 100.0),
+        "days_resident": pa.array(days),
+    }, schema=schema)
+
+
+def _year_summary(ch: dict[str, np.ndarray], f: dict[str, Any], contact: np.ndarray, unlisted: np.ndarray,
+                  rt: np.ndarray) -> dict[str, Any]:
+    """Summary figures of one year (DKK): mean true use (the contacts the chronic-care fee replaced included),
+    zero use, regional/tender patients (``rt``), local services, chronic-care fee, unlisted, contacts, newborn."""
+    gross = f["base"] + f["local"]
+    y = (gross + f["unbilled"]) / 100.0  # true use: the contacts the chronic-care fee replaced included
+    a = ch["age"]
+    return {
+        "persons": int(len(a)),
+        "mean_use": float(y.mean()),
+        "mean_use_10_19": float(y[(a >= 10) & (a <= 19)].mean()),
+        "mean_use_80plus": float(y[a >= 80].mean()),
+        "share_zero_use": float((y == 0).mean()),
+        "share_regional_tender": float(rt.mean()),
+        "persons_regional_tender": int(rt.sum()),
+        "local_services_persons": int((f["local"] > 0).sum()),
+        "chronic_fee_persons": int((f["chronic"] > 0).sum()),
+        "unlisted_group1_persons": int(unlisted.sum()),
+        "mean_contact_fee": float(contact.mean() / 100.0),
+        "age0": int((a == 0).sum()),
+    }
 
 
 def generate(
@@ -126,77 +344,29 @@ def generate(
     dict with ``files`` (name -> path), ``summary`` (calibration figures) and
     ``timings`` / ``cpu_timings`` (wall-clock / CPU seconds per stage).
     """
-    import resource
-
-    def _cpu() -> float:
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        return r.ru_utime + r.ru_stime
-
-    t0, c0 = time.perf_counter(), _cpu()
-    timings: dict[str, float] = {}
-    cpu_timings: dict[str, float] = {}
-
-    def tick(name: str) -> None:
-        timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 3)
-        cpu_timings[name] = round(_cpu() - c0 - sum(cpu_timings.values()), 3)
-        if verbose:
-            print(f"[synthetic] {name}: {timings[name]:.1f} s (cpu {cpu_timings[name]:.1f} s)", file=sys.stderr,
-                  flush=True)
-
-    years = sorted(set(int(y) for y in years))
-    if not years:
-        raise ValueError("years must not be empty")
-    if years != list(range(years[0], years[-1] + 1)):
-        raise ValueError(f"years must be consecutive, got {years}")
-    persons = int(persons)
+    clock = _Clock(verbose)
+    persons, years, s_years = _check_arguments(persons, years, services, services_years)
     last = years[-1]
-    s_years = [last] if services_years is None else sorted(set(int(y) for y in services_years))
-    if not set(s_years) <= set(years):
-        raise ValueError(f"services_years {s_years} must be panel years {years}")
-    if not services:
-        s_years = []
     out = Path(out_dir)
     prepare_synth_folder(out)  # refuses a non-empty folder synth did not write; marks it as being written
 
     ctx = _context()
-    streams = np.random.SeedSequence(seed).spawn(7)
-    rng_pop, rng_lat, rng_clin, rng_panel, rng_fee, rng_serv, rng_id = (np.random.default_rng(s) for s in streams)
-    rng_contact = np.random.default_rng([int(seed), 975])  # contacts, unlisted citizens, days resident
-    plan = _plan_clinics_internal(rng_clin, ctx, years)
-    tick("clinics")
+    rng = _Streams.from_seed(seed)
+    plan = _plan_clinics_internal(rng.clin, ctx, years)
+    clock.tick("clinics")
 
-    n_m = _apportion(ctx.pop, persons, minimum=1)
-    muni, sex, age = _draw_population(rng_pop, ctx, n_m)
-    people = _People()
-    by = (last - age.astype(np.int64))
-    lat0 = _draw_latent(rng_lat, ctx, muni.astype(np.int64), sex, by, last, "base")
-    latest_idx = people.add(muni.astype(np.int64), sex, by, lat0)
-    del lat0
-    tick("population")
+    people, latest_idx, muni = _draw_people(rng, ctx, persons, last)
+    clock.tick("population")
 
-    panel = _build_panel(rng_panel, rng_lat, ctx, plan, people, latest_idx, muni.astype(np.int16), years)
-    tick("panel")
+    panel = _build_panel(rng.panel, rng.lat, ctx, plan, people, latest_idx, muni.astype(np.int16), years)
+    clock.tick("panel")
     lat = people.finalise()
     n_ever = len(lat["sex"])
-    # pseudonymous person IDs: unique random 10-digit numbers, assigned in random order; the person
-    # store is then reordered by ID so that each year's rows (sorted by ID) are read sequentially
-    ids_sorted, rank = _unique_ids(rng_id, n_ever, 10 ** 10)
-    inv = np.empty(n_ever, dtype=np.int64)
-    inv[rank] = np.arange(n_ever)
-    for k in list(lat):
-        lat[k] = lat[k][inv]
-    del inv
-    for t in years:
-        panel[t].idx = rank[panel[t].idx].astype(np.int32)
-    del rank
-    pid_all = _string_array(ids_sorted, 10)
-    tick("ids")
+    pid_all = _assign_ids(rng.id, lat, panel, years)
+    clock.tick("ids")
 
     # clinic dictionary: all provider numbers sorted
-    corder = np.argsort(plan["clinic_id"].to_numpy(), kind="stable")
-    crank = np.empty(len(plan), dtype=np.int16)
-    crank[corder] = np.arange(len(plan), dtype=np.int16)
-    clinic_dict = pa.array(plan["clinic_id"].to_numpy()[corder].tolist(), type=pa.string())
+    crank, clinic_dict = _clinic_dictionary(plan)
     muni_dict = ctx.codes.tolist()
     plan_arrays = {
         "regional_tender": plan["practice_form"].isin(["regional", "tender"]).to_numpy(),
@@ -209,92 +379,32 @@ def generate(
     writer = _BackgroundWriter(_parquet_writer(persons_path, schema))
     swriter = _BackgroundWriter(_parquet_writer(services_path, _service_schema())) if s_years else None
     summary_years: dict[int, dict[str, Any]] = {}
-    listed_latest = np.zeros(len(plan), dtype=np.int64)
     listed_by_year: dict[int, np.ndarray] = {}
     g1_counts: dict[int, np.ndarray] = {}
     # "more sickness on paper" from the 2027 fee structure: own random stream, so earlier years are unchanged
-    upcoding = None
-    if last >= FEE_STRUCTURE_YEAR:
-        rng_up = np.random.default_rng([int(seed), FEE_STRUCTURE_YEAR])
-        upcoding = _plan_upcoding(rng_up, plan)
-        recorded_extra = np.zeros(n_ever, dtype=bool)
+    upcoding = _Upcoding(seed, plan, n_ever) if last >= FEE_STRUCTURE_YEAR else None
     for t in years:
-        yr = panel[t]
-        pos = np.full(n_ever, -1, dtype=np.int64)
-        pos[yr.idx] = np.arange(len(yr.idx))
-        order = pos[pos >= 0]
-        del pos
-        idx = yr.idx[order]
-        mu = yr.muni[order].astype(np.int64)
-        cl = yr.clinic[order]
-        ch = _characteristics(lat, ctx, idx, t, rng_fee)
-        f = _fees(rng_fee, ch, ctx, mu, cl, plan_arrays, t, index[t], lat["uptake"][idx])
-        if upcoding is not None and t >= FEE_STRUCTURE_YEAR:  # after the fees: use follows the true count
-            ch["somatic"] = _upcode(rng_up, upcoding, recorded_extra, idx, cl, ch["somatic"])
-        f["contacts"], f["unit"] = _contact_counts(rng_contact, f["base"], ch["age"].astype(np.int64), index[t], t,
-                                                   f["enrolled"])
+        idx, mu, cl = _year_rows(panel[t], n_ever)
+        ch, f, unlisted, days = _draw_year(rng, lat, ctx, plan_arrays, upcoding, idx, mu, cl, t, index[t])
         contact = f["contacts"] @ f["unit"]
-        # a few group-1 citizens with no practice on record (they count in the need and the fit, not in clinics)
-        unlisted = (ch["insurance"] == 1) & (rng_contact.random(len(idx)) < UNLISTED_SHARE)
-        ydays = 366 if calendar.isleap(t) else 365
-        days = np.where(ch["age"] == 0, rng_contact.integers(1, ydays + 1, len(idx)), ydays).astype(np.int16)
         listed_by_year[t] = np.bincount(cl[~unlisted], minlength=len(plan))
-        gross = f["base"] + f["local"]
         pid_t = pid_all.take(pa.array(idx))
-        tbl = pa.table({
-            "person_id": pid_t,
-            "year": pa.array(np.full(len(idx), t, dtype=np.int16)),
-            "municipality_code": _dict_array(mu.astype(np.int8), muni_dict),
-            "sex": pa.array(ch["sex"].astype(np.int8)),
-            "age": pa.array(ch["age"].astype(np.int16)),
-            "civil_status": _dict_array(ch["civil"], _CIVIL),
-            "origin_group": _dict_array(ch["origin"], _ORIGINS),
-            "insurance_group": pa.array(ch["insurance"]),
-            "labour_status": _dict_array(ch["labour"], _LABOUR),
-            "somatic_diseases": pa.array(ch["somatic"]),
-            "psychiatric": pa.array(ch["psychiatric"]),
-            "psychiatric_extended": pa.array(ch["psychiatric_extended"]),
-            "cancer_5y": pa.array(ch["cancer_5y"]),
-            "cancer_10y": pa.array(ch["cancer_10y"]),
-            "clinic_id": pa.DictionaryArray.from_arrays(pa.array(crank[cl], mask=unlisted), clinic_dict),
-            "gross_fee": pa.array(gross / 100.0),
-            "chronic_fee": pa.array(f["chronic"] / 100.0),
-            "local_services_fee": pa.array(f["local"] / 100.0),
-            "contact_fee": pa.array(contact / 100.0),
-            "days_resident": pa.array(days),
-        }, schema=schema)
-        writer.write(tbl)
-        del tbl
+        writer.write(_person_table(schema, pid_t, t, mu, ch, f, contact, unlisted, days, crank[cl], clinic_dict,
+                                   muni_dict))
         ins1 = ch["insurance"] == 1
         g1_counts[t] = np.bincount(mu[ins1], minlength=len(ctx.codes))
-        y = (gross + f["unbilled"]) / 100.0  # true use: the contacts the chronic-care fee replaced included
-        a = ch["age"]
-        rt = plan_arrays["regional_tender"][cl]
-        ys: dict[str, Any] = {
-            "persons": int(len(idx)),
-            "mean_use": float(y.mean()),
-            "mean_use_10_19": float(y[(a >= 10) & (a <= 19)].mean()),
-            "mean_use_80plus": float(y[a >= 80].mean()),
-            "share_zero_use": float((y == 0).mean()),
-            "share_regional_tender": float(rt.mean()),
-            "persons_regional_tender": int(rt.sum()),
-            "local_services_persons": int((f["local"] > 0).sum()),
-            "chronic_fee_persons": int((f["chronic"] > 0).sum()),
-            "unlisted_group1_persons": int(unlisted.sum()),
-            "mean_contact_fee": float(contact.mean() / 100.0),
-            "age0": int((a == 0).sum()),
-        }
+        ys = _year_summary(ch, f, contact, unlisted, plan_arrays["regional_tender"][cl])
         if t in s_years:
-            sinfo = _write_services_year(swriter, rng_serv, t, pid_t, crank[cl], clinic_dict, f)
+            sinfo = _write_services_year(swriter, rng.serv, t, pid_t, crank[cl], clinic_dict, f)
             ys["service_lines"] = sinfo["lines"]
             ys["contacts_per_person"] = sinfo["contacts"] / len(idx)
         summary_years[t] = ys
         if t == last:
-            listed_latest = np.bincount(cl[~unlisted], minlength=len(plan))
-            latest = dict(age=a, sex=ch["sex"], origin=ch["origin"], labour=ch["labour"], somatic=ch["somatic"],
-                          psych=ch["psychiatric"], cancer=ch["cancer_5y"], civil=ch["civil"], cl=cl)
-        del ch, f, gross, pid_t
-        tick(f"year {t}")
+            latest = dict(age=ch["age"], sex=ch["sex"], origin=ch["origin"], labour=ch["labour"],
+                          somatic=ch["somatic"], psych=ch["psychiatric"], cancer=ch["cancer_5y"], civil=ch["civil"],
+                          cl=cl)
+        del ch, f, pid_t
+        clock.tick(f"year {t}")
     writer.close()
     if swriter is not None:
         swriter.close()
@@ -312,146 +422,34 @@ def generate(
         plan["capacities"] = sim["allocated"]
         plan["vacant_capacities"] = sim["vacant"]
 
-    # clinics.csv
     scale_up = NATIONAL_POPULATION / persons
-    clinics = plan.sort_values("clinic_id", kind="stable")
-    cdf = pd.DataFrame({
-        "clinic_id": clinics["clinic_id"],
-        "name": clinics["name"],
-        "municipality_code": clinics["municipality_code"],
-        "postcode": clinics["postcode"],
-        "practice_form": clinics["practice_form"],
-        "capacities": clinics["capacities"].map(lambda x: f"{x:g}"),
-        "vacant_capacities": clinics["vacant_capacities"].map(lambda x: f"{x:g}"),
-        "island_doctor": clinics["island_doctor"].map(lambda b: "true" if b else "false"),
-        "opened": clinics["opened"],
-        "closed": clinics["closed"],
-        "split_from": clinics["split_from"],
-    })
-    clinics_path = out / "clinics.csv"
-    cdf.to_csv(clinics_path, index=False, lineterminator="\n", encoding="utf-8")
+    files: dict[str, Any] = {
+        "persons": persons_path,
+        "clinics": _write_clinics_csv(out, plan),
+        "municipalities": _write_municipalities(out),
+        "population_projection": _write_projection(out, ctx, years, g1_counts, panel[last].muni),
+        "fee_index": _write_fee_index(out, index),
+    }
 
-    # municipalities.csv: byte copy
-    muni_path = out / "municipalities.csv"
-    shutil.copyfile(reference.data_path("municipalities.csv"), muni_path)
-
-    # population projection (group 1; real scale)
-    proj_rows = []
-    nmun = len(ctx.codes)
-    g1_last = g1_counts[last].astype(float)
-    n_last = np.bincount(panel[last].muni.astype(np.int64), minlength=nmun).astype(float)
-    real_g1_last = ctx.pop * np.divide(g1_last, n_last, out=np.ones(nmun), where=n_last > 0)
-    levels = {}
-    for t in years:
-        rel = np.divide(g1_counts[t], g1_last, out=np.ones(nmun), where=g1_last > 0)
-        levels[t] = real_g1_last * rel
-    if len(years) > 1:
-        span = years[-1] - years[0]
-        g_m = np.divide(levels[last], levels[years[0]], out=np.ones(nmun), where=levels[years[0]] > 0) ** (1 / span) - 1
-        g_nat = (levels[last].sum() / levels[years[0]].sum()) ** (1 / span) - 1
-        g = np.clip(0.5 * g_m + 0.5 * g_nat, -0.01, 0.02)
-    else:
-        g = np.full(nmun, 0.004)
-    for k in (1, 2):
-        levels[last + k] = levels[last] * (1 + g) ** k
-    for t in sorted(levels):
-        for i in range(nmun):
-            proj_rows.append((ctx.codes[i], t, int(round(levels[t][i]))))
-    proj_path = out / "population_projection.csv"
-    pd.DataFrame(proj_rows, columns=["municipality_code", "year", "population_end_of_year"]).to_csv(
-        proj_path, index=False, lineterminator="\n")
-
-    # fee index
-    fee_path = out / "fee_index.csv"
-    pd.DataFrame({"year": list(index), "index": [f"{v:.2f}" for v in index.values()]}).to_csv(
-        fee_path, index=False, lineterminator="\n")
-
-    # capacity reports (1 January after the latest year)
-    listed_scaled = np.rint(listed_latest * scale_up).astype(np.int64)
+    # capacity reports (1 January after the latest year, or over time)
+    listed_scaled = np.rint(listed_by_year[last] * scale_up).astype(np.int64)
     bad_reports: list[Path] = []
     if sim is not None:
         report_paths, bad_reports = _write_report_history(out, plan, ctx, sim, listed_by_year, scale_up, rng_cap)
     else:
         report_paths = _write_capacity_reports(out, plan, ctx, dt.date(last + 1, 1, 1), listed_scaled)
-    tick("tables")
+    files["capacity_reports"] = report_paths
+    clock.tick("tables")
 
-    # summary
-    open_last = _open_mask(plan, last)
-    isl = np.where(plan["island_doctor"].to_numpy())[0]
-    a = latest["age"]
-    w1667 = (a >= 16) & (a <= 67)
-    nlast = len(a)
-    summary: dict[str, Any] = {
-        "synthetic": True,
-        "persons_latest_year": nlast,
-        "persons_ever": int(n_ever),
-        "scale_up_to_national": scale_up,
-        "years": {str(t): v for t, v in summary_years.items()},
-        "clinics_open_latest_year": int(open_last.sum()),
-        "clinics_total": int(len(plan)),
-        "capacities_open_latest_year": float(plan["capacities"].to_numpy()[open_last].sum()),
-        "vacant_capacities_open_latest_year": float(plan["vacant_capacities"].to_numpy()[open_last].sum()),
-        "list_per_capacity_latest_year": float(nlast * scale_up / plan["capacities"].to_numpy()[open_last].sum()),
-        "island_clinics": {plan.at[c, "clinic_id"]: {"name": plan.at[c, "name"], "listed_scaled": int(listed_scaled[c])}
-                           for c in isl},
-        "share_menapt": float((latest["origin"] == 1).mean()),
-        "share_western": float((latest["origin"] == 2).mean()),
-        "share_other_non_western": float((latest["origin"] == 3).mean()),
-        "share_permanently_outside_16_67": float((latest["labour"][w1667] == 3).mean()),
-        "share_temporarily_outside_16_67": float((latest["labour"][w1667] == 2).mean()),
-        "share_somatic_1plus": float((latest["somatic"] >= 1).mean()),
-        "share_somatic_1plus_80plus": float((latest["somatic"][a >= 80] >= 1).mean()),
-        "share_psychiatric": float(latest["psych"].mean()),
-        "share_cancer_5y": float(latest["cancer"].mean()),
-        "share_widowed_65plus": float(np.isin(latest["civil"][a >= 65], [3, 6]).mean()),
-        "civil_status_shares": {c: float((latest["civil"] == i).mean()) for i, c in enumerate(_CIVIL)},
-    }
-    files = {
-        "persons": persons_path, "clinics": clinics_path, "municipalities": muni_path,
-        "population_projection": proj_path, "fee_index": fee_path, "capacity_reports": report_paths,
-    }
+    summary = _summary(plan, latest, summary_years, n_ever, scale_up, listed_scaled, last)
     if s_years:
         files["services"] = services_path
-    manifest = {
-        "description": "SYNTHETIC data made by model.synthetic; no real persons, clinics or fees.",
-        "parameters": {"persons": persons, "years": years, "seed": seed, "services_years": s_years},
-        "true_coefficients": TRUE_COEFFICIENTS,
-        "regional_tender_recording_factor": REGIONAL_TENDER_RECORDING_FACTOR,
-        "fee_index": {str(k): v for k, v in index.items()},
-        "ultrasound": {"codes": list(ULTRASOUND_CODES), "fee_2025": ULTRASOUND_FEE_2025,
-                       "years": list(ULTRASOUND_YEARS), "municipalities": list(ULTRASOUND_MUNICIPALITIES),
-                       "participating_clinics": sorted(plan.loc[plan["ultrasound"], "clinic_id"].tolist())},
-        "summary": summary,
-    }
+    truth = None
     if upcoding is not None or sim is not None:  # only for panels that reach the new fee structure / the reports
-        truth: dict[str, Any] = {"capacity_history": bool(sim is not None)}
-        if last >= FEE_STRUCTURE_YEAR:
-            truth["fee_structure"] = {
-                "from_year": FEE_STRUCTURE_YEAR, "multipliers": FEE_STRUCTURE_2027,
-                "true_coefficients": _structure_coefficients(FEE_STRUCTURE_YEAR),
-                "consultation_fee_multiplier": CONSULTATION_FEE_MULTIPLIER_2027,
-                "contact_budget_share": CONTACT_BUDGET_SHARE_2027,
-            }
-            truth["upcoding"] = {"from_year": FEE_STRUCTURE_YEAR, "clinic_share": UPCODING_CLINIC_SHARE,
-                                 "rate_per_year": UPCODING_RATE,
-                                 "clinics": sorted(plan.loc[upcoding, "clinic_id"].tolist())}
-        if sim is not None:
-            days = sorted(sim["states"])
-            truth["capacity_reports"] = {
-                "dates": [d.isoformat() for d in days],
-                "growth_per_year_by_region": {_REGION_ORDER[r]: g for r, g in CAPACITY_GROWTH.items()},
-                "vacancy_fill_rate_per_month": VACANCY_FILL_RATE,
-                "csv_region_from": {"region": _CSV_REGION, "from": _CSV_FROM.isoformat()},
-                "national": {d.isoformat(): {"allocated": float(sim["states"][d][0][sim["states"][d][2]].sum()),
-                                             "vacant": float(sim["states"][d][1][sim["states"][d][2]].sum())}
-                             for d in days},
-                "with_mistakes": [p.name for p in bad_reports],
-            }
-        manifest["evaluation_truth"] = truth
+        truth = _evaluation_truth(plan, last, None if upcoding is None else upcoding.clinics, sim, bad_reports)
         files["capacity_reports_with_mistakes"] = bad_reports
-    man_path = out / "synthetic_manifest.json"
-    man_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-    files["manifest"] = man_path
+    parameters = {"persons": persons, "years": years, "seed": seed, "services_years": s_years}
+    files["manifest"] = _write_manifest(out, parameters, plan, index, summary, truth)
     finish_synth_folder(out)
-    tick("summary")
-    return {"files": files, "summary": summary, "timings": timings, "cpu_timings": cpu_timings}
+    clock.tick("summary")
+    return {"files": files, "summary": summary, "timings": clock.timings, "cpu_timings": clock.cpu_timings}

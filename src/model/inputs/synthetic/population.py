@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.errors import ConfigError
 from model.inputs import reference
 from model.inputs.synthetic.curves import _interp_curve
 from model.inputs.synthetic.truth import _MAX_AGE, NATIONAL_LIFE_EXPECTANCY
@@ -28,7 +29,7 @@ def _apportion(weights: np.ndarray, total: int, minimum: int = 1) -> np.ndarray:
     """Integers proportional to ``weights`` summing to ``total``, each at least ``minimum`` (largest remainder)."""
     w = np.asarray(weights, dtype=float)
     if total < minimum * len(w):
-        raise ValueError(f"persons must be at least {minimum * len(w)} (one per municipality)")
+        raise ConfigError(f"persons must be at least {minimum * len(w)} (one per municipality)")
     q = w / w.sum() * total
     base = np.maximum(minimum, np.floor(q)).astype(np.int64)
     rem = int(total - base.sum())

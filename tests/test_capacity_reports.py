@@ -23,8 +23,8 @@ import pytest
 
 from model.analyses import evaluation as ev
 from model.inputs import synthetic
-from model.inputs.synthetic.workbooks import _report_workbook
 from model.inputs.capacity_reports import ANNEX1_HEADINGS, CapacityReportError, check_report_schedule, default_municipality_codes, read_capacity_report
+from model.inputs.synthetic.workbooks import _report_workbook
 
 PERSONS = 5_000
 YEARS = (2026, 2027)

@@ -1,8 +1,8 @@
-"""Tests of the synthetic national data (model.synthetic) and the reference loaders (model.reference).
+"""Tests of the synthetic national data (model.inputs.synthetic) and the reference loaders (model.inputs.reference).
 
 Small samples (tens of thousands of persons, three panel years) keep the file
 fast; national-scale properties of the clinic structure are tested through
-:func:`model.synthetic.plan_clinics`, which does not generate persons.  The
+:func:`model.inputs.synthetic.plan_clinics`, which does not generate persons.  The
 invariants are tested directly (not through ``model.schema``).
 """
 

@@ -7,13 +7,14 @@ data on Statistics Denmark's research servers.
 
 Usage (command line)::
 
-    python -m model.synthetic OUT_DIR [--persons 6025511] [--years 2021-2025]
-                              [--seed 20250630] [--no-services]
-                              [--services-years 2025]
+    python -m model synth --out OUT_DIR [--persons 6025511] [--years 2021-2025]
+                          [--seed 20250630] [--no-services]
+    python -m model.inputs.synthetic OUT_DIR [--persons N] [--years 2021-2025]
+                          [--seed S] [--no-services] [--services-years 2025]
 
 or from Python::
 
-    from model import synthetic
+    from model.inputs import synthetic
     info = synthetic.generate("data/synthetic", persons=50_000, years=range(2023, 2026))
 
 Files written to ``OUT_DIR`` (IDs are strings everywhere):
@@ -184,6 +185,23 @@ memory (``benchmarks/synth_national.py``).
 Determinism: the same arguments give byte-identical files (no timestamps;
 fixed row-group sizes; deterministic zip entries in the workbooks; one
 background writer thread that writes in submission order).
+
+The package
+-----------
+This module holds the command line and re-exports the public names; the work
+is done in these modules (each imports only those listed above it):
+
+* ``truth``: the public constants (true coefficients, rates, codes, column layouts).
+* ``curves``: age curves and onset-age lookup tables.
+* ``evaluation_years``: the 2027 fee structure and the planted upcoding.
+* ``population``: the municipal context and the latest year's citizens.
+* ``traits``: persistent person traits and one year's characteristics.
+* ``clinics``: the clinic structure and the listing rule (:func:`plan_clinics`).
+* ``panel``: the panel built backwards (deaths, migration, births).
+* ``arrow``, ``services``: parquet plumbing and the service lines.
+* ``use``: the data-generating process of use and each year's fees.
+* ``workbooks``, ``reports``: the capacity reports (files, dates, simulation, mistakes).
+* ``tables``, ``dataset``: the folder's small tables and manifest, and :func:`generate`.
 """
 
 from __future__ import annotations
@@ -291,6 +309,7 @@ __all__ = [
 
 
 def _parse_years(s: str) -> list[int]:
+    """Panel years from ``"2021-2025"`` (a range, both ends included) or ``"2024,2025"`` (a list)."""
     if "-" in s:
         a, b = s.split("-", 1)
         return list(range(int(a), int(b) + 1))
@@ -298,8 +317,12 @@ def _parse_years(s: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m model.synthetic OUT_DIR [--persons N] [--years 2021-2025] [--seed S] [--no-services]``."""
-    ap = argparse.ArgumentParser(prog="python -m model.synthetic", description=__doc__.split("\n\n")[0])
+    """``python -m model.inputs.synthetic OUT_DIR [--persons N] [--years 2021-2025] [--seed S] [--no-services]``.
+
+    ``argv``: the arguments (default: ``sys.argv[1:]``); writes the folder with
+    :func:`generate` and prints its summary unless ``--quiet``; returns 0.
+    """
+    ap = argparse.ArgumentParser(prog="python -m model.inputs.synthetic", description=__doc__.split("\n\n")[0])
     ap.add_argument("out_dir")
     ap.add_argument("--persons", type=int, default=NATIONAL_POPULATION)
     ap.add_argument("--years", type=_parse_years, default=list(DEFAULT_YEARS), help="e.g. 2021-2025 or 2024,2025")

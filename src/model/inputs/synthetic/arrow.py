@@ -41,10 +41,12 @@ def _string_array(ids: np.ndarray, width: int) -> pa.Array:
 
 
 def _dict_array(codes: np.ndarray, values: Iterable[str], index_type=pa.int8()) -> pa.DictionaryArray:
+    """Dictionary array of ``codes`` (indices into ``values``) with string ``values``."""
     return pa.DictionaryArray.from_arrays(pa.array(codes, type=index_type), pa.array(list(values), type=pa.string()))
 
 
 def _person_schema() -> pa.Schema:
+    """Arrow schema of ``persons.parquet`` (column order of :data:`PERSON_COLUMNS`)."""
     d8 = pa.dictionary(pa.int8(), pa.string())
     return pa.schema([
         ("person_id", pa.string()), ("year", pa.int16()), ("municipality_code", d8), ("sex", pa.int8()),
@@ -58,6 +60,7 @@ def _person_schema() -> pa.Schema:
 
 
 def _service_schema() -> pa.Schema:
+    """Arrow schema of ``services.parquet`` (column order of :data:`SERVICE_COLUMNS`)."""
     return pa.schema([
         ("person_id", pa.string()), ("clinic_id", pa.dictionary(pa.int16(), pa.string())), ("year", pa.int16()),
         ("week", pa.int8()), ("service_code", pa.dictionary(pa.int8(), pa.string())), ("count", pa.int16()),
@@ -66,6 +69,7 @@ def _service_schema() -> pa.Schema:
 
 
 def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """A parquet writer at ``path``: zstd level 1, dictionary columns encoded, statistics of ``year``."""
     dict_cols = [f.name for f in schema if pa.types.is_dictionary(f.type)]
     return pq.ParquetWriter(str(path), schema, compression=_COMPRESSION, compression_level=_COMPRESSION_LEVEL,
                             use_dictionary=dict_cols, write_statistics=["year"], store_schema=True)
@@ -87,11 +91,13 @@ class _BackgroundWriter:
         self._pending = None
 
     def write(self, table: pa.Table) -> None:
+        """Queue ``table`` for writing (waits for the previous one first)."""
         if self._pending is not None:
             self._pending.result()
         self._pending = self._pool.submit(self.writer.write_table, table, row_group_size=_ROW_GROUP_SIZE)
 
     def close(self) -> None:
+        """Wait for the last table, stop the thread and close the file."""
         if self._pending is not None:
             self._pending.result()
         self._pool.shutdown(wait=True)

@@ -101,6 +101,7 @@ _LAST = ("Jensen", "Nielsen", "Hansen", "Pedersen", "Andersen", "Christensen", "
 
 
 def _random_date(rng: np.random.Generator, y0: int, y1: int) -> str:
+    """A uniformly random ISO date from 1 January ``y0`` to 31 December ``y1`` (``y0`` capped at ``y1``)."""
     y0 = min(y0, y1)
     start = dt.date(y0, 1, 1).toordinal()
     end = dt.date(y1, 12, 31).toordinal()
@@ -263,11 +264,13 @@ def _plan_clinics_internal(rng: np.random.Generator, ctx: _Context, years: list[
 
 
 def _open_mask(plan: pd.DataFrame, year: int) -> np.ndarray:
+    """Bool per plan row: open at some time in ``year`` (opened by then, not closed before it)."""
     return (plan["opened_year"].to_numpy() <= year) & (plan["closed_year"].to_numpy() >= year)
 
 
 @dataclass
 class _RuleTables:
+    """The listing rule of one year as search tables (key = municipality index + cumulative share)."""
     own_keys: np.ndarray
     own_clin: np.ndarray
     cross_keys: np.ndarray
@@ -278,6 +281,11 @@ class _RuleTables:
 
 
 def _rule_tables(plan: pd.DataFrame, ctx: _Context, year: int) -> _RuleTables:
+    """The listing rule of ``year``: each open clinic's share of its municipality's residents.
+
+    Island doctors take their listed patients (at national scale); the other
+    clinics share the rest by capacities times an attractiveness draw ``w``;
+    cross-border patients go to a municipality's regular clinics only."""
     nmun = len(ctx.codes)
     open_ = _open_mask(plan, year)
     muni = plan["muni"].to_numpy()

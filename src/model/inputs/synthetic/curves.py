@@ -11,6 +11,7 @@ from model.inputs.synthetic.truth import _MAX_AGE, _NEVER
 
 
 def _logistic(x):
+    """The logistic function 1 / (1 + exp(-x)), elementwise."""
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -39,6 +40,7 @@ def _onset_lut(curves: np.ndarray) -> np.ndarray:
 
 
 def _lut_index(score: np.ndarray) -> np.ndarray:
+    """Index into a lookup table of :func:`_onset_lut` for each score (clipped to the grid)."""
     q = ((score - _LUT_LO) * (1.0 / _LUT_STEP)).astype(np.int32)
     return np.clip(q, 0, _LUT_N - 1, out=q)
 

@@ -77,6 +77,7 @@ def _previous_municipality(rng: np.random.Generator, ctx: _Context, cur: np.ndar
 
 @dataclass
 class _Year:
+    """The persons of one panel year: who, where they live, where they are listed."""
     idx: np.ndarray     # global person indices (int32)
     muni: np.ndarray    # int16
     clinic: np.ndarray  # int32 index into the plan
@@ -84,6 +85,11 @@ class _Year:
 
 def _build_panel(rng_panel, rng_lat, ctx: _Context, plan: pd.DataFrame, people: _People,
                  latest_idx: np.ndarray, latest_muni: np.ndarray, years: list[int]) -> dict[int, _Year]:
+    """The panel ``{year: _Year}``, built backwards from the latest year's citizens.
+
+    In: the latest year's person indices and municipalities; ``people`` gains
+    the persons who died or emigrated during each earlier year (their traits
+    drawn from ``rng_lat``).  Every other draw comes from ``rng_panel``."""
     last = years[-1]
     panel: dict[int, _Year] = {}
     tables = {t: _rule_tables(plan, ctx, t) for t in years}

@@ -19,6 +19,7 @@ from model.inputs.synthetic.truth import _MAX_AGE, NATIONAL_LIFE_EXPECTANCY
 
 
 def _haversine_km(lat1, lon1, lat2, lon2):
+    """Great-circle distance in km between points given in degrees (broadcasting)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dlat, dlon = p2 - p1, np.radians(lon2 - lon1)
     h = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
@@ -54,6 +55,7 @@ _REGION_SLUG = {"Hovedstaden": "hovedstaden", "Sjælland": "sjaelland", "Syddanm
 
 @dataclass
 class _Context:
+    """Per-municipality parameters (98 rows, in the reference table's order) used by every stage."""
     codes: np.ndarray          # (98,) str
     names: np.ndarray          # (98,) str
     region: np.ndarray         # (98,) int: index into _REGION_ORDER
@@ -75,6 +77,7 @@ class _Context:
 
 
 def _context() -> _Context:
+    """The :class:`_Context` from the embedded municipality reference table (no random draws)."""
     m = reference.municipalities()
     codes = m["municipality_code"].to_numpy(dtype=object).astype(str)
     pop = m["population_2026_01_01"].to_numpy(dtype=float)
@@ -170,6 +173,7 @@ def _national_age_sex() -> np.ndarray:
 
 
 def _age_tilt() -> np.ndarray:
+    """Relative age profile (0..125) of thinly populated municipalities, multiplied by rurality."""
     return _interp_curve([(0, 0.0), (15, 0.05), (20, -0.15), (25, -0.45), (30, -0.4), (40, -0.05),
                           (50, 0.10), (60, 0.25), (70, 0.35), (80, 0.30), (125, 0.25)])
 
@@ -189,6 +193,7 @@ def _expected_age_sex(ctx: _Context, n_m: np.ndarray) -> np.ndarray:
 
 
 def _draw_population(rng: np.random.Generator, ctx: _Context, n_m: np.ndarray):
+    """The latest year's citizens: (municipality index, sex 1/2, age) per person, ``n_m[i]`` in municipality i."""
     exp = _expected_age_sex(ctx, n_m)
     ncell = exp.shape[1] * exp.shape[2]
     muni, cell = [], []

@@ -61,6 +61,7 @@ def _open_on(plan: pd.DataFrame, day: dt.date) -> np.ndarray:
 
 def _write_capacity_reports(out_dir: Path, plan: pd.DataFrame, ctx: _Context, report_date: dt.date,
                             listed: np.ndarray) -> list[Path]:
+    """One workbook per region per ``report_date`` into ``capacity_reports/``; returns the paths."""
     rep_dir = out_dir / "capacity_reports"
     rep_dir.mkdir(parents=True, exist_ok=True)
     iso = report_date.isoformat()
@@ -87,6 +88,7 @@ _CSV_REGION, _CSV_FROM = "Nordjylland", dt.date(2028, 1, 1)
 
 
 def _add_month(d: dt.date, k: int = 1) -> dt.date:
+    """The 1st of the month ``k`` months after ``d``'s month."""
     m = d.month - 1 + k
     return dt.date(d.year + m // 12, m % 12 + 1, 1)
 

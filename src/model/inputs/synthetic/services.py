@@ -131,6 +131,10 @@ def _service_lines(rng: np.random.Generator, base: np.ndarray, n_scans: np.ndarr
 
 def _write_services_year(writer: "_BackgroundWriter", rng: np.random.Generator, year: int, pid_str: pa.Array,
                          clinic_codes: np.ndarray, clinic_dict: pa.Array, fees: dict[str, np.ndarray]) -> dict[str, float]:
+    """Write one year's service lines in chunks of persons; returns ``{"lines", "contacts"}`` counts.
+
+    ``fees`` are :func:`model.inputs.synthetic.use._fees`' arrays (øre) with
+    ``contacts`` and ``unit``; ``clinic_codes`` index ``clinic_dict``."""
     n = len(pid_str)
     n_lines = 0
     n_contacts = 0

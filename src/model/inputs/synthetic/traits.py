@@ -47,6 +47,7 @@ def _somatic_curves() -> np.ndarray:
 
 
 def _psych_curves() -> dict[str, np.ndarray]:
+    """Cumulative prevalence by age of each psychiatric component: {name: (2 sexes, 126 ages)}."""
     a = np.arange(_MAX_AGE + 1)
     return {
         # chronic severe mental illness (schizophrenia, bipolar ...): persistent
@@ -68,6 +69,7 @@ def _perm_curve() -> np.ndarray:
 
 
 def _temp_threshold() -> np.ndarray:
+    """Score threshold by age above which a person is temporarily outside the labour market."""
     p = _interp_curve([(0, 0.042), (16, 0.047), (25, 0.047), (40, 0.042), (55, 0.042), (67, 0.042), (125, 0.042)])
     return ndtri(1.0 - p)
 
@@ -188,6 +190,7 @@ class _People:
         self.home = np.zeros(0, dtype=np.int16)
 
     def add(self, muni: np.ndarray, sex: np.ndarray, birth_year: np.ndarray, latent: dict[str, np.ndarray]) -> np.ndarray:
+        """Append a batch of persons; returns their global indices."""
         start = self.n
         b = dict(latent)
         b["home"] = muni.astype(np.int16)
@@ -202,6 +205,7 @@ class _People:
         return np.arange(start, self.n, dtype=np.int32)
 
     def finalise(self) -> dict[str, np.ndarray]:
+        """All persons' traits as one array per trait (the batches are released)."""
         keys = self._batches[0].keys()
         out = {k: np.concatenate([b[k] for b in self._batches]) for k in keys}
         self._batches = []
@@ -232,6 +236,12 @@ def _civil_status(lat: dict[str, np.ndarray], idx: np.ndarray, a8: np.ndarray) -
 
 def _characteristics(lat: dict[str, np.ndarray], ctx: _Context, idx: np.ndarray, year: int,
                      rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The characteristics of persons ``idx`` in ``year`` from their persistent traits ``lat``.
+
+    Returns arrays: sex, age, civil (index into ``_CIVIL``), origin,
+    insurance (1/2), labour (index into ``_LABOUR``), somatic (count),
+    psychiatric, psychiatric_extended, cancer_5y, cancer_10y, t2d_copd.
+    ``rng`` draws only the year's noise of temporary labour-market absence."""
     sex = lat["sex"][idx]
     age = (year - lat["birth_year"][idx].astype(np.int64)).astype(np.int16)
     a = age.astype(np.int64)

@@ -63,6 +63,7 @@ def _extra_table(coefs: dict[str, float] | None = None) -> np.ndarray:
 
 
 def _extra_code(menapt, widowed_divorced, labour_temp, labour_perm, somatic, psychiatric, cancer_5y) -> np.ndarray:
+    """Code 0-255 packing the non-age-sex terms of each person (see :func:`_extra_table`)."""
     u8 = np.uint8
     som = np.asarray(somatic)
     code = np.asarray(menapt).astype(u8)
@@ -158,6 +159,7 @@ _USE_P = _use_probability_table()
 
 
 def _use_probability(age: np.ndarray, sex: np.ndarray, sick: np.ndarray, contact: np.ndarray) -> np.ndarray:
+    """Probability of any use in the year: by sex and age, higher for the sick, times the municipal contact share."""
     p = _USE_P[sex.astype(np.int64) - 1, age]
     p = np.where(sick, 1 - (1 - p) * 0.3, p)
     return np.clip(p * contact / 0.85, 0.3, 0.995)
@@ -166,6 +168,12 @@ def _use_probability(age: np.ndarray, sex: np.ndarray, sick: np.ndarray, contact
 def _fees(rng: np.random.Generator, ch: dict[str, np.ndarray], ctx: _Context, muni: np.ndarray,
           clinic: np.ndarray, plan_arrays: dict[str, np.ndarray], year: int, idx_t: float,
           uptake: np.ndarray) -> dict[str, np.ndarray]:
+    """One year's use and fees (øre) of persons with characteristics ``ch``.
+
+    Returns ``base`` (gross fee without local services), ``chronic`` (the
+    chronic-care lump sum), ``local`` (ultrasound), ``n_scans``,
+    ``scan_unit``, ``y_true`` (use before the recording factor), ``enrolled``
+    (on the chronic-care fee) and ``unbilled`` (the contacts that fee replaced)."""
     n = len(muni)
     age = ch["age"].astype(np.int64)
     sex = ch["sex"]

@@ -92,6 +92,7 @@ def _report_workbook(rows1: list[list[Any]], rows2: list[list[Any]], report_date
 
 
 def _num(x: float):
+    """``x`` as an int when it is whole (as a region types it), else as a float."""
     return int(x) if float(x).is_integer() else float(x)
 
 

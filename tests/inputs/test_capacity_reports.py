@@ -30,6 +30,7 @@ from model.inputs.capacity_reports import (
     default_municipality_codes,
     read_capacity_report,
 )
+from model.inputs.synthetic.workbooks import _report_workbook
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +196,7 @@ def test_headings_exactly_as_the_annex(tmp_path):
     heads[1] = "praksisbetegnelse"
     heads[2] = "Adresse "
     p = tmp_path / "hovedstaden_2026-01-01.xlsx"
-    p.write_bytes(synthetic._report_workbook(rows, [], dt.date(2026, 1, 1), heads1=heads))
+    p.write_bytes(_report_workbook(rows, [], dt.date(2026, 1, 1), heads1=heads))
     r = read_capacity_report(p)
     assert [(f.rule, f.column, f.row) for f in r.failures] == [
         ("misspelt_heading", "praksisbetegnelse", 1), ("misspelt_heading", "Adresse ", 1)]

@@ -1,8 +1,8 @@
-"""Tests of the synthetic national data (model.synthetic) and the reference loaders (model.reference).
+"""Tests of the synthetic national data (model.inputs.synthetic) and the reference loaders (model.inputs.reference).
 
 Small samples (tens of thousands of persons, three panel years) keep the file
 fast; national-scale properties of the clinic structure are tested through
-:func:`model.synthetic.plan_clinics`, which does not generate persons.  The
+:func:`model.inputs.synthetic.plan_clinics`, which does not generate persons.  The
 invariants are tested directly (not through ``model.schema``).
 """
 
@@ -18,6 +18,7 @@ import pytest
 from openpyxl import load_workbook
 
 from model.inputs import reference, synthetic
+from model.inputs.synthetic.services import _CONTACT_CODES
 
 N = 40_000
 YEARS = (2023, 2024, 2025)
@@ -608,7 +609,7 @@ def test_services_sum_to_fees_exactly(services, persons):
     listed = clinic.reindex(pid).notna().to_numpy()  # the unlisted's lines name the practice that was paid
     assert (services["clinic_id"].astype(str).to_numpy()[listed] == clinic.reindex(pid).to_numpy()[listed]).all()
     # contact_fee is the sum of the contact lines; none for citizens on the chronic-care fee
-    is_contact = services["service_code"].astype(str).isin(synthetic._CONTACT_CODES)
+    is_contact = services["service_code"].astype(str).isin(_CONTACT_CODES)
     con = ore[is_contact].groupby(pid[is_contact]).sum()
     contactfee = np.round(p["contact_fee"] * 100).astype(np.int64)
     assert (con.reindex(p.index, fill_value=0) == contactfee).all()

@@ -8,6 +8,11 @@ contracts), ``ingest`` (service lines -> fees), ``fit`` (the model),
 rendered with papermill), ``evaluate`` (the 2028 evaluation, rendered with
 papermill).  Every pipeline verb validates its inputs first
 and writes nothing when validation fails.
+
+Each verb imports the layers it uses when it runs (the top of the package:
+``cli`` may import everything below it): ``python -m model --help`` stays
+instant, and ``stability``/``sensitivity`` can fix the BLAS thread count
+before numpy loads (:func:`_blas_single_thread`).
 """
 
 from __future__ import annotations
@@ -18,17 +23,12 @@ import sys
 import time
 from pathlib import Path
 
+from model.config import parse_years
+
 
 def _years(text: str) -> list[int]:
-    """'2021-2025' -> [2021, ..., 2025]; '2023,2025' -> [2023, 2025]."""
-    out: list[int] = []
-    for part in text.split(","):
-        if "-" in part:
-            a, b = part.split("-")
-            out.extend(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
+    """Years of a command-line option ('2021-2025', '2023,2025'), by :func:`model.config.parse_years`."""
+    return parse_years(text)
 
 
 def _validate_or_exit(data: Path, years: list[int] | None = None, planning_year=None) -> None:

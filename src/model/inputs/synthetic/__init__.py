@@ -209,6 +209,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from model.config import parse_years
 from model.inputs.synthetic.clinics import (
     ISLAND_CLINICS,
     PRACTICE_FORM_DANISH,
@@ -308,14 +309,6 @@ __all__ = [
 ]
 
 
-def _parse_years(s: str) -> list[int]:
-    """Panel years from ``"2021-2025"`` (a range, both ends included) or ``"2024,2025"`` (a list)."""
-    if "-" in s:
-        a, b = s.split("-", 1)
-        return list(range(int(a), int(b) + 1))
-    return [int(x) for x in s.split(",")]
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m model.inputs.synthetic OUT_DIR [--persons N] [--years 2021-2025] [--seed S] [--no-services]``.
 
@@ -325,10 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.inputs.synthetic", description=__doc__.split("\n\n")[0])
     ap.add_argument("out_dir")
     ap.add_argument("--persons", type=int, default=NATIONAL_POPULATION)
-    ap.add_argument("--years", type=_parse_years, default=list(DEFAULT_YEARS), help="e.g. 2021-2025 or 2024,2025")
+    ap.add_argument("--years", type=parse_years, default=list(DEFAULT_YEARS), help="e.g. 2021-2025 or 2024,2025")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--no-services", action="store_true", help="do not write services.parquet")
-    ap.add_argument("--services-years", type=_parse_years, default=None)
+    ap.add_argument("--services-years", type=parse_years, default=None)
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     info = generate(args.out_dir, persons=args.persons, years=args.years, seed=args.seed,

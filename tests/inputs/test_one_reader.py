@@ -29,8 +29,10 @@ import pytest
 
 from model.analyses import fit as afit
 from model.config import ModelConfig
-from model.inputs import capacity_reports, readers, reference, services, synthetic, tables
+from model.errors import ValidationFailed
+from model.inputs import capacity_reports, capacity_sheets, readers, reference, services, synthetic, tables
 from model.inputs import contracts as S
+from model.inputs.contracts import decoding
 
 YEAR = 2025
 CSV_TABLES = {  # contract -> file
@@ -148,7 +150,7 @@ def canonical_fit(canonical):
 def test_booleans_every_accepted_form_and_nothing_else():
     s = pd.Series(["true", "FALSE", "1", "0", "yes", "No", "ja", "NEJ", "SAND", "falsk", " Sand ", None, "",
                    "maybe", "2", "t"])
-    values, bad = readers.parse_booleans(s)
+    values, bad = decoding.parse_booleans(s)
     assert values.iloc[:11].tolist() == [True, False, True, False, True, False, True, False, True, False, True]
     assert values.iloc[11:].isna().all()
     assert bad.tolist() == [False] * 13 + [True] * 3
@@ -156,29 +158,29 @@ def test_booleans_every_accepted_form_and_nothing_else():
 
 def test_dates_iso_and_day_first_parse_to_the_same_day():
     s = pd.Series(["2021-03-04", "04-03-2021", "4.3.2021", "04/03/2021", "  04-03-2021 ", None, ""])
-    values, bad = readers.parse_dates(s)
+    values, bad = decoding.parse_dates(s)
     assert values.iloc[:5].tolist() == [pd.Timestamp("2021-03-04")] * 5
     assert values.iloc[5:].isna().all() and not bad.any()
 
 
 def test_dates_day_first_always_and_impossible_dates_rejected():
     """03-04-2020 is 3 April (day first, the Danish convention), never 4 March; 13-25-2020 is no date."""
-    values, bad = readers.parse_dates(pd.Series(["03-04-2020", "13-25-2020", "31-02-2020", "2020/13/01", "04-2020"]))
+    values, bad = decoding.parse_dates(pd.Series(["03-04-2020", "13-25-2020", "31-02-2020", "2020/13/01", "04-2020"]))
     assert values.iloc[0] == pd.Timestamp("2020-04-03")
     assert bad.tolist() == [False, True, True, True, True]
 
 
 def test_decoding_any_bytes():
-    assert readers.decode_bytes("æøå".encode()) == ("æøå", [])
-    assert readers.decode_bytes(b"\xef\xbb\xbf" + "æ".encode()) == ("æ", ["a UTF-8 byte-order mark (BOM)"])
-    assert readers.decode_bytes("æøå".encode("cp1252"))[0] == "æøå"
-    assert readers.decode_bytes(b"\x81\x8d")[1] == ["Latin-1 encoding (not UTF-8)"]  # undefined in cp1252
-    assert [readers.sniff_delimiter(h) for h in ("a;b;c", "a,b;c,d", "a\tb", "a")] == [";", ",", "\t", ","]
+    assert decoding.decode_bytes("æøå".encode("utf-8")) == ("æøå", [])
+    assert decoding.decode_bytes(b"\xef\xbb\xbf" + "æ".encode()) == ("æ", ["a UTF-8 byte-order mark (BOM)"])
+    assert decoding.decode_bytes("æøå".encode("cp1252"))[0] == "æøå"
+    assert decoding.decode_bytes(b"\x81\x8d")[1] == ["Latin-1 encoding (not UTF-8)"]  # undefined in cp1252
+    assert [decoding.sniff_delimiter(h) for h in ("a;b;c", "a,b;c,d", "a\tb", "a")] == [";", ",", "\t", ","]
 
 
 def test_capacity_report_csv_decoding_is_the_one_reader():
-    assert capacity_reports._decode_csv("Ærø;Læsø".encode("cp1252")) == readers.decode_bytes("Ærø;Læsø".encode("cp1252"))[0]
-    assert capacity_reports._decode_csv(b"\x81") == "\x81"  # was a UnicodeDecodeError
+    assert capacity_sheets.decode_csv("Ærø;Læsø".encode("cp1252")) == decoding.decode_bytes("Ærø;Læsø".encode("cp1252"))[0]
+    assert capacity_sheets.decode_csv(b"\x81") == "\x81"  # was a UnicodeDecodeError
 
 
 # --------------------------------------------------------------------------
@@ -282,7 +284,7 @@ def test_boolean_that_is_no_boolean_is_an_error_in_validation_and_the_reader(can
     c.to_csv(tmp_path / "clinics.csv", index=False)
     f = errors(S.validate_file(tmp_path / "clinics.csv", "clinics"), "type: boolean")[0]
     assert (f.file, f.column, f.row, f.value) == ("clinics.csv", "island_doctor", 4, "maybe")
-    with pytest.raises(S.ValidationFailed, match=r"island_doctor .* maybe .*type: boolean"):
+    with pytest.raises(ValidationFailed, match=r"island_doctor .* maybe .*type: boolean"):
         tables.read_clinics(tmp_path / "clinics.csv")
 
 
@@ -308,7 +310,7 @@ def test_impossible_date_is_an_error_in_validation_and_the_reader(canonical, tmp
     c.to_csv(tmp_path / "clinics.csv", index=False)
     f = errors(S.validate_file(tmp_path / "clinics.csv", "clinics"), "type: date")[0]
     assert (f.column, f.row, f.value) == ("opened", 1, "31-02-2020")
-    with pytest.raises(S.ValidationFailed, match="opened"):
+    with pytest.raises(ValidationFailed, match="opened"):
         tables.read_clinics(tmp_path / "clinics.csv")
 
 
@@ -372,7 +374,7 @@ def test_year_stored_as_text_in_persons_is_caught_by_validate_and_the_reader(can
     for engine in ("duckdb", "pandas"):
         f = errors(S.validate_folder(folder, years=[YEAR], engine=engine), "stored as text")[0]
         assert (f.file, f.column) == ("persons.parquet", "year") and "contract's type is integer" in f.rule
-    with pytest.raises(S.ValidationFailed, match=r"persons.parquet +year .*stored as text"):
+    with pytest.raises(ValidationFailed, match=r"persons.parquet +year .*stored as text"):
         tables.read_persons(folder / "persons.parquet", YEAR)
 
 
@@ -383,7 +385,7 @@ def test_duplicated_parquet_column_is_a_failure_report_not_a_key_error(canonical
     for engine in ("duckdb", "pandas"):
         f = errors(S.validate_folder(folder, years=[YEAR], engine=engine), "more than once")[0]
         assert (f.file, f.column, f.value) == ("persons.parquet", "age", 2)
-    with pytest.raises(S.ValidationFailed, match="age .*more than once"):
+    with pytest.raises(ValidationFailed, match="age .*more than once"):
         tables.read_persons(folder / "persons.parquet", YEAR)
     r = cli("fit", "--data", str(folder), "--out", str(tmp_path / "run"), "--year", str(YEAR), "--no-validate")
     assert r.returncode == 2 and "more than once" in r.stderr and "Traceback" not in r.stderr
@@ -395,7 +397,7 @@ def test_header_only_municipalities_is_a_failure_report(canonical, tmp_path):
     (folder / "municipalities.csv").write_text(header + "\n", encoding="utf-8")
     f = errors(S.validate_folder(folder, years=[YEAR], planning_year=YEAR + 1), "no data rows")[0]
     assert f.file == "municipalities.csv"
-    with pytest.raises(S.ValidationFailed, match="municipalities.csv .*no data rows"):
+    with pytest.raises(ValidationFailed, match="municipalities.csv .*no data rows"):
         reference.municipalities(folder / "municipalities.csv")
     for args in ((), ("--no-validate",)):
         r = cli("fit", "--data", str(folder), "--out", str(tmp_path / "run"), "--year", str(YEAR), *args)
@@ -414,7 +416,7 @@ def test_non_finite_capacities_are_errors_in_validation_and_the_reader(canonical
     c.to_csv(tmp_path / "clinics.csv", index=False)
     f = errors(S.validate_file(tmp_path / "clinics.csv", "clinics"), "type: number", "capacities")[0]
     assert (f.row, f.value) == (1, value)
-    with pytest.raises(S.ValidationFailed, match="capacities"):
+    with pytest.raises(ValidationFailed, match="capacities"):
         tables.read_clinics(tmp_path / "clinics.csv")
 
 
@@ -467,7 +469,7 @@ def test_projection_nan_is_a_type_error(canonical, tmp_path):
     p.to_csv(tmp_path / "population_projection.csv", index=False)
     f = errors(S.validate_file(tmp_path / "population_projection.csv", "population_projection"), "type: integer")[0]
     assert (f.row, f.value) == (1, "nan")
-    with pytest.raises(S.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         tables.read_projection(tmp_path / "population_projection.csv")
 
 
@@ -489,7 +491,7 @@ def test_fee_index_inf_is_an_error(tmp_path):
     (tmp_path / "fee_index.csv").write_text("year,index\n2024,100\n2025,inf\n")
     f = errors(S.validate_file(tmp_path / "fee_index.csv", "fee_index"), "type: number")[0]
     assert (f.column, f.row, f.value) == ("index", 2, "inf")
-    with pytest.raises(S.ValidationFailed, match="index"):
+    with pytest.raises(ValidationFailed, match="index"):
         services.read_fee_index(tmp_path / "fee_index.csv")
 
 
@@ -509,7 +511,7 @@ def test_non_finite_fees_in_persons_are_errors(canonical, tmp_path, engine):
     inf = errors(report, "type: number", "gross_fee")
     assert [(f.row, f.value) for f in inf] == [(row, float("inf"))]
     assert [f.row for f in errors(report, "required: value missing", "gross_fee")] == [row + 1]  # nan: missing
-    with pytest.raises(S.ValidationFailed, match="gross_fee"):
+    with pytest.raises(ValidationFailed, match="gross_fee"):
         tables.read_persons(folder / "persons.parquet", YEAR)
 
 

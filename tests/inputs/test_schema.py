@@ -1,4 +1,4 @@
-"""Tests of the data contracts (data_schema/*.schema.yaml) and model.schema.
+"""Tests of the data contracts (data_schema/*.schema.yaml) and model.inputs.contracts.
 
 Small valid tables are built by the factory functions below (three real
 municipalities, three clinics, twenty persons); each test breaks one thing
@@ -19,7 +19,9 @@ import pyarrow as pyarrow
 import pyarrow.parquet as pq
 import pytest
 
+from model.errors import ValidationFailed
 from model.inputs import contracts as S
+from model.inputs.contracts import pandas_engine, spec
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -209,15 +211,15 @@ def test_contract_is_a_careful_data_dictionary(name):
                          "exclusiveMaximum", "pattern", "minLength", "maxLength"}, (name, f["name"], k)
         assert set(f) <= {"name", "type", "title", "description", "constraints", "format",
                           "x-severity", "x-plausible", "x-optional-column", "x-missing-message"}, (name, f["name"])
-    assert set(S._as_list(sc.get("primaryKey"))) <= set(names)
+    assert set(spec.as_list(sc.get("primaryKey"))) <= set(names)
     for fk in sc.get("foreignKeys") or []:
-        assert set(S._as_list(fk["fields"])) <= set(names)
+        assert set(spec.as_list(fk["fields"])) <= set(names)
         res = fk["reference"]["resource"] or name
         target = [f["name"] for f in S.load_schema(res)["fields"]]
-        assert set(S._as_list(fk["reference"]["fields"])) <= set(target)
+        assert set(spec.as_list(fk["reference"]["fields"])) <= set(target)
     for rule in sc.get("x-rules") or []:
-        assert set(S._as_list(rule["fields"])) <= set(names)
-        assert rule["kind"] in S.ROW_RULE_KINDS | {"group_sum_minimum"}
+        assert set(spec.as_list(rule["fields"])) <= set(names)
+        assert rule["kind"] in spec.ROW_RULE_KINDS | {"group_sum_minimum"}
     # the translation gives a pandera schema with a column per field
     pschema, _ = S.to_pandera(sc)
     assert isinstance(pschema, pa.DataFrameSchema)
@@ -290,7 +292,7 @@ def test_missing_file(folder):
     report = S.validate_folder(folder)
     f = only(report, "file missing")
     assert f.file == "persons.parquet" and f.row is None and f.severity == "error"
-    with pytest.raises(S.ValidationFailed) as exc:
+    with pytest.raises(ValidationFailed) as exc:
         S.read_table(folder / "persons.parquet", "persons")
     assert "persons.parquet" in str(exc.value) and not exc.value.report.ok
 
@@ -625,11 +627,11 @@ def test_load_table_raises_validation_failed_so_nothing_is_written(folder):
     c = clinics_df()
     c.loc[0, "practice_form"] = "group"
     c.to_csv(folder / "clinics.csv", index=False)
-    with pytest.raises(S.ValidationFailed) as exc:
+    with pytest.raises(ValidationFailed) as exc:
         S.load_table(folder / "clinics.csv")
     assert exc.value.report.n_errors == 1
     assert "practice_form" in str(exc.value) and "group" in str(exc.value)
-    with pytest.raises(S.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         S.validate_folder(folder).raise_if_errors()
 
 
@@ -707,7 +709,7 @@ def test_duplicates_found_through_the_hash_path_in_large_tables():
     df.loc[n - 1, ["person_id", "year"]] = ["P0000004", 2023]  # row 5 again
     df.loc[n - 2, ["person_id", "year"]] = ["P0000004", 2024]  # same person, other year: fine
     report = S.ValidationReport()
-    S._check_unique(df, ["person_id", "year"], "persons.parquet", report, "primaryKey")
+    pandas_engine.check_unique(df, ["person_id", "year"], "persons.parquet", report, "primaryKey")
     assert [(f.row, f.value) for f in report.failures] == [(n, "person_id=P0000004; year=2023 (first in row 5)")]
 
 
@@ -724,7 +726,7 @@ def test_to_pandera_schema_validates_a_typed_frame_directly():
 
 def test_fast_digit_pattern_agrees_with_the_regular_expression():
     s = pd.Series(["012345", "12345", "0123456", "01234a", "٠١٢٣٤٥", "", " 12345", "12345 "], dtype="str")
-    assert S._pattern_ok("^[0-9]{6}$", s).tolist() == s.str.fullmatch("^[0-9]{6}$").tolist()
+    assert pandas_engine.pattern_ok("^[0-9]{6}$", s).tolist() == s.str.fullmatch("^[0-9]{6}$").tolist()
 
 
 def test_capacity_reports_folder_with_both_annexes_in_one_workbook(tmp_path):

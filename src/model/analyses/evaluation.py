@@ -231,7 +231,7 @@ class ReportSet:
 
     ``reports``: :class:`model.ingest.CapacityReport` per file (in file
     order); ``failures``: every broken rule (one row per failure, the
-    columns of :class:`model.ingest.ReportFailure`); ``index``: one row per
+    columns of failure table (:data:`model.inputs.capacity_sheets.REPORT_FAILURE_COLUMNS`)); ``index``: one row per
     file; ``submissions_checked``: whether a submissions log was there.
     """
 
@@ -273,7 +273,9 @@ def load_capacity_reports(folder: str | Path, clinic_register: Any = None, *,
     them in ``failures`` (the failed reports are kept but should not be used).
     Files are read in parallel processes (``workers``, default: the CPUs).
     """
-    from model.inputs.capacity_reports import CapacityReportError, ReportFailure, check_report_schedule, default_municipality_codes
+    from model.inputs.capacity_reports import CapacityReportError, check_report_schedule, default_municipality_codes
+    from model.inputs.capacity_sheets import REPORT_FAILURE_COLUMNS, report_failure
+    from model.inputs.contracts import Failure
 
     folder = Path(folder)
     files = find_capacity_reports(folder)
@@ -284,14 +286,14 @@ def load_capacity_reports(folder: str | Path, clinic_register: Any = None, *,
     if clinic_register is not None:
         register = (clinic_register["clinic_id"].astype(str).tolist() if isinstance(clinic_register, pd.DataFrame)
                     else [str(x) for x in clinic_register])
-    extra: list[ReportFailure] = []
+    extra: list[Failure] = []
     jobs = []
     for p in files:
         sub = None
         if submissions is not None:
             sub = submissions.get(p.name)
             if sub is None:
-                extra.append(ReportFailure(p.name, None, None, None, None, "submission_date_unknown",
+                extra.append(report_failure(p.name, None, None, None, None, "submission_date_unknown",
                                            f"{SUBMISSIONS_FILE} has no date received for this report"))
         jobs.append((p, sub, munis, register))
     n_workers = max(1, min(len(jobs), workers if workers is not None else (os.cpu_count() or 1), 8))
@@ -314,7 +316,7 @@ def load_capacity_reports(folder: str | Path, clinic_register: Any = None, *,
             continue
         key = (r.region, r.reporting_date)
         if key in seen:
-            failures.append(ReportFailure(Path(r.source).name, None, None, None, r.reporting_date.isoformat(),
+            failures.append(report_failure(Path(r.source).name, None, None, None, r.reporting_date.isoformat(),
                                           "duplicate_report",
                                           f"a second report of Region {r.region} per {r.reporting_date.isoformat()} "
                                           f"(the first is {seen[key]})"))
@@ -327,7 +329,7 @@ def load_capacity_reports(folder: str | Path, clinic_register: Any = None, *,
         for reg in regions:
             failures.extend(check_report_schedule([r.reporting_date for r in dated if r.region == reg], reg,
                                                   start=lo, end=hi))
-    cols = [f for f in ReportFailure.__dataclass_fields__]
+    cols = list(REPORT_FAILURE_COLUMNS)
     fail_df = pd.DataFrame([f.to_dict() for f in failures], columns=cols)
     by_file = fail_df.groupby("file").size() if len(fail_df) else pd.Series(dtype=int)
     index = pd.DataFrame([{

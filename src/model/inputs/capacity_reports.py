@@ -1,67 +1,41 @@
-"""The regions' capacity reports (annex 1: capacities per municipality; annex 2: island doctors): reading and checking the sheets.
+"""The regions' capacity reports (annex 1: capacities per municipality; annex 2: island doctors): one report read and checked, and a region's series of reports.
+
+The guidance on reporting allocated and vacant GP capacities and island
+doctors ("R§" in docs/method.md) gives an Excel template: annex 1 (*Bilag 1*,
+one row per provider number) and annex 2 (*Bilag 2*, island doctors,
+*ø-læger*). :func:`read_capacity_report` reads one report, checks it against
+the annex's rules (sheet by sheet in :mod:`model.inputs.capacity_sheets`)
+and collects *every* failure (file, sheet, Excel row, column, value, rule)
+instead of stopping at the first, as :class:`model.inputs.contracts.Failure`
+records (the package's one failure record, with ``sheet``, ``message`` and
+``column_letter`` filled in); :func:`check_report_schedule` checks that a
+region's reports arrive monthly (quarterly before 1 January 2027).
+
+Danish terms: *region* -- one of the five regions (Hovedstaden and Sjælland
+merge into Østdanmark on 1 January 2027); *indberetningsdato* -- the
+reporting date, the 1st of a month.
 """
 
 from __future__ import annotations
 
 import calendar
-import csv
-import dataclasses
 import datetime as dt
-import difflib
-import io
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-
-# =============================================================================
-# 2. The regions' capacity reports (annex 1 and annex 2 of the guidance)
-# =============================================================================
-
-#: Headings of annex 1, exactly as the guidance's template spells them, in order.
-ANNEX1_HEADINGS: tuple[str, ...] = (
-    "Ydernummer",
-    "Praksisbetegnelse",
-    "Adresse",
-    "Praksiskommune",
-    "Praksiskommunekode",
-    "Postnummer",
-    "Praksisform",
-    "Antal udmøntede kapaciteter",
-    "Antal ledige kapaciteter",
-)
-#: Annex 2 (island doctors): annex 1's headings plus listed patients.
-ANNEX2_HEADINGS: tuple[str, ...] = ANNEX1_HEADINGS + ("Antal tilmeldte patienter",)
-
-#: Danish heading -> English column name of the DataFrames.
-HEADING_TO_COLUMN: dict[str, str] = {
-    "Ydernummer": "clinic_id",
-    "Praksisbetegnelse": "name",
-    "Adresse": "address",
-    "Praksiskommune": "municipality",
-    "Praksiskommunekode": "municipality_code",
-    "Postnummer": "postcode",
-    "Praksisform": "practice_form",
-    "Antal udmøntede kapaciteter": "allocated_capacities",
-    "Antal ledige kapaciteter": "vacant_capacities",
-    "Antal tilmeldte patienter": "listed_patients",
-}
-
-#: Danish practice forms (case-insensitive) -> English codes used in the model.
-PRACTICE_FORMS: dict[str, str] = {
-    "solopraksis": "solo",
-    "kompagniskabspraksis": "partnership",
-    "samarbejdspraksis": "collaboration",
-    "regionsklinik": "regional",
-    "udbudsklinik": "tender",
-}
+from model.errors import ConfigError, InputError
+from model.inputs.capacity_sheets import (ANNEX1_HEADINGS, ANNEX2_HEADINGS, REPORT_FAILURE_COLUMNS, SHEET_ANNEX1,
+                                          SHEET_ANNEX2, check_annex, empty_annex, is_empty_row, read_csv, read_xlsx,
+                                          report_failure)
+from model.inputs.contracts.report import Failure
+from model.inputs.contracts.spec import ERROR, WARNING
 
 #: Regions and the period they exist in (Hovedstaden and Sjælland merge into
 #: Østdanmark on 1 January 2027).  Value: (first day, last day or None).
@@ -78,60 +52,6 @@ REGIONS: dict[str, tuple[dt.date, dt.date | None]] = {
 MONTHLY_FROM = dt.date(2027, 1, 1)
 #: Reports are due within this many months of the reporting date (R§1, R§2).
 SUBMISSION_MONTHS = 3
-
-SHEET_ANNEX1 = "Bilag 1"
-SHEET_ANNEX2 = "Bilag 2"
-
-_NUMERIC_HEADINGS = ("Antal udmøntede kapaciteter", "Antal ledige kapaciteter")
-
-
-@dataclass(frozen=True)
-class ReportFailure:
-    """One broken rule in a capacity report.
-
-    ``row`` is the Excel row number as the user sees it (headings in row 1),
-    or the CSV record number (heading line 1); ``None`` for file-level rules.
-    ``column`` is the annex heading concerned (or the sheet's own heading for
-    extra/misspelt columns) and ``column_letter`` the spreadsheet column.
-    ``rule`` is a stable identifier (e.g. ``"extra_column"``), ``message``
-    the explanation for the region.
-    """
-
-    file: str
-    sheet: str | None
-    row: int | None
-    column: str | None
-    value: str | None
-    rule: str
-    message: str
-    column_letter: str | None = None
-
-    def __str__(self) -> str:
-        where = [self.file]
-        if self.sheet:
-            where.append(f"sheet '{self.sheet}'")
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column is not None:
-            where.append(f"column '{self.column}'" + (f" ({self.column_letter})" if self.column_letter else ""))
-        elif self.column_letter:
-            where.append(f"column {self.column_letter}")
-        val = f" value {self.value!r}:" if self.value is not None else ""
-        return f"{', '.join(where)}:{val} {self.message} [{self.rule}]"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def _empty_annex(headings: Sequence[str]) -> pd.DataFrame:
-    cols = [HEADING_TO_COLUMN[h] for h in headings]
-    df = pd.DataFrame({c: pd.Series([], dtype="str") for c in cols})
-    for c in ("allocated_capacities", "vacant_capacities"):
-        df[c] = df[c].astype("float64")
-    if "listed_patients" in df:
-        df["listed_patients"] = df["listed_patients"].astype("Int64")
-    df.index = pd.Index([], dtype="int64", name="row")
-    return df
 
 
 @dataclass
@@ -151,7 +71,7 @@ class CapacityReport:
     reporting_date: dt.date | None
     annex1: pd.DataFrame
     annex2: pd.DataFrame
-    failures: list[ReportFailure] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     source: str = ""
     submission_date: dt.date | None = None
     has_annex2: bool = False
@@ -178,14 +98,13 @@ class CapacityReport:
 
     def failures_frame(self) -> pd.DataFrame:
         """The failures as a table (file, sheet, row, column, value, rule, message, column_letter)."""
-        cols = [f.name for f in dataclasses.fields(ReportFailure)]
-        return pd.DataFrame([f.to_dict() for f in self.failures], columns=cols)
+        return pd.DataFrame([f.to_dict() for f in self.failures], columns=list(REPORT_FAILURE_COLUMNS))
 
 
-class CapacityReportError(ValueError):
+class CapacityReportError(InputError):
     """A capacity report breaks the annex's rules; the message lists every failure."""
 
-    def __init__(self, failures: Sequence[ReportFailure], report: CapacityReport | None = None):
+    def __init__(self, failures: Sequence[Failure], report: CapacityReport | None = None):
         self.failures = list(failures)
         self.report = report
         files = sorted({f.file for f in self.failures if f.file})
@@ -256,7 +175,7 @@ def _to_date(d: Any, what: str) -> dt.date:
         try:
             return dt.date.fromisoformat(d.strip())
         except ValueError:
-            raise ValueError(f"{what}: {d!r} is not an ISO date (YYYY-MM-DD)") from None
+            raise ConfigError(f"{what}: {d!r} is not an ISO date (YYYY-MM-DD)") from None
     raise TypeError(f"{what}: expected a date or an ISO date string, got {type(d).__name__}")
 
 
@@ -266,342 +185,6 @@ def _add_months(d: dt.date, months: int) -> dt.date:
     return dt.date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
 
 
-def _col_letter(i: int) -> str:
-    """0-based column index -> spreadsheet letter (0 -> A, 26 -> AA)."""
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
-# -----------------------------------------------------------------------------
-# reading cells as text
-
-
-@dataclass
-class _Cell:
-    text: str
-    numeric: bool = False  # the spreadsheet stored a number (not text)
-    raw: Any = None
-
-
-@dataclass
-class _Sheet:
-    file: str
-    sheet: str
-    rows: list[tuple[int, list[_Cell]]]  # (row number as the user sees it, cells)
-
-
-def _cell_text(value: Any, number_format: str | None = None) -> _Cell:
-    if value is None:
-        return _Cell("")
-    if isinstance(value, bool):
-        return _Cell("TRUE" if value else "FALSE", raw=value)
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        v = float(value)
-        if np.isfinite(v) and v.is_integer():
-            text = str(int(v))
-            # A number shown with a zero-padding format (e.g. "000000") is displayed
-            # with its leading zeros: take the text as the user sees it.
-            if number_format and re.fullmatch(r"0+", number_format) and not text.startswith("-"):
-                text = text.zfill(len(number_format))
-        else:
-            text = repr(v)
-        return _Cell(text, numeric=True, raw=value)
-    if isinstance(value, dt.datetime):
-        return _Cell(value.date().isoformat() if value.time() == dt.time() else value.isoformat(), raw=value)
-    if isinstance(value, dt.date):
-        return _Cell(value.isoformat(), raw=value)
-    return _Cell(str(value), raw=value)
-
-
-def _read_xlsx(path: Path) -> tuple[dict[str, _Sheet], list[str]]:
-    """All sheets of a workbook as text cells; returns ({sheet title: sheet}, titles in order)."""
-    import openpyxl
-
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        sheets: dict[str, _Sheet] = {}
-        for ws in wb.worksheets:
-            rows = []
-            for r in ws.iter_rows():
-                cells = []
-                rownum = None
-                for c in r:
-                    if rownum is None and getattr(c, "row", None) is not None:
-                        rownum = c.row
-                    cells.append(_cell_text(c.value, getattr(c, "number_format", None)))
-                if rownum is None:
-                    rownum = (rows[-1][0] + 1) if rows else 1
-                rows.append((rownum, cells))
-            sheets[ws.title] = _Sheet(path.name, ws.title, rows)
-        return sheets, list(sheets)
-    finally:
-        wb.close()
-
-
-def _decode_csv(data: bytes) -> str:
-    """The one decoding of :mod:`model.readers` (UTF-8, BOM, UTF-16, Windows-1252 as Danish Excel's
-    "CSV (semikolonsepareret)", Latin-1 for anything else): the same text validation reads."""
-    from model.inputs.readers import decode_bytes
-
-    return decode_bytes(data)[0]
-
-
-def _read_csv(path: Path, sheet: str) -> _Sheet:
-    from model.inputs.readers import sniff_delimiter
-
-    text = _decode_csv(path.read_bytes())
-    first = text.split("\n", 1)[0]
-    delim = sniff_delimiter(first) if first.strip() else ";"
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
-    rows = [(i + 1, [_Cell(v) for v in rec]) for i, rec in enumerate(reader)]
-    return _Sheet(path.name, sheet, rows)
-
-
-# -----------------------------------------------------------------------------
-# checking one annex sheet
-
-
-def _norm_heading(h: str) -> str:
-    s = unicodedata.normalize("NFKC", h).casefold()
-    s = s.replace("æ", "ae").replace("ø", "o").replace("å", "aa")
-    return re.sub(r"[^a-z0-9]", "", s)
-
-
-def _closest(heading: str, candidates: Sequence[str]) -> tuple[str | None, float]:
-    n = _norm_heading(heading)
-    best, score = None, 0.0
-    for c in candidates:
-        r = 1.0 if _norm_heading(c) == n else difflib.SequenceMatcher(None, n, _norm_heading(c)).ratio()
-        if r > score:
-            best, score = c, r
-    return best, score
-
-
-_MISSPELT_THRESHOLD = 0.8
-
-
-def _is_empty_row(cells: list[_Cell]) -> bool:
-    return all(c.text.strip() == "" for c in cells)
-
-
-def _parse_number(text: str) -> float | None:
-    t = text.strip().replace("\u00a0", "").replace(" ", "")
-    if not re.fullmatch(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)", t):
-        return None
-    return float(t.replace(",", "."))
-
-
-def _check_annex(
-    sh: _Sheet,
-    headings: Sequence[str],
-    annex: int,
-    failures: list[ReportFailure],
-    *,
-    known_municipalities: Mapping[str, str] | set[str] | None,
-    clinic_register: set[str] | None,
-) -> pd.DataFrame:
-    """Check one annex sheet; append failures; return its DataFrame."""
-
-    def fail(row, column, value, rule, message, col_idx=None):
-        failures.append(
-            ReportFailure(
-                file=sh.file,
-                sheet=sh.sheet,
-                row=row,
-                column=column,
-                value=value,
-                rule=rule,
-                message=message,
-                column_letter=_col_letter(col_idx) if col_idx is not None else None,
-            )
-        )
-
-    rows = sh.rows
-    nonempty = [(n, cells) for n, cells in rows if not _is_empty_row(cells)]
-    if not nonempty:
-        for h in headings:
-            fail(1, h, None, "missing_heading", f"the sheet is empty; heading '{h}' is missing")
-        return _empty_annex(headings)
-
-    # heading row: the first non-empty row, unless a later one (within 20) looks like the headings
-    def looks_like_headings(cells):
-        return sum(1 for c in cells if c.text and _closest(c.text, headings)[1] >= _MISSPELT_THRESHOLD) >= 2
-
-    head_pos = 0
-    if not looks_like_headings(nonempty[0][1]):
-        for i, (_, cells) in enumerate(nonempty[:20]):
-            if looks_like_headings(cells):
-                head_pos = i
-                break
-    for n, cells in nonempty[:head_pos]:
-        first = next(i for i, c in enumerate(cells) if c.text.strip())
-        fail(n, None, cells[first].text, "extra_content",
-             "content above the headings: the sheet may hold nothing but what the annex specifies", first)
-    head_row, head_cells = nonempty[head_pos]
-    data = [(n, cells) for n, cells in rows if n > head_row and not _is_empty_row(cells)]
-
-    # --- map columns to headings
-    width = max([len(head_cells)] + [len(c) for _, c in data])
-    colmap: dict[str, int] = {}
-    unresolved: list[int] = []
-    for i, c in enumerate(head_cells):
-        h = c.text
-        if h == "":
-            continue
-        if h in headings and h not in colmap:
-            colmap[h] = i
-        else:
-            unresolved.append(i)
-    for i in unresolved:
-        h = head_cells[i].text
-        missing_now = [x for x in headings if x not in colmap]
-        if h in headings:  # exact duplicate
-            if annex == 2 and h == "Antal udmøntede kapaciteter" and "Antal ledige kapaciteter" in missing_now:
-                # the guidance prints annex 2 with this heading twice (R§3, bilag 2): a sheet laid out as
-                # printed is valid, and its second "Antal udmøntede kapaciteter" is the vacant capacities
-                colmap["Antal ledige kapaciteter"] = i
-                continue
-            msg = f"heading '{h}' appears twice (first in column {_col_letter(colmap[h])})"
-            fail(head_row, h, h, "duplicate_heading", msg, i)
-            continue
-        best, score = _closest(h, missing_now)
-        if best is not None and score >= _MISSPELT_THRESHOLD:
-            hint = " (leading or trailing spaces)" if h.strip() == best else ""
-            fail(head_row, h, h, "misspelt_heading",
-                 f"heading is spelt differently from the annex{hint}: write exactly '{best}'", i)
-            colmap[best] = i
-        else:
-            other = "" if annex == 2 or h.strip() != "Antal tilmeldte patienter" else \
-                " ('Antal tilmeldte patienter' belongs in annex 2, sheet 'Bilag 2')"
-            fail(head_row, h, h, "extra_column",
-                 f"extra column '{h}': the sheet may hold nothing but what the annex specifies{other}", i)
-    headed = {i for i, c in enumerate(head_cells) if c.text != ""}
-    for i in range(width):
-        if i in headed:
-            continue
-        first = next(((n, cells[i].text) for n, cells in data if i < len(cells) and cells[i].text.strip()), None)
-        if first:
-            fail(first[0], None, first[1], "extra_column",
-                 f"column {_col_letter(i)} has no heading but holds values: the sheet may hold nothing "
-                 f"but what the annex specifies", i)
-    for h in headings:
-        if h not in colmap:
-            fail(head_row, h, None, "missing_heading", f"heading '{h}' is missing", None)
-
-    # --- rows
-    def cell(cells, h) -> _Cell | None:
-        i = colmap.get(h)
-        if i is None:
-            return None
-        return cells[i] if i < len(cells) else _Cell("")
-
-    records = []
-    first_seen: dict[str, int] = {}
-    for n, cells in data:
-        rec: dict[str, Any] = {}
-        for h in headings:
-            c = cell(cells, h)
-            if c is None:
-                rec[HEADING_TO_COLUMN[h]] = None
-                continue
-            t = c.text.strip()
-            ci = colmap[h]
-            if t == "":
-                fail(n, h, "", "required", f"'{h}' is empty; every column of the annex must be filled in", ci)
-                rec[HEADING_TO_COLUMN[h]] = None
-                continue
-            if h == "Ydernummer":
-                if c.numeric and re.fullmatch(r"\d{1,5}", t):
-                    fail(n, h, t, "leading_zeros_lost",
-                         f"Ydernummer is stored as a number ({t}) and has lost its leading zero(s): it must "
-                         f"be 6 digits, e.g. '{t.zfill(6)}'; format the column as text", ci)
-                elif not re.fullmatch(r"\d{6}", t):
-                    hint = " (a leading zero lost?)" if re.fullmatch(r"\d{1,5}", t) else ""
-                    fail(n, h, t, "ydernummer_format", f"Ydernummer must be exactly 6 digits{hint}", ci)
-                else:
-                    if t in first_seen:
-                        fail(n, h, t, "duplicate_ydernummer",
-                             f"Ydernummer {t} appears again (first in row {first_seen[t]}); one row per "
-                             f"provider number", ci)
-                    else:
-                        first_seen[t] = n
-                    if clinic_register is not None and t not in clinic_register:
-                        fail(n, h, t, "ydernummer_unknown", f"Ydernummer {t} is not in the clinic register", ci)
-                rec["clinic_id"] = t
-            elif h == "Praksiskommunekode":
-                if not re.fullmatch(r"\d{3}", t):
-                    fail(n, h, t, "municipality_code_format", "Praksiskommunekode must be exactly 3 digits", ci)
-                elif known_municipalities is not None and t not in known_municipalities:
-                    fail(n, h, t, "municipality_code_unknown", f"no municipality has code {t}", ci)
-                elif isinstance(known_municipalities, Mapping):
-                    name_cell = cell(cells, "Praksiskommune")
-                    expected = known_municipalities[t]
-                    if name_cell is not None and name_cell.text.strip() and \
-                            name_cell.text.strip().casefold() != str(expected).casefold():
-                        fail(n, "Praksiskommune", name_cell.text.strip(), "municipality_name_mismatch",
-                             f"municipality code {t} is {expected}, not '{name_cell.text.strip()}'",
-                             colmap.get("Praksiskommune"))
-                rec["municipality_code"] = t
-            elif h == "Postnummer":
-                if c.numeric and re.fullmatch(r"\d{1,3}", t):
-                    fail(n, h, t, "leading_zeros_lost",
-                         f"Postnummer is stored as a number ({t}) and has lost its leading zero(s): it must "
-                         f"be 4 digits, e.g. '{t.zfill(4)}'", ci)
-                elif not re.fullmatch(r"\d{4}", t):
-                    fail(n, h, t, "postcode_format", "Postnummer must be exactly 4 digits", ci)
-                rec["postcode"] = t
-            elif h == "Praksisform":
-                code = PRACTICE_FORMS.get(" ".join(t.split()).casefold())
-                if code is None:
-                    fail(n, h, t, "practice_form_unknown",
-                         "Praksisform must be one of: Solopraksis, Kompagniskabspraksis, Samarbejdspraksis, "
-                         "Regionsklinik, Udbudsklinik", ci)
-                rec["practice_form"] = code
-            elif h in _NUMERIC_HEADINGS:
-                v = _parse_number(t)
-                if v is None:
-                    fail(n, h, t, "capacity_invalid", f"'{h}' must be a number (0 or more)", ci)
-                elif v < 0:
-                    fail(n, h, t, "capacity_invalid", f"'{h}' must not be negative", ci)
-                    v = None
-                rec[HEADING_TO_COLUMN[h]] = v
-            elif h == "Antal tilmeldte patienter":
-                v = _parse_number(t)
-                if v is None or not float(v).is_integer():
-                    fail(n, h, t, "listed_patients_invalid",
-                         "'Antal tilmeldte patienter' must be a whole number (no thousands separators)", ci)
-                    v = None
-                elif v < 0:
-                    fail(n, h, t, "listed_patients_invalid", "'Antal tilmeldte patienter' must not be negative", ci)
-                    v = None
-                rec["listed_patients"] = None if v is None else int(v)
-            else:
-                rec[HEADING_TO_COLUMN[h]] = t
-        a, v = rec.get("allocated_capacities"), rec.get("vacant_capacities")
-        if a is not None and v is not None and v > a:
-            fail(n, "Antal ledige kapaciteter", f"{cell(cells, 'Antal ledige kapaciteter').text.strip()}",
-                 "vacant_exceeds_allocated",
-                 f"more vacant capacities ({v:g}) than allocated ones ({a:g})", colmap["Antal ledige kapaciteter"])
-        records.append((n, rec))
-
-    df = _empty_annex(headings)
-    if records:
-        body = pd.DataFrame([r for _, r in records], columns=df.columns)
-        body.index = pd.Index([n for n, _ in records], dtype="int64", name="row")
-        for c in df.columns:
-            if c in ("allocated_capacities", "vacant_capacities"):
-                body[c] = pd.to_numeric(body[c], errors="coerce").astype("float64")
-            elif c == "listed_patients":
-                body[c] = pd.array(body[c].tolist(), dtype="Int64")
-            else:
-                body[c] = body[c].astype("str")
-        df = body
-    return df
-
 
 # -----------------------------------------------------------------------------
 # the report
@@ -609,8 +192,6 @@ def _check_annex(
 
 def default_municipality_codes() -> dict[str, str]:
     """The 98 municipalities' codes -> names, from the package's reference data."""
-    from importlib import resources
-
     with resources.files("model").joinpath("data/municipalities.csv").open("r", encoding="utf-8") as fh:
         df = pd.read_csv(fh, dtype=str)
     return dict(zip(df["kommunekode"].str.strip(), df["kommune"].str.strip()))
@@ -622,7 +203,7 @@ def _register_ids(clinic_register: Any) -> set[str] | None:
     if isinstance(clinic_register, pd.DataFrame):
         col = next((c for c in ("clinic_id", "ydernummer", "Ydernummer") if c in clinic_register.columns), None)
         if col is None:
-            raise ValueError("clinic_register: a DataFrame needs a 'clinic_id' column")
+            raise ConfigError("clinic_register: a DataFrame needs a 'clinic_id' column")
         values = clinic_register[col]
     else:
         values = clinic_register
@@ -676,25 +257,26 @@ def read_capacity_report(
     the 98), ``clinic_register`` (IDs as strings, or a DataFrame with
     ``clinic_id``): provider numbers not in it are failures.
 
-    All failures are collected in ``report.failures`` (see
-    :class:`ReportFailure`).  ``strict=True`` raises
+    All failures are collected in ``report.failures``
+    (:class:`model.inputs.contracts.Failure` records with sheet, row,
+    column letter, rule identifier and message).  ``strict=True`` raises
     :class:`CapacityReportError` listing them all instead of returning.
     """
-    failures: list[ReportFailure] = []
+    failures: list[Failure] = []
     if isinstance(path, (str, os.PathLike)):
         p = Path(path)
         pair = None
     else:
         items = [Path(x) for x in path]
         if len(items) not in (1, 2):
-            raise ValueError("path: give a workbook, a CSV file, or a pair (annex1_csv, annex2_csv)")
+            raise ConfigError("path: give a workbook, a CSV file, or a pair (annex1_csv, annex2_csv)")
         p, pair = items[0], (items + [None])[:2]
     if not p.exists():
         raise FileNotFoundError(f"capacity report not found: {p}")
     fname = p.name
 
-    def file_fail(rule, message, value=None, sheet=None):
-        failures.append(ReportFailure(fname, sheet, None, None, value, rule, message))
+    def file_fail(rule, message, value=None, sheet=None, severity=ERROR):
+        failures.append(report_failure(fname, sheet, None, None, value, rule, message, severity=severity))
 
     # --- region and reporting date
     slug, fdate, _ = parse_report_filename(p)
@@ -743,36 +325,37 @@ def read_capacity_report(
             if sub > deadline:
                 file_fail("late_submission",
                           f"submitted {sub.isoformat()}, more than three months after the reporting date "
-                          f"{rdate.isoformat()} (deadline {deadline.isoformat()})", sub.isoformat())
+                          f"{rdate.isoformat()} (deadline {deadline.isoformat()})", sub.isoformat(),
+                          severity=WARNING)  # flagged, still data (R§2)
 
     # --- the sheets
     if known_municipality_codes is not None and not isinstance(known_municipality_codes, Mapping):
         known_municipality_codes = {str(c) for c in known_municipality_codes}
     register = _register_ids(clinic_register)
     kw = dict(known_municipalities=known_municipality_codes, clinic_register=register)
-    annex1 = _empty_annex(ANNEX1_HEADINGS)
-    annex2 = _empty_annex(ANNEX2_HEADINGS)
+    annex1 = empty_annex(ANNEX1_HEADINGS)
+    annex2 = empty_annex(ANNEX2_HEADINGS)
     has_annex2 = False
 
     suffix = p.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        sheets, titles = _read_xlsx(p)
+        sheets, titles = read_xlsx(p)
         norm = {re.sub(r"\s+", "", t).casefold(): t for t in titles}
         t1 = norm.get("bilag1")
         t2 = norm.get("bilag2")
         if t1 is None:
-            failures.append(ReportFailure(fname, SHEET_ANNEX1, None, None, None, "missing_sheet",
+            failures.append(report_failure(fname, SHEET_ANNEX1, None, None, None, "missing_sheet",
                                           f"no sheet '{SHEET_ANNEX1}'; the workbook has {titles}"))
         else:
-            annex1 = _check_annex(sheets[t1], ANNEX1_HEADINGS, 1, failures, **kw)
+            annex1 = check_annex(sheets[t1], ANNEX1_HEADINGS, 1, failures, **kw)
         if t2 is not None:
             has_annex2 = True
-            annex2 = _check_annex(sheets[t2], ANNEX2_HEADINGS, 2, failures, **kw)
+            annex2 = check_annex(sheets[t2], ANNEX2_HEADINGS, 2, failures, **kw)
         for t in titles:
             if t in (t1, t2):
                 continue
-            if any(not _is_empty_row(cells) for _, cells in sheets[t].rows):
-                failures.append(ReportFailure(fname, t, None, None, None, "extra_sheet",
+            if any(not is_empty_row(cells) for _, cells in sheets[t].rows):
+                failures.append(report_failure(fname, t, None, None, None, "extra_sheet",
                                               f"extra sheet '{t}': the workbook may hold nothing but the "
                                               f"annexes' sheets '{SHEET_ANNEX1}' and '{SHEET_ANNEX2}'"))
     elif suffix in (".csv", ".txt"):
@@ -782,14 +365,14 @@ def read_capacity_report(
                 raise FileNotFoundError(f"annex 1 of the CSV pair not found: {a1}")
         else:
             a1, a2 = pair
-        annex1 = _check_annex(_read_csv(a1, SHEET_ANNEX1), ANNEX1_HEADINGS, 1, failures, **kw)
+        annex1 = check_annex(read_csv(a1, SHEET_ANNEX1), ANNEX1_HEADINGS, 1, failures, **kw)
         if a2 is not None:
             has_annex2 = True
-            annex2 = _check_annex(_read_csv(Path(a2), SHEET_ANNEX2), ANNEX2_HEADINGS, 2, failures, **kw)
+            annex2 = check_annex(read_csv(Path(a2), SHEET_ANNEX2), ANNEX2_HEADINGS, 2, failures, **kw)
     elif suffix == ".xls":
-        raise ValueError(f"{fname}: the old .xls format is not read; save the workbook as .xlsx")
+        raise InputError(f"{fname}: the old .xls format is not read; save the workbook as .xlsx")
     else:
-        raise ValueError(f"{fname}: expected an .xlsx workbook or .csv files")
+        raise InputError(f"{fname}: expected an .xlsx workbook or .csv files")
 
     report = CapacityReport(
         region=reg,
@@ -813,7 +396,7 @@ def check_report_schedule(
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
     as_of: dt.date | str | None = None,
-) -> list[ReportFailure]:
+) -> list[Failure]:
     """Missing reports in a region's series of reporting dates.
 
     Reports are due per the 1st of every month; until 1 January 2027 per the
@@ -833,11 +416,11 @@ def check_report_schedule(
                 continue
             d = d.reporting_date
         ds.append(_to_date(d, "dates"))
-    out: list[ReportFailure] = []
+    out: list[Failure] = []
     label = f"Region {reg}"
     for d in sorted(set(ds)):
         if d.day != 1:
-            out.append(ReportFailure(label, None, None, None, d.isoformat(), "reporting_date_not_first_of_month",
+            out.append(report_failure(label, None, None, None, d.isoformat(), "reporting_date_not_first_of_month",
                                      "reports are made per the 1st of a month"))
     if not ds and start is None:
         return out
@@ -863,11 +446,11 @@ def check_report_schedule(
     while d <= hi:
         if d >= MONTHLY_FROM:
             if d not in have:
-                out.append(ReportFailure(label, None, None, None, d.isoformat(), "missing_monthly_report",
+                out.append(report_failure(label, None, None, None, d.isoformat(), "missing_monthly_report",
                                          f"no report per {d.isoformat()}: from 1 January 2027 reports are due "
                                          f"per the 1st of every month"))
         elif d.month in (1, 4, 7, 10) and d not in have:
-            out.append(ReportFailure(label, None, None, None, d.isoformat(), "missing_quarterly_report",
+            out.append(report_failure(label, None, None, None, d.isoformat(), "missing_quarterly_report",
                                      f"no report per {d.isoformat()}: until 1 January 2027 reports are due at "
                                      f"least per the 1st of every quarter"))
         d = _add_months(d, 1)

@@ -23,6 +23,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.errors import InputError
+from model.inputs.contracts.report import InputRejected, ValidationReport
+from model.inputs.readers import model_frame, read_typed
+
 __all__ = [
     "PROVENANCE",
     "SJAELLAND_ULTRASOUND_MUNICIPALITY_NAMES",
@@ -116,18 +120,14 @@ def municipalities(path: str | os.PathLike | None = None) -> pd.DataFrame:
     population, life expectancy (NaN where missing), contact share and the
     point are numbers.
     """
-    from model.inputs.readers import model_frame, read_typed
-
     source = data_path(_MUNICIPALITIES_FILE) if path is None else Path(path)
-    # read as validation reads it (model.readers): any encoding, delimiter and decimal mark; a file
+    # read as validation reads it (model.inputs.readers): any encoding, delimiter and decimal mark; a file
     # without rows or with values that cannot be typed raises ValidationFailed naming file, column, row
     typed = read_typed(source, "municipalities")
     if len(typed) == 0:
-        from model.inputs.contracts import ValidationFailed, ValidationReport
-
         report = ValidationReport()
         report.add(source.name, None, "file has no data rows")
-        raise ValidationFailed(report)
+        raise InputRejected(report)
     df = model_frame(typed, integral_numbers=False)
     for c in df.columns:
         if df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype):
@@ -163,7 +163,7 @@ def _ultrasound_codes() -> tuple[str, ...]:
     by_name = dict(zip(m["kommune"], m["municipality_code"]))
     missing = [n for n in SJAELLAND_ULTRASOUND_MUNICIPALITY_NAMES if n not in by_name]
     if missing:  # pragma: no cover - guards the embedded file
-        raise ValueError(f"ultrasound municipalities not in municipalities.csv: {missing}")
+        raise InputError(f"ultrasound municipalities not in municipalities.csv: {missing}")
     return tuple(sorted(by_name[n] for n in SJAELLAND_ULTRASOUND_MUNICIPALITY_NAMES))
 
 

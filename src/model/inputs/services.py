@@ -1,32 +1,19 @@
-"""Ingestion: register service lines into per-person fees, and the regions' capacity reports.
+"""Ingestion of service lines: register service lines into per-person fees.
 
-Two unrelated inputs come in here.
+**Service lines** come from the health-insurance register
+(*sygesikringsregisteret*, SSSY): one line per service, with the fee paid for
+it. docs/method.md step 1 uses each citizen's gross fee (*bruttohonorar*) in
+the latest complete year as the dependent variable. :func:`aggregate_services`
+sums the lines per person (and year) with DuckDB reading the parquet file
+directly, out of core, so a national year (about 100 million lines) goes
+through in bounded memory (the SQL and the DuckDB session are
+:mod:`model.inputs.service_sql`); :func:`ingest_persons` puts the sums into
+the persons table and :func:`ingest` does both from a data folder and writes
+the result atomically. :func:`read_fee_index` reads the fee index
+(*honorarindeks*) that brings several years' fees to one price level.
 
-1. **Service lines** from the health-insurance register (*sygesikringsregisteret*,
-   SSSY): one line per service, with the fee paid for it.  docs/method.md step 1 uses
-   each citizen's gross fee (*bruttohonorar*) in the latest complete year as the
-   dependent variable.  :func:`aggregate_services` sums the lines per person
-   (and year) with DuckDB reading the parquet file directly, out of core, so a
-   national year (about 100 million lines) goes through in bounded memory;
-   :func:`ingest_persons` puts the sums into the persons table and
-   :func:`ingest` does both from a data folder and writes the result atomically.
-
-2. **The regions' capacity reports** (the guidance on reporting allocated and
-   vacant GP capacities and island doctors, "R§" in docs/method.md): the Excel
-   template of annex 1 (*Bilag 1*, one row per provider number) and annex 2
-   (*Bilag 2*, island doctors, *ø-læger*).  :func:`read_capacity_report` reads
-   one report, checks it against the annex's rules and collects *every*
-   failure (file, sheet, Excel row, column, value, rule) instead of stopping at
-   the first; :func:`check_report_schedule` checks that a region's reports
-   arrive monthly (quarterly before 1 January 2027).
-
-Danish terms: *ydernummer* -- provider number, the clinic's ID (6 digits);
-*udmøntede kapaciteter* -- capacities allocated to the clinic; *ledige
-kapaciteter* -- vacant ones (not held by a specialist in general medicine);
-*tilmeldte patienter* -- listed patients; *praksisform* -- practice form.
-
-The annex rules are checked here, self-contained; they do not depend on
-``model.schema``.
+The regions' capacity reports, the other input ingested by the ``ingest``
+verb's siblings, are :mod:`model.inputs.capacity_reports`.
 """
 
 from __future__ import annotations
@@ -43,51 +30,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.errors import ConfigError, InputError
+from model.inputs.contracts.spec import load_schema
+from model.inputs.readers import read_typed
+from model.inputs.service_sql import aggregate_sql, check_service_schema, duckdb_session, explain_out_of_memory, sql_str
+
 
 __all__ = [
-    # service lines
     "DEFAULT_LOCAL_SERVICE_CODES",
     "read_fee_index",
+    "fee_index_ratio_bounds",
     "aggregate_services",
     "write_aggregated_services",
     "ingest_persons",
     "ingest",
     "NegativeFeeError",
     "UnknownPersonsWarning",
-    # capacity reports
-    "ANNEX1_HEADINGS",
-    "ANNEX2_HEADINGS",
-    "HEADING_TO_COLUMN",
-    "PRACTICE_FORMS",
-    "REGIONS",
-    "ReportFailure",
-    "CapacityReport",
-    "CapacityReportError",
-    "read_capacity_report",
-    "check_report_schedule",
-    "parse_report_filename",
-    "canonical_region",
-    "default_municipality_codes",
 ]
-
-# =============================================================================
-# 1. Service lines -> per-person fees
-# =============================================================================
 
 #: Fee codes of the ultrasound services in Region Sjælland's local agreement
 #: (2025-2026, 12 municipalities; seed 004): 4350-4360 inclusive.  They raise
 #: recorded use for reasons of local agreement, not need (docs/method.md step 8).
 DEFAULT_LOCAL_SERVICE_CODES: tuple[str, ...] = tuple(str(c) for c in range(4350, 4361))
-
-#: Service codes of the contact services that the chronic-care fee replaces (§4.4.3: consultation, e-mail,
-#: telephone and video consultation, annual check): their fees are summed into ``contact_fee``, from which
-#: the base model imputes the contacts of citizens on the fee.  The default is the codes the project's
-#: synthetic data use (consultation 0101, e-mail 0105, telephone 0201, home visit 0411); on real extracts
-#: pass the collective agreement's codes for the year (``contact_service_codes=``).
-CONTACT_SERVICE_CODES: tuple[str, ...] = ("0101", "0105", "0201", "0411")
-
-_STRING_COLUMNS = ("person_id", "clinic_id", "service_code")
-_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
 AGGREGATE_COLUMNS = (
     "person_id",
@@ -101,7 +65,7 @@ AGGREGATE_COLUMNS = (
 )
 
 
-class NegativeFeeError(ValueError):
+class NegativeFeeError(InputError):
     """A person's total fee for a year is negative (corrections exceed payments)."""
 
 
@@ -113,7 +77,7 @@ def read_fee_index(fee_index: Any) -> dict[int, float]:
     """The fee index as ``{year: index}``.
 
     ``fee_index`` is a path to a CSV with columns ``year`` and ``index`` (as
-    ``fee_index.csv``; read as validation reads it, :func:`model.readers.read_typed`:
+    ``fee_index.csv``; read as validation reads it, :func:`model.inputs.readers.read_typed`:
     any encoding, delimiter and decimal mark), a DataFrame with those columns,
     or a mapping.  Years must be unique, every index a positive finite number,
     and each year's index within the contract's ratio of the previous year's
@@ -125,8 +89,6 @@ def read_fee_index(fee_index: Any) -> dict[int, float]:
         source = "fee index mapping"
     else:
         if isinstance(fee_index, (str, os.PathLike)):
-            from model.inputs.readers import read_typed
-
             source = str(fee_index)
             df = read_typed(fee_index, "fee_index")
         elif isinstance(fee_index, pd.DataFrame):
@@ -136,7 +98,7 @@ def read_fee_index(fee_index: Any) -> dict[int, float]:
             raise TypeError(f"fee_index must be a path, a DataFrame or a mapping, not {type(fee_index).__name__}")
         missing = {"year", "index"} - set(df.columns)
         if missing:
-            raise ValueError(f"{source}: missing column(s) {sorted(missing)}; expected 'year' and 'index'")
+            raise InputError(f"{source}: missing column(s) {sorted(missing)}; expected 'year' and 'index'")
         pairs = list(zip(df["year"], df["index"]))
     out: dict[int, float] = {}
     for i, (y, v) in enumerate(pairs):
@@ -144,20 +106,20 @@ def read_fee_index(fee_index: Any) -> dict[int, float]:
             year = int(str(y).strip())
             value = float(str(v).strip())
         except ValueError:
-            raise ValueError(f"{source}: row {i + 2}: year {y!r} / index {v!r} is not a number") from None
+            raise InputError(f"{source}: row {i + 2}: year {y!r} / index {v!r} is not a number") from None
         if not np.isfinite(value) or value <= 0:
-            raise ValueError(f"{source}: row {i + 2}: index for {year} must be a positive number, got {v!r}")
+            raise InputError(f"{source}: row {i + 2}: index for {year} must be a positive number, got {v!r}")
         if year in out:
-            raise ValueError(f"{source}: year {year} appears more than once")
+            raise InputError(f"{source}: year {year} appears more than once")
         out[year] = value
     if not out:
-        raise ValueError(f"{source}: the fee index is empty")
+        raise InputError(f"{source}: the fee index is empty")
     lo, hi = fee_index_ratio_bounds()
     years = sorted(out)
     for prev, year in zip(years, years[1:]):
         ratio = out[year] / out[prev]
         if not lo <= ratio <= hi:
-            raise ValueError(f"{source}: year {year}: index {out[year]:g} is {ratio:.3g} times {prev}'s "
+            raise InputError(f"{source}: year {year}: index {out[year]:g} is {ratio:.3g} times {prev}'s "
                              f"{out[prev]:g}; a fee index moves by far less from one year to the next "
                              f"(allowed ratio {lo:g}-{hi:g})")
     return out
@@ -166,8 +128,6 @@ def read_fee_index(fee_index: Any) -> dict[int, float]:
 def fee_index_ratio_bounds() -> tuple[float, float]:
     """(minimum, maximum) ratio of a year's fee index to the previous year's, from the
     ``year_on_year_ratio`` entry of ``fee_index.schema.yaml``'s ``x-plausibility``."""
-    from model.inputs.contracts import load_schema
-
     for p in load_schema("fee_index").get("x-plausibility") or []:
         if p.get("name") == "year_on_year_ratio":
             return float(p["minimum"]), float(p["maximum"])
@@ -177,7 +137,7 @@ def fee_index_ratio_bounds() -> tuple[float, float]:
 def _years_list(year: int | Iterable[int]) -> list[int]:
     years = [year] if isinstance(year, (int, np.integer)) else list(year)
     if not years:
-        raise ValueError("year: give a year or a non-empty list of years")
+        raise ConfigError("year: give a year or a non-empty list of years")
     out = []
     for y in years:
         if isinstance(y, bool) or not isinstance(y, (int, np.integer)):
@@ -197,7 +157,7 @@ def _price_factors(
     """
     if fee_index is None:
         if price_year is not None:
-            raise ValueError("price_year needs a fee_index to bring fees to that year's price level")
+            raise ConfigError("price_year needs a fee_index to bring fees to that year's price level")
         return {y: 1.0 for y in years}, None
     index = read_fee_index(fee_index)
     if len(years) == 1 and price_year is None:
@@ -205,15 +165,11 @@ def _price_factors(
     target = max(index) if price_year is None else int(price_year)
     missing = sorted({*years, target} - set(index))
     if missing:
-        raise ValueError(
+        raise InputError(
             f"fee index has no value for year(s) {missing}; it covers {min(index)}-{max(index)} "
             f"({len(index)} years)"
         )
     return {y: index[target] / index[y] for y in years}, target
-
-
-def _sql_str(s: str) -> str:
-    return "'" + str(s).replace("'", "''") + "'"
 
 
 def _service_paths(services_path: Any) -> list[str]:
@@ -222,49 +178,11 @@ def _service_paths(services_path: Any) -> list[str]:
     else:
         paths = [os.fspath(p) for p in services_path]
     if not paths:
-        raise ValueError("services_path: no file given")
+        raise ConfigError("services_path: no file given")
     for p in paths:
         if not any(ch in p for ch in "*?[") and not Path(p).exists():
             raise FileNotFoundError(f"service lines file not found: {p}")
     return paths
-
-
-def _connect(threads: int | None, memory_limit: str | None, temp_dir: str):
-    import duckdb
-
-    con = duckdb.connect(database=":memory:")
-    if memory_limit:
-        con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
-    con.execute(f"SET temp_directory = {_sql_str(temp_dir)}")
-    if threads is not None:
-        con.execute(f"SET threads = {int(threads)}")
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
-def _check_service_schema(con, paths: list[str], need_clinic: bool) -> set[str]:
-    """Check the parquet columns and types before reading any line; return the column names."""
-    desc = con.sql("DESCRIBE SELECT * FROM read_parquet($paths)", params={"paths": paths}).fetchall()
-    types = {row[0]: str(row[1]).upper() for row in desc}
-    required = ["person_id", "year", "service_code", "fee"] + (["clinic_id"] if need_clinic else [])
-    missing = [c for c in required if c not in types]
-    if missing:
-        raise ValueError(
-            f"service lines {paths[0] if len(paths) == 1 else paths}: missing column(s) {missing}; "
-            f"found {sorted(types)}"
-        )
-    for c in _STRING_COLUMNS:
-        if c in types and types[c] != "VARCHAR":
-            raise TypeError(
-                f"service lines: column {c!r} is stored as {types[c]}, not as a string: IDs and codes "
-                f"must be strings (a number loses leading zeros, e.g. '012345' -> 12345)"
-            )
-    if types["year"] not in _INTEGER_TYPES:
-        raise TypeError(f"service lines: column 'year' must be an integer, is {types['year']}")
-    if "count" in types and types["count"] not in _INTEGER_TYPES:
-        raise TypeError(f"service lines: column 'count' must be an integer, is {types['count']}")
-    return set(types)
 
 
 def _normalise_codes(codes: Iterable[Any]) -> list[str]:
@@ -272,134 +190,9 @@ def _normalise_codes(codes: Iterable[Any]) -> list[str]:
     for c in codes:
         s = str(c).strip()
         if not s.isdigit():
-            raise ValueError(f"local_service_codes: {c!r} is not a service code (digits)")
+            raise ConfigError(f"local_service_codes: {c!r} is not a service code (digits)")
         out.append(s.zfill(4))
     return sorted(set(out))
-
-
-def _aggregate_sql(
-    *,
-    years: list[int],
-    factors: dict[int, float],
-    local_codes: list[str],
-    has_count: bool,
-    contact_codes: Sequence[str] = CONTACT_SERVICE_CODES,
-    main_clinic: bool,
-    by_year: bool,
-    out_year: int,
-    fee_decimals: int | None,
-) -> str:
-    """The aggregation query; reads ``$paths``.
-
-    Fees are summed as integers in units of 10**-fee_decimals DKK (øre by
-    default): exact and independent of the order in which DuckDB's threads
-    combine partial sums, so the result is identical run after run.  Only the
-    final division and the price factor are floating point.
-    """
-    if fee_decimals is None:
-        fee_expr, to_dkk = "CAST(fee AS DOUBLE)", "{x}"
-        zero = "0.0"
-    else:
-        scale = 10 ** int(fee_decimals)
-        fee_expr = f"CAST(round(fee * {scale}) AS BIGINT)"
-        to_dkk = "(CAST({x} AS DOUBLE) / " + f"{scale})"
-        zero = "0"
-    codes = ", ".join(_sql_str(c) for c in local_codes) or "NULL"
-    ccodes = ", ".join(_sql_str(c) for c in contact_codes) or "NULL"
-    year_list = ", ".join(str(y) for y in years)
-    factor_rows = ", ".join(f"({y}, CAST({factors[y]!r} AS DOUBLE))" for y in years)
-    count_expr = "CAST(count AS BIGINT)" if has_count else "CAST(NULL AS BIGINT)"
-    clinic_col = ", clinic_id" if main_clinic else ""
-    lines = f"""
-    factors(year, factor) AS (VALUES {factor_rows}),
-    lines AS (
-        SELECT person_id, CAST(year AS INTEGER) AS year{clinic_col},
-               {fee_expr} AS fee_u,
-               CASE WHEN service_code IN ({codes}) THEN {fee_expr} ELSE {zero} END AS local_u,
-               CASE WHEN service_code IN ({ccodes}) THEN {fee_expr} ELSE {zero} END AS contact_u,
-               {count_expr} AS n_services
-        FROM read_parquet($paths)
-        WHERE year IN ({year_list})
-    )"""
-    dkk = lambda x: to_dkk.format(x=x)  # noqa: E731
-    if by_year:
-        if main_clinic:
-            body = f"""
-    pc AS (
-        SELECT person_id, year, clinic_id, sum(fee_u) AS fee_u, sum(local_u) AS local_u, sum(contact_u) AS contact_u,
-               count(*) AS n_lines, sum(n_services) AS n_services
-        FROM lines GROUP BY person_id, year, clinic_id
-    ),
-    p AS (
-        SELECT person_id, year, sum(fee_u) AS fee_u, sum(local_u) AS local_u, sum(contact_u) AS contact_u,
-               sum(n_lines) AS n_lines, sum(n_services) AS n_services,
-               arg_min(clinic_id, (-fee_u, clinic_id)) AS main_clinic_id
-        FROM pc GROUP BY person_id, year
-    )"""
-        else:
-            body = """
-    p AS (
-        SELECT person_id, year, sum(fee_u) AS fee_u, sum(local_u) AS local_u, sum(contact_u) AS contact_u,
-               count(*) AS n_lines, sum(n_services) AS n_services,
-               CAST(NULL AS VARCHAR) AS main_clinic_id
-        FROM lines GROUP BY person_id, year
-    )"""
-        select = f"""
-    SELECT p.person_id, CAST(p.year AS BIGINT) AS year,
-           {dkk('p.fee_u')} * f.factor AS gross_fee,
-           {dkk('p.local_u')} * f.factor AS local_services_fee,
-           {dkk('p.contact_u')} * f.factor AS contact_fee,
-           CAST(p.n_lines AS BIGINT) AS n_lines, CAST(p.n_services AS BIGINT) AS n_services,
-           p.main_clinic_id
-    FROM p JOIN factors f USING (year)
-    ORDER BY p.person_id, p.year"""
-    else:
-        # Pooled over years: per-year exact sums, brought to the price level,
-        # then added in a fixed order (ORDER BY year / clinic) for determinism.
-        if main_clinic:
-            body = f"""
-    pcy AS (
-        SELECT person_id, year, clinic_id, sum(fee_u) AS fee_u, sum(local_u) AS local_u, sum(contact_u) AS contact_u,
-               count(*) AS n_lines, sum(n_services) AS n_services
-        FROM lines GROUP BY person_id, year, clinic_id
-    ),
-    pc AS (
-        SELECT person_id, clinic_id,
-               sum({dkk('fee_u')} * factor ORDER BY year) AS fee,
-               sum({dkk('local_u')} * factor ORDER BY year) AS local_fee,
-               sum({dkk('contact_u')} * factor ORDER BY year) AS contact_fee,
-               sum(n_lines) AS n_lines, sum(n_services) AS n_services
-        FROM pcy JOIN factors USING (year) GROUP BY person_id, clinic_id
-    ),
-    p AS (
-        SELECT person_id, sum(fee ORDER BY clinic_id) AS gross_fee,
-               sum(local_fee ORDER BY clinic_id) AS local_services_fee,
-               sum(contact_fee ORDER BY clinic_id) AS contact_fee,
-               sum(n_lines) AS n_lines, sum(n_services) AS n_services,
-               arg_min(clinic_id, (-fee, clinic_id)) AS main_clinic_id
-        FROM pc GROUP BY person_id
-    )"""
-        else:
-            body = f"""
-    py AS (
-        SELECT person_id, year, sum(fee_u) AS fee_u, sum(local_u) AS local_u, sum(contact_u) AS contact_u,
-               count(*) AS n_lines, sum(n_services) AS n_services
-        FROM lines GROUP BY person_id, year
-    ),
-    p AS (
-        SELECT person_id, sum({dkk('fee_u')} * factor ORDER BY year) AS gross_fee,
-               sum({dkk('local_u')} * factor ORDER BY year) AS local_services_fee,
-               sum({dkk('contact_u')} * factor ORDER BY year) AS contact_fee,
-               sum(n_lines) AS n_lines, sum(n_services) AS n_services,
-               CAST(NULL AS VARCHAR) AS main_clinic_id
-        FROM py JOIN factors USING (year) GROUP BY person_id
-    )"""
-        select = f"""
-    SELECT person_id, CAST({int(out_year)} AS BIGINT) AS year, gross_fee, local_services_fee, contact_fee,
-           CAST(n_lines AS BIGINT) AS n_lines, CAST(n_services AS BIGINT) AS n_services, main_clinic_id
-    FROM p
-    ORDER BY person_id"""
-    return "WITH" + lines + "," + body + select
 
 
 @dataclass
@@ -420,10 +213,10 @@ def _plan(con, services_path, year, fee_index, local_service_codes, price_year, 
     years = _years_list(year)
     factors, target = _price_factors(years, fee_index, price_year)
     codes = _normalise_codes(local_service_codes)
-    cols = _check_service_schema(con, paths, need_clinic=main_clinic)
+    cols = check_service_schema(con, paths, need_clinic=main_clinic)
     has_count = "count" in cols
     out_year = target if target is not None else max(years)
-    sql = _aggregate_sql(
+    sql = aggregate_sql(
         years=years,
         factors=factors,
         local_codes=codes,
@@ -483,7 +276,7 @@ def aggregate_services(
         the *latest* year, i.e. the maximum year in the fee index (§4.4.3:
         earlier years' fees are brought to the latest year's price level).
         A single year without ``price_year`` is left at its own price level.
-        A year missing from the index raises ``ValueError``.
+        A year missing from the index raises :class:`model.errors.InputError`.
     local_service_codes
         Service codes whose fees are also summed into ``local_services_fee``;
         default 4350-4360 inclusive (Region Sjælland's local ultrasound
@@ -522,9 +315,9 @@ def aggregate_services(
     Totals are not checked for sign here; :func:`ingest_persons` refuses
     negative ones.
     """
-    with _duckdb_session(threads, memory_limit, temp_dir) as con:
+    with duckdb_session(threads, memory_limit, temp_dir) as con:
         plan = _plan(con, services_path, year, fee_index, local_service_codes, price_year, by_year, main_clinic, fee_decimals)
-        with _explain_out_of_memory(memory_limit, main_clinic):
+        with explain_out_of_memory(memory_limit, main_clinic):
             table = con.sql(plan.sql, params={"paths": plan.paths}).to_arrow_table()
     df = table.to_pandas()
     del table
@@ -557,18 +350,18 @@ def write_aggregated_services(
     t0 = time.perf_counter()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with _duckdb_session(threads, memory_limit, temp_dir) as con:
+    with duckdb_session(threads, memory_limit, temp_dir) as con:
         plan = _plan(con, services_path, year, fee_index, local_service_codes, price_year, by_year, main_clinic, fee_decimals)
         fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
         os.close(fd)
         try:
-            with _explain_out_of_memory(memory_limit, main_clinic):
+            with explain_out_of_memory(memory_limit, main_clinic):
                 con.sql(
-                    f"COPY ({plan.sql}) TO {_sql_str(tmp)} (FORMAT parquet, COMPRESSION zstd)",
+                    f"COPY ({plan.sql}) TO {sql_str(tmp)} (FORMAT parquet, COMPRESSION zstd)",
                     params={"paths": plan.paths},
                 )
             rows, lines = con.sql(
-                f"SELECT count(*), coalesce(sum(n_lines), 0) FROM read_parquet({_sql_str(tmp)})"
+                f"SELECT count(*), coalesce(sum(n_lines), 0) FROM read_parquet({sql_str(tmp)})"
             ).fetchall()[0]
             os.replace(tmp, out_path)
         except BaseException:
@@ -577,54 +370,6 @@ def write_aggregated_services(
             raise
     return {"rows": int(rows), "lines": int(lines), "seconds": time.perf_counter() - t0,
             "out_path": str(out_path), **_plan_attrs(plan)}
-
-
-class _explain_out_of_memory:
-    """Turn DuckDB's out-of-memory error into a ``MemoryError`` saying what to change."""
-
-    def __init__(self, memory_limit, main_clinic):
-        self.memory_limit, self.main_clinic = memory_limit, main_clinic
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        import duckdb
-
-        if exc_type is not None and issubclass(exc_type, duckdb.OutOfMemoryException):
-            hint = " or main_clinic=False (one aggregation level instead of two)" if self.main_clinic else ""
-            raise MemoryError(
-                f"the aggregation did not fit in memory_limit={self.memory_limit!r} even with spilling to "
-                f"temp_dir; raise memory_limit (a national year of ~100 million lines needs about 1GB with "
-                f"the main clinic, 512MB without){hint}. DuckDB said: {str(exc).splitlines()[0]}"
-            ) from exc
-        return False
-
-
-class _duckdb_session:
-    """A DuckDB connection with the memory settings, and a temp folder removed on exit."""
-
-    def __init__(self, threads, memory_limit, temp_dir):
-        self.threads, self.memory_limit, self.temp_dir = threads, memory_limit, temp_dir
-        self._tmp: tempfile.TemporaryDirectory | None = None
-
-    def __enter__(self):
-        if self.temp_dir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="model-ingest-duckdb-")
-            tdir = self._tmp.name
-        else:
-            tdir = os.fspath(self.temp_dir)
-            Path(tdir).mkdir(parents=True, exist_ok=True)
-        self.con = _connect(self.threads, self.memory_limit, tdir)
-        return self.con
-
-    def __exit__(self, *exc):
-        try:
-            self.con.close()
-        finally:
-            if self._tmp is not None:
-                self._tmp.cleanup()
-        return False
 
 
 def _tidy_aggregate(df: pd.DataFrame) -> pd.DataFrame:
@@ -687,22 +432,22 @@ def ingest_persons(
     whose person_id is not in ``persons`` are reported: count of persons and
     lines, their fee and examples, in ``result.attrs["ingest_report"]``, and
     by ``on_unknown``: "warn" (an :class:`UnknownPersonsWarning`), "raise"
-    (``ValueError``) or "ignore".
+    (:class:`model.errors.InputError`) or "ignore".
     """
     if on_unknown not in ("warn", "raise", "ignore"):
-        raise ValueError(f"on_unknown must be 'warn', 'raise' or 'ignore', not {on_unknown!r}")
+        raise ConfigError(f"on_unknown must be 'warn', 'raise' or 'ignore', not {on_unknown!r}")
     for name, df in (("persons", persons), ("fees", fees)):
         if "person_id" not in df.columns:
-            raise ValueError(f"{name}: no person_id column")
+            raise InputError(f"{name}: no person_id column")
         _check_string_ids(df["person_id"], name)
     needed = {"year", "gross_fee", "local_services_fee"} - set(fees.columns)
     if needed:
-        raise ValueError(f"fees: missing column(s) {sorted(needed)} (expected the output of aggregate_services)")
+        raise InputError(f"fees: missing column(s) {sorted(needed)} (expected the output of aggregate_services)")
 
     years = sorted({int(y) for y in fees["year"].unique()}) if year is None else _years_list(year)
     has_year = "year" in persons.columns
     if not has_year and len(years) > 1:
-        raise ValueError(
+        raise InputError(
             f"persons has no 'year' column but fees cover several years {years}: pass year=..., "
             f"or aggregate with by_year=False"
         )
@@ -717,7 +462,7 @@ def ingest_persons(
     dup = f.duplicated(key, keep=False)
     if dup.any():
         ex = f.loc[dup, key].head(max_examples).to_dict("records")
-        raise ValueError(f"fees: {int(dup.sum())} rows share a {'/'.join(key)}, e.g. {ex}")
+        raise InputError(f"fees: {int(dup.sum())} rows share a {'/'.join(key)}, e.g. {ex}")
     f = f.set_index(key)
 
     p = persons.copy()
@@ -730,7 +475,7 @@ def ingest_persons(
         pkeys = pd.Index(p["person_id"], name="person_id")
     if pkeys.has_duplicates:
         d = pkeys[pkeys.duplicated()][:max_examples]
-        raise ValueError(f"persons: {'/'.join(key)} not unique, e.g. {list(d)}")
+        raise InputError(f"persons: {'/'.join(key)} not unique, e.g. {list(d)}")
 
     # negative totals (tiny float residue below 1e-9 DKK counts as zero)
     for col in fee_cols:
@@ -773,7 +518,7 @@ def ingest_persons(
             + f", {report['unknown_gross_fee']:.2f} DKK); e.g. {report['unknown_examples']}"
         )
         if on_unknown == "raise":
-            raise ValueError(msg)
+            raise InputError(msg)
         if on_unknown == "warn":
             warnings.warn(msg, UnknownPersonsWarning, stacklevel=2)
 
@@ -816,7 +561,7 @@ def ingest(
     out_path = Path(out_path)
     for p in (services, persons_path, index_path):
         if out_path.resolve() == p.resolve():
-            raise ValueError(f"out_path {out_path} is an input file; write outputs elsewhere (inputs are read-only)")
+            raise ConfigError(f"out_path {out_path} is an input file; write outputs elsewhere (inputs are read-only)")
     if not persons_path.exists():
         raise FileNotFoundError(f"persons file not found: {persons_path}")
     fee_index = aggregate_kwargs.pop("fee_index", index_path if index_path.exists() else None)

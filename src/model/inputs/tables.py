@@ -14,9 +14,15 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from model.config import PERSON_COLUMNS
-from model.config import OPTIONAL_PERSON_COLUMNS
 from model.artifacts import sha256_file
+from model.config import OPTIONAL_PERSON_COLUMNS, PERSON_COLUMNS
+from model.errors import InputError
+from model.inputs.capacity_reports import parse_report_filename, read_capacity_report
+from model.inputs.contracts.decoding import FINITE_NOTE
+from model.inputs.contracts.report import ValidationReport
+from model.inputs.readers import check_parquet_columns, model_frame, read_typed
+from model.inputs.reference import municipalities
+from model.inputs.services import read_fee_index
 
 
 INPUT_FILES = ("persons.parquet", "clinics.csv", "municipalities.csv", "population_projection.csv")
@@ -61,8 +67,6 @@ def read_persons(path: Path, year: int, columns: list[str] | None = None, insura
     keeps a national year near 300 MB in memory.  ``insurance_group``: keep
     only that group (filtered while reading, in Arrow).
     """
-    from model.inputs.readers import check_parquet_columns
-
     cols = list(columns or PERSON_COLUMNS)
     present = set(pq.read_schema(path).names)
     cols = [c for c in cols if c in present or c not in OPTIONAL_PERSON_COLUMNS]
@@ -74,18 +78,15 @@ def read_persons(path: Path, year: int, columns: list[str] | None = None, insura
     df = table.to_pandas()
     if df.empty:
         years = sorted(pq.read_table(path, columns=["year"]).column("year").unique().to_pylist())
-        raise ValueError(f"{path}: no persons for year {year}; years present: {years}")
+        raise InputError(f"{path}: no persons for year {year}; years present: {years}")
     _check_finite(df, path, "persons")
     return df
 
 
 def _check_finite(df: pd.DataFrame, path: Path, name: str) -> None:
-    """Raise :class:`model.schema.ValidationFailed` naming file, column and
+    """Raise :class:`model.errors.ValidationFailed` naming file, column and
     rows where a float column of ``df`` holds inf, -inf or nan (the model's
     own check of what validation rejects, for runs with --no-validate)."""
-    from model.inputs.readers import FINITE_NOTE
-    from model.inputs.contracts import ValidationReport
-
     report = ValidationReport()
     for c in df.columns:
         if pd.api.types.is_float_dtype(df[c].dtype):
@@ -99,31 +100,25 @@ def _check_finite(df: pd.DataFrame, path: Path, name: str) -> None:
 
 def read_municipalities(path: Path) -> pd.DataFrame:
     """municipalities.csv with the code as a 3-character string in ``municipality_code``."""
-    from model.inputs.reference import municipalities
-
     return municipalities(path)
 
 
 def read_clinics(path: Path) -> pd.DataFrame:
-    """clinics.csv read as validation reads it (:func:`model.readers.read_typed`).
+    """clinics.csv read as validation reads it (:func:`model.inputs.readers.read_typed`).
 
     Out: IDs and codes as strings (missing as ""), capacities as numbers,
     ``island_doctor`` as bool (true/false, 1/0, yes/no, ja/nej, SAND/FALSK;
     anything else raises), ``opened``/``closed`` as ISO text "YYYY-MM-DD"
     whether the file wrote them ISO or day first (missing as ""). Any
-    encoding, delimiter and decimal mark of :mod:`model.readers`. Raises
-    :class:`model.schema.ValidationFailed` (file, column, row, rule) for
+    encoding, delimiter and decimal mark of :mod:`model.inputs.contracts.decoding`. Raises
+    :class:`model.errors.ValidationFailed` (file, column, row, rule) for
     values that cannot be typed.
     """
-    from model.inputs.readers import model_frame, read_typed
-
     return model_frame(read_typed(path, "clinics"))
 
 
 def read_projection(path: Path) -> pd.DataFrame:
     """population_projection.csv read as validation reads it, the municipality code as a string."""
-    from model.inputs.readers import model_frame, read_typed
-
     return model_frame(read_typed(path, "population_projection"))
 
 
@@ -141,8 +136,6 @@ def read_island_reports(data_dir: str | Path, clinics: pd.DataFrame | None = Non
     files whose name dates them within the year before its 1 January (the
     only ones that can cover it) are read.
     """
-    from model.inputs.capacity_reports import parse_report_filename, read_capacity_report
-
     day = dt.date(int(planning_year), 1, 1) if planning_year is not None else None
 
     cols = ["clinic_id", "region", "reporting_date", "reported_patients", "source"]
@@ -180,12 +173,10 @@ def price_factor(data_dir: str | Path, year: int, price_year: int | None) -> flo
     path = Path(data_dir) / "fee_index.csv"
     if not path.exists():
         raise FileNotFoundError(f"{path}: needed to bring {year} fees to {price_year} prices")
-    from model.inputs.services import read_fee_index
-
     index = read_fee_index(path)
     missing = [y for y in (int(year), int(price_year)) if y not in index]
     if missing:
-        raise ValueError(f"{path}: no fee index for year(s) {missing}")
+        raise InputError(f"{path}: no fee index for year(s) {missing}")
     return float(index[int(price_year)] / index[int(year)])
 
 
@@ -194,7 +185,7 @@ FEE_COLUMNS = ("gross_fee", "chronic_fee", "local_services_fee", "contact_fee")
 
 def load_inputs(data_dir: str | Path, year: int, hashes: bool = True, price_year: int | None = None,
                 insurance_group: int | None = None, planning_year: int | None = None) -> Inputs:
-    """Read the model's input files from a data folder (no validation here; see :mod:`model.schema`).
+    """Read the model's input files from a data folder (no validation here; see :mod:`model.inputs.contracts`).
 
     ``insurance_group``: read only persons of that health-insurance group
     (the model uses group 1 only; None reads all).

@@ -4,7 +4,7 @@ The synthetic generator writes the reports over time when the panel reaches
 2026 (quarterly from 1 July 2025 for the five regions, monthly from
 1 January 2027 for the four), a submissions log, and ``with_mistakes/``:
 one report per realistic mistake, each listed in ``mistakes.json`` with the
-rule of :func:`model.ingest.read_capacity_report` that must catch it.  Every
+rule of :func:`model.inputs.capacity_reports.read_capacity_report` that must catch it.  Every
 bad sheet is checked here: it fails exactly that rule, and the failure names
 the file, the sheet, the row and the rule.  :func:`model.evaluation.load_capacity_reports`
 (the evaluation's reader) is tested on small folders built from the series.
@@ -286,7 +286,7 @@ def test_whole_series_reads_clean_in_parallel(data, clinics):
 
 @pytest.mark.slow
 def test_validate_folder_accepts_the_series(data):
-    """model.schema reads the top level of capacity_reports/ (the series), not with_mistakes/: no errors."""
+    """model.inputs.contracts reads the top level of capacity_reports/ (the series), not with_mistakes/: no errors."""
     from model.inputs.contracts import validate_folder
 
     report = validate_folder(data, years=[2026])

@@ -1,4 +1,4 @@
-"""Tests of model.ingest: service-line aggregation and the regions' capacity reports."""
+"""Tests of model.inputs.services (service-line aggregation) and model.inputs.capacity_reports (the regions' capacity reports)."""
 
 from __future__ import annotations
 

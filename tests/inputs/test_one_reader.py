@@ -1,9 +1,9 @@
 """One reader (issue 10): what validation accepts, the model reads identically.
 
-Validation (model.schema) and the model's readers (tables.read_clinics,
+Validation (model.inputs.contracts) and the model's readers (tables.read_clinics,
 read_projection, read_persons, reference.municipalities,
 services.read_fee_index, the capacity-report CSVs) decode files the same way
-(model.readers). The tests write each CSV input in three more forms - as
+(model.inputs.contracts.decoding). The tests write each CSV input in three more forms - as
 Danish Excel saves it (semicolons, Windows-1252, decimal commas, CRLF), with
 a UTF-8 byte-order mark, and in the alternative formats (SAND/FALSK and
 ja/nej booleans, day-first dates) - and check that validation passes, that

@@ -3,7 +3,7 @@
 Small samples (tens of thousands of persons, three panel years) keep the file
 fast; national-scale properties of the clinic structure are tested through
 :func:`model.inputs.synthetic.plan_clinics`, which does not generate persons.  The
-invariants are tested directly (not through ``model.schema``).
+invariants are tested directly (not through ``model.inputs.contracts``).
 """
 
 from __future__ import annotations

@@ -977,3 +977,35 @@ def test_report_validates_what_the_report_reads_not_the_service_lines(tmp_path):
     write_parquet(p, folder / "persons.parquet")
     with pytest.raises(ValueError, match="maximum: 125"):
         validate_data(folder, 2024)
+
+
+def test_duckdb_connection_works_where_the_progress_bar_cannot_be_set(monkeypatch):
+    """In a notebook kernel without ipywidgets DuckDB refuses SET enable_progress_bar; validation still runs."""
+    import duckdb
+
+    from model.inputs.contracts import duck
+
+    class Refusing:
+        closed = False
+
+        def execute(self, sql):
+            if "progress_bar" in sql:
+                raise duckdb.InvalidInputException(
+                    "Invalid Input Error: Could not change the progress bar setting because: 'required package "
+                    "'ipywidgets' is missing, which is needed to render progress bars in Jupyter'")
+            return self
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(duck.duckdb, "connect", lambda database=":memory:": Refusing())
+    con = duck.quiet_connect()
+    assert isinstance(con, Refusing) and not con.closed
+
+    class Broken(Refusing):
+        def execute(self, sql):
+            raise duckdb.InvalidInputException("Invalid Input Error: something else")
+
+    monkeypatch.setattr(duck.duckdb, "connect", lambda database=":memory:": Broken())
+    with pytest.raises(duckdb.InvalidInputException, match="something else"):
+        duck.quiet_connect()

@@ -231,8 +231,8 @@ class ReportSet:
 
     ``reports``: :class:`model.ingest.CapacityReport` per file (in file
     order); ``failures``: every broken rule (one row per failure, the
-    columns of failure table (:data:`model.inputs.capacity_sheets.REPORT_FAILURE_COLUMNS`)); ``index``: one row per
-    file; ``submissions_checked``: whether a submissions log was there.
+    columns :data:`model.inputs.capacity_sheets.REPORT_FAILURE_COLUMNS`);
+    ``index``: one row per file; ``submissions_checked``: whether a submissions log was there.
     """
 
     reports: list[Any]

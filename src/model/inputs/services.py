@@ -12,8 +12,8 @@ the persons table and :func:`ingest` does both from a data folder and writes
 the result atomically. :func:`read_fee_index` reads the fee index
 (*honorarindeks*) that brings several years' fees to one price level.
 
-The regions' capacity reports, the other input ingested by the ``ingest``
-verb's siblings, are :mod:`model.inputs.capacity_reports`.
+The regions' capacity reports, which the old ``model.ingest`` also read, are
+:mod:`model.inputs.capacity_reports`.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import pytest
 
 from model import artifacts, cli
 from model.analyses import fit as afit
-from model.errors import EXIT_INPUT, EXIT_OUTPUT, EXIT_SYSTEM, OutputError
+from model.errors import EXIT_INPUT, EXIT_OUTPUT, EXIT_SYSTEM, InputError, OutputError
 from model.inputs import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -539,7 +539,10 @@ def test_unexpected_errors_are_one_line(monkeypatch, capsys, tmp_path):
 
     for fn, code, text in ((boom, EXIT_SYSTEM, "unexpected TypeError: unsupported operand type(s)"),
                            (disk_full, EXIT_SYSTEM, "No space left on device"),
-                           (lambda a: (_ for _ in ()).throw(ValueError("bad value")), EXIT_INPUT, "bad value")):
+                           # the package's own errors carry their exit code; a bare ValueError is unexpected
+                           (lambda a: (_ for _ in ()).throw(InputError("bad value")), EXIT_INPUT, "error: bad value"),
+                           (lambda a: (_ for _ in ()).throw(ValueError("bad value")), EXIT_SYSTEM,
+                            "unexpected ValueError: bad value")):
         monkeypatch.setattr(cli, "cmd_validate", fn)
         parser = cli.build_parser
         monkeypatch.setattr(cli, "build_parser", lambda parser=parser, fn=fn: _with_func(parser(), fn))

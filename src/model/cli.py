@@ -100,8 +100,9 @@ def cmd_fit(a: argparse.Namespace) -> int:
     run.timings = {"validate": round(t_val, 3), "load": round(t_load, 3), **run.timings}
     write_run(run, a.out, inputs)
     hc = run.tables["capacity_by_health_council"]
-    print(f"fit {a.variant} {config.year}: {int(run.fits[a.variant].nobs):,} persons in {int(run.fits[a.variant].n_cells):,} cells, "
-          f"R² {run.fits[a.variant].rsquared:.4f}; {int(hc['capacities'].sum()):,} capacities in {len(hc)} health councils; "
+    f = run.fits[a.variant]
+    print(f"fit {a.variant} {config.year}: {int(f.nobs):,} persons in {int(f.n_cells):,} cells, "
+          f"R² {f.rsquared:.4f}; {int(hc['capacities'].sum()):,} capacities in {len(hc)} health councils; "
           f"{time.perf_counter() - t0:.1f} s -> {a.out}")
     return 0
 
@@ -236,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ingest", help="aggregate services.parquet into persons' gross_fee, local_services_fee and contact_fee")
     s.add_argument("--data", required=True)
     s.add_argument("--year", type=int, required=True)
-    s.add_argument("--out", required=True, help="persons file to write (written to a temporary file, then renamed; never over an input)")
+    s.add_argument("--out", required=True,
+                   help="persons file to write (written to a temporary file, then renamed; never over an input)")
     s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.set_defaults(func=cmd_ingest)
 
@@ -342,12 +344,16 @@ def _output_guard(a: argparse.Namespace):
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run a verb; returns the exit code (see :mod:`model.errors`).
 
-    Every failure is one line on stderr (``error: ...``), never a traceback;
-    ``MODEL_TRACEBACK=1`` re-raises unexpected errors for debugging.
+    Every anticipated failure is a :class:`model.errors.ModelError` and exits
+    with its ``exit_code``: one line on stderr (``error: ...``; a failed
+    validation prints its failure report), never a traceback.  A path named
+    on the command line that is missing exits 2; the system refusing (disk
+    full, permissions) and anything unexpected exit 4, and
+    ``MODEL_TRACEBACK=1`` re-raises those for debugging.
     """
     import os
 
-    from model.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_SYSTEM, EXIT_VALIDATION, ModelError
+    from model.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_SYSTEM, ModelError
 
     args = build_parser().parse_args(argv)
     if args.func in (cmd_stability, cmd_sensitivity):
@@ -358,12 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    except (FileNotFoundError, ValueError) as e:
+    except FileNotFoundError as e:  # a file or folder named on the command line that is not there
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INPUT
-    except RuntimeError as e:  # a notebook that failed (render.NotebookFailed) and similar stops
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_VALIDATION
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED

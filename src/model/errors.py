@@ -1,9 +1,19 @@
 """The package's own errors, and the exit code the command line gives each.
 
-Every failure the package anticipates is one of these (or a ``ValueError`` /
-``FileNotFoundError`` raised by older code); :func:`model.cli.main` prints it
-as one line, ``error: <message>``, and exits with :data:`exit code
-<ModelError.exit_code>`, never with a traceback.
+Every failure the package anticipates is one of these, raised where the
+problem is found (core, inputs, analyses, report); :func:`model.cli.main`
+prints it as one line, ``error: <message>`` (a failed validation: its
+failure report), and exits with its ``exit_code``, never with a traceback.
+
+==================  ==========================================================
+ModelError          base; ``str(error)`` is the message
+InputError          an input the model cannot use (file, column, row, value)
+ConfigError         a parameter or configuration value outside what is allowed
+EstimationError     the model cannot be computed on these data
+ValidationFailed    data broke their contract; ``report`` holds every failure
+NotebookFailed      a notebook of a report chain raised
+OutputError         an output location refused before any work
+==================  ==========================================================
 
 The classes subclass ``ValueError`` as well, so code and tests that catch
 ``ValueError`` keep working.

@@ -31,9 +31,19 @@ from typing import Any
 import pandas as pd
 
 from model.errors import ConfigError, InputError
-from model.inputs.capacity_sheets import (ANNEX1_HEADINGS, ANNEX2_HEADINGS, REPORT_FAILURE_COLUMNS, SHEET_ANNEX1,
-                                          SHEET_ANNEX2, check_annex, empty_annex, is_empty_row, read_csv, read_xlsx,
-                                          report_failure)
+from model.inputs.capacity_sheets import (
+    ANNEX1_HEADINGS,
+    ANNEX2_HEADINGS,
+    REPORT_FAILURE_COLUMNS,
+    SHEET_ANNEX1,
+    SHEET_ANNEX2,
+    check_annex,
+    empty_annex,
+    is_empty_row,
+    read_csv,
+    read_xlsx,
+    report_failure,
+)
 from model.inputs.contracts.report import Failure
 from model.inputs.contracts.spec import ERROR, WARNING
 
@@ -90,7 +100,7 @@ class CapacityReport:
         """Its figures can be used: no failure other than lateness (a late report is still data)."""
         return all(f.rule == "late_submission" for f in self.failures)
 
-    def raise_for_failures(self) -> "CapacityReport":
+    def raise_for_failures(self) -> CapacityReport:
         """Raise :class:`CapacityReportError` listing every failure; return self if there are none."""
         if self.failures:
             raise CapacityReportError(self.failures, self)

@@ -14,8 +14,9 @@ decoding rules themselves (encoding, delimiter, booleans, dates) are
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq

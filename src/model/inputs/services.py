@@ -35,7 +35,6 @@ from model.inputs.contracts.spec import load_schema
 from model.inputs.readers import read_typed
 from model.inputs.service_sql import aggregate_sql, check_service_schema, duckdb_session, explain_out_of_memory, sql_str
 
-
 __all__ = [
     "DEFAULT_LOCAL_SERVICE_CODES",
     "read_fee_index",

@@ -24,7 +24,6 @@ from model.inputs.readers import check_parquet_columns, model_frame, read_typed
 from model.inputs.reference import municipalities
 from model.inputs.services import read_fee_index
 
-
 INPUT_FILES = ("persons.parquet", "clinics.csv", "municipalities.csv", "population_projection.csv")
 
 

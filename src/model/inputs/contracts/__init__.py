@@ -107,8 +107,7 @@ from model.inputs.contracts.folder import TABLE_ALIASES, validate_file, validate
 from model.inputs.contracts.pandas_engine import load_table, to_pandera, validate_table
 from model.inputs.contracts.reading import read_table
 from model.inputs.contracts.report import Failure, InputRejected, ValidationReport
-from model.inputs.contracts.spec import (DEFAULT_MAX_EXAMPLES, FOLDER_TABLES, ROW_CONVENTION, load_schema, schema_dir,
-                                         schema_names)
+from model.inputs.contracts.spec import DEFAULT_MAX_EXAMPLES, FOLDER_TABLES, ROW_CONVENTION, load_schema, schema_dir, schema_names
 
 __all__ = [
     "Failure",

@@ -8,16 +8,16 @@ missing, extra and near-miss column names.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from model.errors import ConfigError
-from model.inputs.contracts.decoding import (BOOLEAN_RULE, DATE_RULE, INTEGER_TEXT, is_text, parse_booleans,
-                                             parse_dates, to_text)
+from model.inputs.contracts.decoding import BOOLEAN_RULE, DATE_RULE, INTEGER_TEXT, is_text, parse_booleans, parse_dates, to_text
 from model.inputs.contracts.report import ValidationReport, py_value
 from model.inputs.contracts.spec import PANDAS_DTYPES, WARNING, field_map, load_schema, severity_of
+
 
 def coerce_column(s: pd.Series, fdef: Mapping, file: str,
                    report: ValidationReport) -> tuple[pd.Series, np.ndarray | None]:

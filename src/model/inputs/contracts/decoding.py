@@ -35,12 +35,13 @@ the model reads, value for value.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow
-import pyarrow.compute  # noqa: F401  (pyarrow.compute.cast)
+import pyarrow.compute
 
 #: Text read as true / false in a boolean column (compared in lower case).
 TRUE_TOKENS: frozenset[str] = frozenset({"true", "1", "yes", "ja", "sand"})

@@ -16,7 +16,7 @@ import duckdb
 __all__ = ["quiet_connect"]
 
 
-def quiet_connect(database: str = ":memory:") -> "duckdb.DuckDBPyConnection":
+def quiet_connect(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     """Open a DuckDB connection with the progress bar off where DuckDB allows it.
 
     In: the database (default in memory). Out: the open connection. Only

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import pyarrow
@@ -38,12 +39,19 @@ import pyarrow.parquet as pq
 
 from model.inputs.contracts.coercion import check_columns
 from model.inputs.contracts.duck import quiet_connect
-from model.inputs.contracts.duckdb_sql import (REQUIRED_RULE, examples_sql, show_values, sql_ident, sql_literal,
-                                               sql_type, sql_value, sql_value_checks)
+from model.inputs.contracts.duckdb_sql import (
+    REQUIRED_RULE,
+    examples_sql,
+    show_values,
+    sql_ident,
+    sql_literal,
+    sql_type,
+    sql_value,
+    sql_value_checks,
+)
 from model.inputs.contracts.reading import arrow_kind, parquet_schema_failures
 from model.inputs.contracts.report import ValidationReport, py_value
-from model.inputs.contracts.spec import (ERROR, WARNING, as_list, cached_schema, field_map, fk_rule_text, rule_text,
-                                         severity_of)
+from model.inputs.contracts.spec import ERROR, WARNING, as_list, cached_schema, field_map, fk_rule_text, rule_text, severity_of
 
 #: Memory DuckDB may use for validation (it spills beyond that); the
 #: environment variable ``MODEL_VALIDATE_MEMORY_LIMIT`` overrides it.
@@ -79,7 +87,7 @@ class DuckSession:
         finally:
             self._tmp.cleanup()
 
-    def __enter__(self) -> "DuckSession":
+    def __enter__(self) -> DuckSession:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -427,7 +435,7 @@ def _sql_group_sum(db: DuckSession, t: SqlTable, rule: Mapping, report: Validati
     report.add_found(t.file, col, rule_text(rule), [None] * len(vals), vals, int(count), severity=sev)
 
 
-def sql_fk(db: DuckSession, child: SqlTable, fk: Mapping, parent: "SqlTable | pd.DataFrame", report: ValidationReport,
+def sql_fk(db: DuckSession, child: SqlTable, fk: Mapping, parent: SqlTable | pd.DataFrame, report: ValidationReport,
             table: str) -> None:
     """:func:`check_fk` in DuckDB: rows of ``child`` whose key (all parts
     present) is not in ``parent`` (a typed pandas table or another parquet

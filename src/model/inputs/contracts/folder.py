@@ -9,21 +9,34 @@ sheet by sheet against the annex contracts.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from model.errors import ConfigError
-from model.inputs.contracts.duckdb_engine import (PERSONS_SUMMARY_SET, DuckSession, SqlTable, sql_fk,
-                                                  sql_persons_summary, sql_validate_parquet)
+from model.inputs.contracts.duckdb_engine import (
+    PERSONS_SUMMARY_SET,
+    DuckSession,
+    SqlTable,
+    sql_fk,
+    sql_persons_summary,
+    sql_validate_parquet,
+)
 from model.inputs.contracts.duckdb_sql import sql_ident
 from model.inputs.contracts.pandas_engine import check_fk, validate_frame
 from model.inputs.contracts.reading import read_frame
 from model.inputs.contracts.report import ValidationReport, py_value
-from model.inputs.contracts.spec import (DEFAULT_MAX_EXAMPLES, ERROR, FOLDER_TABLES, WARNING, as_list, cached_schema,
-                                         contract_for_file)
+from model.inputs.contracts.spec import (
+    DEFAULT_MAX_EXAMPLES,
+    ERROR,
+    FOLDER_TABLES,
+    WARNING,
+    as_list,
+    cached_schema,
+    contract_for_file,
+)
 
 # --------------------------------------------------------------------------
 # Validation of a data folder

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
-import pyarrow.compute  # noqa: F401  (pyarrow.compute.and_)
+import pyarrow.compute
 
 from model.errors import ConfigError
 from model.inputs.contracts.coercion import coerce_frame
@@ -27,8 +28,20 @@ from model.inputs.contracts.decoding import to_text
 from model.inputs.contracts.duck import quiet_connect
 from model.inputs.contracts.reading import read_frame
 from model.inputs.contracts.report import InputRejected, ValidationReport, py_value
-from model.inputs.contracts.spec import (DEFAULT_MAX_EXAMPLES, ERROR, PANDAS_DTYPES, ROW_RULE_KINDS, WARNING, as_list,
-                                         contract_for_file, fk_rule_text, load_schema, rule_text, severity_of)
+from model.inputs.contracts.spec import (
+    DEFAULT_MAX_EXAMPLES,
+    ERROR,
+    PANDAS_DTYPES,
+    ROW_RULE_KINDS,
+    WARNING,
+    as_list,
+    contract_for_file,
+    fk_rule_text,
+    load_schema,
+    rule_text,
+    severity_of,
+)
+
 
 def rule_mask(rule: Mapping, df: pd.DataFrame) -> pd.Series:
     """True where a row passes an ``x-rules`` entry (row-wise kinds only)."""

@@ -12,18 +12,19 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow
-import pyarrow.compute  # noqa: F401  (pyarrow.compute.cast)
+import pyarrow.compute
 import pyarrow.parquet as pq
 
 from model.inputs.contracts.decoding import danish_conventions, decode_bytes, sniff_delimiter
 from model.inputs.contracts.report import InputRejected, ValidationReport
 from model.inputs.contracts.spec import WARNING, field_map, load_schema, severity_of
+
 
 def arrow_kind(t: pyarrow.DataType) -> str:
     """int, float, bool, text or date: how a parquet column is stored."""

@@ -9,8 +9,9 @@ with a full count per rule and at most ``max_examples`` examples each.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -177,7 +178,7 @@ class ValidationReport:
         self._shown[key] = self._shown.get(key, 0) + len(shown)
         self.counts[key] = self.counts.get(key, 0) + int(count)
 
-    def extend(self, other: "ValidationReport | None") -> "ValidationReport":
+    def extend(self, other: ValidationReport | None) -> ValidationReport:
         """Merge another report into this one (examples stay capped)."""
         if other is None:
             return self

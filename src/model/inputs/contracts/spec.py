@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -75,7 +76,7 @@ def schema_names() -> list[str]:
     return sorted(p.name[: -len(".schema.yaml")] for p in schema_dir().glob("*.schema.yaml"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cached_schema(name: str) -> dict:
     path = schema_dir() / f"{name}.schema.yaml"
     if not path.is_file():

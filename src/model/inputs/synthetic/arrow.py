@@ -4,8 +4,8 @@ and a background writer that keeps the bytes deterministic.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pyarrow as pa

@@ -12,9 +12,10 @@ import datetime as dt
 import resource
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -119,7 +120,7 @@ class _Streams:
     contact: np.random.Generator
 
     @classmethod
-    def from_seed(cls, seed: int) -> "_Streams":
+    def from_seed(cls, seed: int) -> _Streams:
         """The streams of ``seed``."""
         streams = np.random.SeedSequence(seed).spawn(7)
         rng_pop, rng_lat, rng_clin, rng_panel, rng_fee, rng_serv, rng_id = (np.random.default_rng(s) for s in streams)

@@ -129,7 +129,7 @@ def _service_lines(rng: np.random.Generator, base: np.ndarray, n_scans: np.ndarr
     return row, week, code, cnt, fee, tot
 
 
-def _write_services_year(writer: "_BackgroundWriter", rng: np.random.Generator, year: int, pid_str: pa.Array,
+def _write_services_year(writer: _BackgroundWriter, rng: np.random.Generator, year: int, pid_str: pa.Array,
                          clinic_codes: np.ndarray, clinic_dict: pa.Array, fees: dict[str, np.ndarray]) -> dict[str, float]:
     """Write one year's service lines in chunks of persons; returns ``{"lines", "contacts"}`` counts.
 

@@ -8,7 +8,8 @@ them (:func:`age_band`, :func:`fee_index`).  No random draws here.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 

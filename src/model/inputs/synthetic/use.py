@@ -8,7 +8,7 @@ of it; the chronic-care fee (*kroniker-ydelse*) replaces the contact part.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd

@@ -55,7 +55,8 @@ def _pair_matrix(Xc: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(C, K * K))
 
 
-def bootstrap_params(yd: YearData, config: ModelConfig, draws: int = 200, seed: int = 20250630) -> tuple[np.ndarray, list[str], int]:
+def bootstrap_params(yd: YearData, config: ModelConfig, draws: int = 200,
+                     seed: int = 20250630) -> tuple[np.ndarray, list[str], int]:
     """Coefficients of ``draws`` cluster-bootstrap resamples of clinics (draws x terms), the terms, failed draws.
 
     Each draw gives every clinic of the estimation sample a multinomial count

@@ -1,4 +1,5 @@
-"""A panel of years ready for the model: read (:mod:`model.inputs.panel`) and reduced to atoms (:mod:`model.core.cells`), cached per year.
+"""A panel of years ready for the model: read (:mod:`model.inputs.panel`) and reduced to atoms
+(:mod:`model.core.cells`), cached per year.
 """
 
 from __future__ import annotations

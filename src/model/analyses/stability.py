@@ -223,10 +223,12 @@ def _stability_tables(config, years, fits, chains, cross, boots, coefs, fitstats
     cb["change"] = cb["estimate"] - cb["previous_estimate"]
     with np.errstate(invalid="ignore", divide="ignore"):
         cb["change_pct"] = 100 * cb["change"] / cb["previous_estimate"].abs()
-    cb["previous_outside_ci"] = np.where(cb["previous_estimate"].isna(), np.nan,
-                                         ((cb["previous_estimate"] < cb["ci_low"]) | (cb["previous_estimate"] > cb["ci_high"])).astype(float))
-    cb["intervals_overlap"] = np.where(cb["previous_estimate"].isna(), np.nan,
-                                       ((cb["previous_ci_low"] <= cb["ci_high"]) & (cb["previous_ci_high"] >= cb["ci_low"])).astype(float))
+    cb["previous_outside_ci"] = np.where(
+        cb["previous_estimate"].isna(), np.nan,
+        ((cb["previous_estimate"] < cb["ci_low"]) | (cb["previous_estimate"] > cb["ci_high"])).astype(float))
+    cb["intervals_overlap"] = np.where(
+        cb["previous_estimate"].isna(), np.nan,
+        ((cb["previous_ci_low"] <= cb["ci_high"]) & (cb["previous_ci_high"] >= cb["ci_low"])).astype(float))
     cb = cb.drop(columns=["previous_ci_low", "previous_ci_high"])
 
     # --- capacities by year: health councils and municipalities
@@ -281,12 +283,15 @@ def _stability_tables(config, years, fits, chains, cross, boots, coefs, fitstats
                    "reallocation_population": reallocation_share(wa, wp)}
             if level == "health_council":
                 ca = chains[a].by_health_council.set_index(key)["capacities"]
+                cap_b = chains[b].by_health_council.set_index(key)["capacities"].reindex(ca.index)
+                cap_coefficients = cross[(b, a)].by_health_council.set_index(key)["capacities"].reindex(ca.index)
+                cap_population = cross[(a, b)].by_health_council.set_index(key)["capacities"].reindex(ca.index)
                 row.update({
                     "capacities_from": int(ca.sum()), "capacities_to": int(chains[b].by_health_council["capacities"].sum()),
-                    "areas_rounded_changed": int((chains[b].by_health_council.set_index(key)["capacities"].reindex(ca.index) != ca).sum()),
-                    "areas_rounded_changed_coefficients": int((cross[(b, a)].by_health_council.set_index(key)["capacities"].reindex(ca.index) != ca).sum()),
-                    "areas_rounded_changed_population": int((cross[(a, b)].by_health_council.set_index(key)["capacities"].reindex(ca.index) != ca).sum()),
-                    "capacities_moved": int(0.5 * (chains[b].by_health_council.set_index(key)["capacities"].reindex(ca.index) - ca).abs().sum()),
+                    "areas_rounded_changed": int((cap_b != ca).sum()),
+                    "areas_rounded_changed_coefficients": int((cap_coefficients != ca).sum()),
+                    "areas_rounded_changed_population": int((cap_population != ca).sum()),
+                    "capacities_moved": int(0.5 * (cap_b - ca).abs().sum()),
                 })
             re_rows.append(row)
     realloc = pd.DataFrame(re_rows)
@@ -307,8 +312,10 @@ def _stability_tables(config, years, fits, chains, cross, boots, coefs, fitstats
     rounding = pd.DataFrame(rs_rows)
 
     # --- bootstrap
-    bhc = pd.concat([b.health_council for b in boots.values()], ignore_index=True) if boots else pd.DataFrame(columns=TABLE_COLUMNS["bootstrap_health_council"])
-    bcl = pd.concat([b.clinics for b in boots.values()], ignore_index=True) if boots else pd.DataFrame(columns=TABLE_COLUMNS["bootstrap_clinics"])
+    bhc = (pd.concat([b.health_council for b in boots.values()], ignore_index=True) if boots
+           else pd.DataFrame(columns=TABLE_COLUMNS["bootstrap_health_council"]))
+    bcl = (pd.concat([b.clinics for b in boots.values()], ignore_index=True) if boots
+           else pd.DataFrame(columns=TABLE_COLUMNS["bootstrap_clinics"]))
 
     fit_by_year = pd.DataFrame(fitstats)
     summary = _summary(realloc, clinic_changes, bhc, bcl)

@@ -153,8 +153,9 @@ def weight_sums(yd: YearData, config: ModelConfig, pred: np.ndarray) -> WeightSu
         nm, nc = len(yd.muni_codes), len(yd.clinic_ids)
         predicted = p_cell[fc.cell_of_atom][yd.atom]
         w = wt.disease_weights(predicted, person_le_factor(yd, config), config)
-        by_m = [np.bincount(yd.pm, weights=v, minlength=nm)[:, None] for v in (predicted, w["normalised_weight"], w["weight"])]
-        by_c = [np.bincount(yd.pc, weights=v, minlength=nc + 1)[:nc, None] for v in (predicted, w["normalised_weight"], w["weight"])]
+        per_person = (predicted, w["normalised_weight"], w["weight"])
+        by_m = [np.bincount(yd.pm, weights=v, minlength=nm)[:, None] for v in per_person]
+        by_c = [np.bincount(yd.pc, weights=v, minlength=nc + 1)[:nc, None] for v in per_person]
         n_cell = np.bincount(fc.cell_of_atom, weights=yd.atom_moments[:, :, 0].sum(axis=1), minlength=fc.n_cells)
         return WeightSums(mean_predicted=np.array([predicted.mean()]), predicted_municipality=by_m[0],
                           normalised_municipality=by_m[1], weight_municipality=by_m[2], predicted_clinic=by_c[0],

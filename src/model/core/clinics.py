@@ -150,7 +150,8 @@ def clinic_table(
     mean_weight = mean_weight.fillna(c["municipality_code"].map(municipal_mean_weight))
     c["mean_weight"] = mean_weight
     c["weight_source"] = source
-    c["minimum_patients_exact"], c["minimum_patients"] = minimum_patients(c["capacities"].to_numpy(), c["mean_weight"].to_numpy(), config)
+    c["minimum_patients_exact"], c["minimum_patients"] = minimum_patients(c["capacities"].to_numpy(),
+                                                                          c["mean_weight"].to_numpy(), config)
     isl = island_deductions(c, island_reports, config)
     c["island_excluded"] = isl["island_excluded"].to_numpy()
     c["island_source"] = isl["island_source"].to_numpy()

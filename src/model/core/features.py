@@ -330,6 +330,6 @@ def outcome_from_fees(gross: np.ndarray, chronic: np.ndarray | None, local: np.n
 
 __all__ = [
     "FACTORS", "cell_keys", "unpack_keys", "design_matrix", "describe_cells",
-    "outcome", "outcome_from_fees", "person_factors", "term_names", "reference_term", "band_label", "imputation_groups", "contact_means",
-    "imputed_contact_fee", "IMPUTATION_SOMATIC_BINS",
+    "outcome", "outcome_from_fees", "person_factors", "term_names", "reference_term", "band_label", "imputation_groups",
+    "contact_means", "imputed_contact_fee", "IMPUTATION_SOMATIC_BINS",
 ]

@@ -46,7 +46,8 @@ def _with_variant_columns(municipalities: pd.DataFrame, config: ModelConfig) -> 
     extra = _life_expectancy_variants()
     unknown = [c for c in need if c not in extra.columns]
     if unknown:
-        raise InputError(f"no municipal life-expectancy column(s) {unknown} in municipalities.csv or {LIFE_EXPECTANCY_VARIANTS.name}")
+        raise InputError(f"no municipal life-expectancy column(s) {unknown} in municipalities.csv "
+                         f"or {LIFE_EXPECTANCY_VARIANTS.name}")
     return municipalities.merge(extra[["municipality_code"] + need], on="municipality_code", how="left")
 
 

@@ -1,4 +1,5 @@
-"""The regions' capacity reports (annex 1: capacities per municipality; annex 2: island doctors): one report read and checked, and a region's series of reports.
+"""The regions' capacity reports (annex 1: capacities per municipality; annex 2: island doctors): one report
+read and checked, and a region's series of reports.
 
 The guidance on reporting allocated and vacant GP capacities and island
 doctors ("R§" in docs/method.md) gives an Excel template: annex 1 (*Bilag 1*,

@@ -72,8 +72,9 @@ def read_persons(path: Path, year: int, columns: list[str] | None = None, insura
     # how the file stores its columns: duplicates, missing columns, numbers stored as text (named, not a KeyError)
     check_parquet_columns(path, "persons", cols).raise_if_errors()
     filters = [("year", "=", year)] + ([("insurance_group", "=", insurance_group)] if insurance_group is not None else [])
+    dictionary_columns = ("municipality_code", "clinic_id", "civil_status", "origin_group", "labour_status")
     table = pq.read_table(path, columns=cols, filters=filters,
-                          read_dictionary=[c for c in ("municipality_code", "clinic_id", "civil_status", "origin_group", "labour_status") if c in cols])
+                          read_dictionary=[c for c in dictionary_columns if c in cols])
     df = table.to_pandas()
     if df.empty:
         years = sorted(pq.read_table(path, columns=["year"]).column("year").unique().to_pylist())

@@ -45,7 +45,7 @@ def coerce_column(s: pd.Series, fdef: Mapping, file: str,
     if typ == "string":
         if text:
             return (s if dt == target else s.astype(target)), None
-        if dt == object:  # mixed cells, e.g. an Excel column with some numbers
+        if pd.api.types.is_object_dtype(dt):  # mixed cells, e.g. an Excel column with some numbers
             nonstr = s.map(lambda v: v is not None and not isinstance(v, str) and not pd.isna(v)).to_numpy(bool)
             fail(nonstr, "type: string required, got a number - leading zeros may have been lost")
             return to_text(s), None

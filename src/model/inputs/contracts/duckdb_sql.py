@@ -170,8 +170,9 @@ def sql_value_checks(schema: Mapping, present: Sequence[str], types: Mapping[str
         lim = (lambda v: sql_literal(pd.Timestamp(v).to_pydatetime())) if is_date else sql_literal
         val = ((c, x),)
 
-        def add(ok: str, rule: str, sev: str) -> None:
-            # a missing value passes (pandera: nullable); NOT NULL is NULL, which a filter drops
+        def add(ok: str, rule: str, sev: str, c: str = c, val: tuple = val) -> None:
+            # a missing value passes (pandera: nullable); NOT NULL is NULL, which a filter drops.
+            # c and val are bound as defaults (this column's); add is only called in this iteration
             checks.append(SqlCheck(c, rule, sev, f"(NOT ({ok}))", val, c))
 
         if "enum" in con:

@@ -308,13 +308,13 @@ def run_pandera(typed: pd.DataFrame, schema: Mapping, file: str, report: Validat
                     short = (vals.str.fullmatch(r"[0-9]+") & (vals.str.len() < int(digits.group(1)))).fillna(False)
                     short = short.to_numpy(bool)
                     report.add_rows(file, label, text + " (too few digits - leading zeros lost?)", pos[short],
-                                    lambda p: s.iloc[p].tolist(), severity=sev)
+                                    lambda p, s=s: s.iloc[p].tolist(), severity=sev)
                     pos = pos[~short]
-                report.add_rows(file, label, text, pos, lambda p: s.iloc[p].tolist(), severity=sev)
+                report.add_rows(file, label, text, pos, lambda p, s=s: s.iloc[p].tolist(), severity=sev)
             else:
                 cols = label.split(", ")
                 report.add_rows(file, label, text, pos,
-                                lambda p: ["; ".join(f"{c}={py_value(typed[c].iat[i])}" for c in cols) for i in p],
+                                lambda p, cols=cols: ["; ".join(f"{c}={py_value(typed[c].iat[i])}" for c in cols) for i in p],
                                 severity=sev)
 
 

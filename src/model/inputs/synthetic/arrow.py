@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 _ROW_GROUP_SIZE = 1 << 20
 _COMPRESSION = "zstd"
 _COMPRESSION_LEVEL = 1
+_INT8 = pa.int8()  # the default index type of dictionary columns
 
 
 def _unique_ids(rng: np.random.Generator, n: int, space: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +41,7 @@ def _string_array(ids: np.ndarray, width: int) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(digits.tobytes()))
 
 
-def _dict_array(codes: np.ndarray, values: Iterable[str], index_type=pa.int8()) -> pa.DictionaryArray:
+def _dict_array(codes: np.ndarray, values: Iterable[str], index_type: pa.DataType = _INT8) -> pa.DictionaryArray:
     """Dictionary array of ``codes`` (indices into ``values``) with string ``values``."""
     return pa.DictionaryArray.from_arrays(pa.array(codes, type=index_type), pa.array(list(values), type=pa.string()))
 

@@ -171,7 +171,7 @@ def test_dates_day_first_always_and_impossible_dates_rejected():
 
 
 def test_decoding_any_bytes():
-    assert decoding.decode_bytes("æøå".encode("utf-8")) == ("æøå", [])
+    assert decoding.decode_bytes("æøå".encode()) == ("æøå", [])
     assert decoding.decode_bytes(b"\xef\xbb\xbf" + "æ".encode()) == ("æ", ["a UTF-8 byte-order mark (BOM)"])
     assert decoding.decode_bytes("æøå".encode("cp1252"))[0] == "æøå"
     assert decoding.decode_bytes(b"\x81\x8d")[1] == ["Latin-1 encoding (not UTF-8)"]  # undefined in cp1252

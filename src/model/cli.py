@@ -178,7 +178,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
 
 
 def cmd_clinic_sheets(a: argparse.Namespace) -> int:
-    from model.report.render import clinic_sheets
+    from model.report.clinic_sheets import clinic_sheets
 
     n = clinic_sheets(Path(a.run), Path(a.out) if a.out else None, clinic=a.clinic)
     print(f"wrote {n} clinic sheet(s)")
@@ -186,7 +186,7 @@ def cmd_clinic_sheets(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from model.report.render import render_report
+    from model.report.annual import render_report
 
     render_report(year=a.year, data=Path(a.data), out=Path(a.out) if a.out else None,
                   previous=Path(a.previous) if a.previous else None, timeout=a.timeout)
@@ -194,7 +194,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from model.analyses.evaluation import render_evaluation
+    from model.report.evaluation import render_evaluation
 
     render_evaluation(Path(a.data), fit_year=a.fit_year, years=_years(a.years) if a.years else None,
                       out=Path(a.out) if a.out else None, timeout=a.timeout, validate=not a.no_validate,
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INPUT
-    except RuntimeError as e:  # a notebook that failed (render.NotebookFailed) and similar stops
+    except RuntimeError as e:  # an unexpected stop of the notebook machinery (a failed notebook is a ModelError)
         print(f"error: {e}", file=sys.stderr)
         return EXIT_VALIDATION
     except KeyboardInterrupt:

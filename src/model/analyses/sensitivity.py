@@ -60,7 +60,7 @@ from model.errors import ConfigError
 
 __all__ = [
     "FIELD_STAGES", "variant_stages", "variant_config", "run_sensitivity", "SensitivityResult", "write_sensitivity",
-    "evaluate", "summary_table", "figure_sensitivity", "appendix_tables", "derive_life_expectancy_variants",
+    "evaluate", "summary_table", "appendix_tables", "derive_life_expectancy_variants",
     "write_life_expectancy_variants", "check_parameters", "TABLE_COLUMNS", "NOT_RUN",
 ]
 
@@ -445,34 +445,6 @@ def appendix_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     t = cb.pivot(index="term", columns="variant", values="estimate")
     out["F. Coefficients by variant (DKK)"] = t.reindex(columns=[v for v in s["variant"] if v in t.columns]).reset_index()
     return out
-
-
-def figure_sensitivity(tables: dict[str, pd.DataFrame]):
-    """Heat map: change in capacities (exact, %) per health council (columns) and variant (rows) against the base."""
-    import matplotlib.pyplot as plt
-
-    c = tables["capacity_by_variant"]
-    c = c[c["variant"] != "base"]
-    labels = tables["summary"].set_index("variant")["label"]
-    m = c.pivot(index="variant", columns="health_council", values="change_pct")
-    order = [v for v in tables["summary"]["variant"] if v in m.index]
-    m = m.reindex(order)
-    lim = float(np.nanmax(np.abs(m.to_numpy()))) if m.size else 1.0
-    lim = max(lim, 0.1)
-    fig, ax = plt.subplots(figsize=(11, 0.36 * len(m) + 2.6))
-    im = ax.imshow(m.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(m.shape[1]))
-    ax.set_xticklabels(m.columns, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(m.shape[0]))
-    ax.set_yticklabels([labels.get(v, v) for v in m.index], fontsize=8)
-    flips = c[c["headroom_sign_changed"].astype(bool)]
-    for _, r in flips.iterrows():
-        ax.text(list(m.columns).index(r["health_council"]), order.index(r["variant"]), "•", ha="center", va="center",
-                fontsize=10, color="k")
-    fig.colorbar(im, ax=ax, label="Change in capacities against the base (%)", shrink=0.8)
-    ax.set_title("Sensitivity variants: capacities per health council (• headroom changes sign)")
-    fig.tight_layout()
-    return fig
 
 
 # =============================================================================

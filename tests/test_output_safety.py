@@ -496,12 +496,12 @@ def test_atomic_folder_is_still_importable_from_pipeline():
 
 def test_writer_checks_again_as_a_last_guard(work):
     """Called as a library (no command line), the writers refuse the same places."""
-    from model.report import render
+    from model.report.clinic_sheets import clinic_sheets
 
     data, run = work / "data", work / "run"
     before = tree(run)
     with pytest.raises(OutputError, match="is the input --run"):
-        render.clinic_sheets(run, run)
+        clinic_sheets(run, run)
     f = work / "file.txt"
     f.write_text("keep\n")
     with pytest.raises(OutputError, match="existing file"):

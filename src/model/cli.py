@@ -179,7 +179,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
 
 
 def cmd_clinic_sheets(a: argparse.Namespace) -> int:
-    from model.report.render import clinic_sheets
+    from model.report.clinic_sheets import clinic_sheets
 
     n = clinic_sheets(Path(a.run), Path(a.out) if a.out else None, clinic=a.clinic)
     print(f"wrote {n} clinic sheet(s)")
@@ -187,7 +187,7 @@ def cmd_clinic_sheets(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from model.report.render import render_report
+    from model.report.annual import render_report
 
     render_report(year=a.year, data=Path(a.data), out=Path(a.out) if a.out else None,
                   previous=Path(a.previous) if a.previous else None, timeout=a.timeout)
@@ -195,7 +195,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from model.analyses.evaluation import render_evaluation
+    from model.report.evaluation import render_evaluation
 
     render_evaluation(Path(a.data), fit_year=a.fit_year, years=_years(a.years) if a.years else None,
                       out=Path(a.out) if a.out else None, timeout=a.timeout, validate=not a.no_validate,

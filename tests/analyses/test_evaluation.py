@@ -24,6 +24,8 @@ import pandas as pd
 import pytest
 
 from model.analyses import evaluation as ev
+from model.analyses import evaluation_capacity as evc
+from model.analyses import evaluation_prediction as evp
 from model.analyses import panel as apanel
 from model.config import ModelConfig
 from model.core import cells
@@ -82,7 +84,7 @@ def _params() -> pd.Series:
 
 @pytest.fixture(scope="module")
 def tiny() -> dict:
-    return ev.prediction_analysis(_tiny_panel(), CFG, _params(), 2025, [2026])
+    return evp.prediction_analysis(_tiny_panel(), CFG, _params(), 2025, [2026])
 
 
 def test_prediction_measures_by_hand(tiny):
@@ -140,7 +142,7 @@ def test_calibration_by_hand(tiny):
 
 
 def test_small_groups_are_blanked():
-    res = ev.prediction_analysis(_tiny_panel(), CFG.replace(min_cell_size=5), _params(), 2025, [2026])
+    res = evp.prediction_analysis(_tiny_panel(), CFG.replace(min_cell_size=5), _params(), 2025, [2026])
     r = res["predictive_ratios"]
     r = r[(r["year"] == 2026) & (r["grouping"] == "sex")].set_index("group")
     assert np.isnan(r.loc["women", "predictive_ratio"]) and bool(r.loc["women", "suppressed"])
@@ -179,7 +181,7 @@ def test_flag_outliers():
     o[8] = e[8] - 12 * np.sqrt(e[8])   # far below: not flagged (only upward)
     e = np.append(e, 5.0)
     o = np.append(o, 30.0)             # tiny clinic: not judged
-    f = ev.flag_outliers(o, e, z=3.5, min_expected=20)
+    f = evp.flag_outliers(o, e, z=3.5, min_expected=20)
     assert bool(f.loc[7, "flagged"]) and not bool(f.loc[8, "flagged"])
     assert np.isnan(f.loc[300, "z_robust"]) and not bool(f.loc[300, "flagged"])
     assert f["flagged"].sum() <= 3  # ordinary Poisson variation is not flagged
@@ -189,7 +191,7 @@ def test_goal_progress_by_hand():
     dates = ["2027-01-01", "2028-01-01", "2029-01-01"]
     nat = pd.DataFrame({"reporting_date": dates, "allocated": [4000.0, 4400.0, 4840.0],
                         "vacant": [0.0, 0.0, 0.0], "filled": [4000.0, 4400.0, 4840.0]})
-    row, path = ev.goal_progress(nat, 5000, dt.date(2035, 1, 1))
+    row, path = evc.goal_progress(nat, 5000, dt.date(2035, 1, 1))
     r = row.iloc[0]
     assert r["observed_growth_per_year"] == pytest.approx(0.10, abs=2e-3)  # 10 % a year (leap days aside)
     years_left = (pd.Timestamp("2035-01-01") - pd.Timestamp("2029-01-01")).days / 365.25
@@ -199,7 +201,7 @@ def test_goal_progress_by_hand():
 
 
 def test_weighted_deciles():
-    d = ev._weighted_deciles(np.arange(20.0)[::-1], np.ones(20, dtype=np.int64))
+    d = evp._weighted_deciles(np.arange(20.0)[::-1], np.ones(20, dtype=np.int64))
     assert list(np.bincount(d)) == [2] * 10 and d[0] == 9 and d[-1] == 0
 
 
@@ -325,10 +327,10 @@ def rendered(tmp_path_factory, history_data) -> Path:
 
 @pytest.mark.slow
 def test_render_writes_html_manifest_and_run(rendered):
-    from model.report import render
+    from model.report.html import outside_requests
 
     html = (rendered / "evaluation_2028.html").read_text(encoding="utf-8")
-    assert render.outside_requests(html) == []
+    assert outside_requests(html) == []
     assert "<h1" in html and "Conclusions" in html and "Deep End" in html
     body = html[html.index("<body"):]
     assert "jp-InputPrompt" not in body and "jp-InputArea-editor" not in body and 'class="highlight' not in body

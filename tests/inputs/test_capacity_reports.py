@@ -6,7 +6,7 @@ The synthetic generator writes the reports over time when the panel reaches
 one report per realistic mistake, each listed in ``mistakes.json`` with the
 rule of :func:`model.inputs.capacity_reports.read_capacity_report` that must catch it.  Every
 bad sheet is checked here: it fails exactly that rule, and the failure names
-the file, the sheet, the row and the rule.  :func:`model.evaluation.load_capacity_reports`
+the file, the sheet, the row and the rule.  :func:`model.analyses.evaluation_capacity.load_capacity_reports`
 (the evaluation's reader) is tested on small folders built from the series.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.analyses import evaluation as ev
+from model.analyses import evaluation_capacity as ev
 from model.inputs import synthetic
 from model.inputs.capacity_reports import (
     ANNEX1_HEADINGS,

@@ -965,7 +965,7 @@ def test_tables_capacity_reports_selects_both_annexes(tmp_path):
 
 
 def test_report_validates_what_the_report_reads_not_the_service_lines(tmp_path):
-    from model.report.render import validate_data
+    from model.analyses.data_checks import validate_data
 
     s = services_many()
     s.loc[0, "week"] = 54

@@ -41,7 +41,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.report import render
+from model.analyses import disclosure
+from model.report import annual
+from model.report import annual_tables as at
+from model.report import clinic_sheets as rcs
+from model.report import display as rdisp
 
 YEAR = 2025
 PERSONS = 3_000
@@ -165,11 +169,11 @@ def run(tmp_path_factory) -> dict:
     data = base / "data"
     generate(data, persons=PERSONS, years=[YEAR - 1, YEAR], seed=20250630, services=False)
     out = base / str(YEAR)
-    render.render_report(YEAR, data, out=out, timeout=300)
+    annual.render_report(YEAR, data, out=out, timeout=300)
     sheets = base / "sheets"
     t0 = time.perf_counter()
-    render.clinic_sheets(out / "run", sheets)
-    return {"report": out, "sheets": sheets, "t": render.load_run(out / "run"), "sheet_seconds": time.perf_counter() - t0}
+    rcs.clinic_sheets(out / "run", sheets)
+    return {"report": out, "sheets": sheets, "t": annual.load_run(out / "run"), "sheet_seconds": time.perf_counter() - t0}
 
 
 def published_pages(run) -> list[Path]:
@@ -200,12 +204,12 @@ def _milp_range(i: int, lo, hi, a_eq, b_eq, a_w, w_lo, w_hi) -> tuple[float, flo
 
 
 def sheet_model_labels(sm) -> tuple[dict, dict]:
-    T = render.SHEET_TEXT["en"]
+    T = rcs.SHEET_TEXT["en"]
     agesex = {}
     for g in sm.agesex:
         sex, age = g.split("_", 1)
         agesex[T["aged"].format(sex=T.get(sex, sex).capitalize(), age=age)] = g
-    addons = {render._term_label(a, "en"): a for a in sm.addon_weight}
+    addons = {rcs._term_label(a, "en"): a for a in sm.addon_weight}
     return agesex, addons
 
 
@@ -224,7 +228,7 @@ def attack_sheet(html: str, sm, le: float, truth: dict, listed_true: int) -> dic
         for r in t["rows"]:
             if len(r) == 2:
                 facts[r[0]] = r[1]
-            elif len(r) == 4 and r[0] in agesex_lab or (len(r) == 4 and r[0] == render.SHEET_TEXT["en"]["other"]):
+            elif len(r) == 4 and r[0] in agesex_lab or (len(r) == 4 and r[0] == rcs.SHEET_TEXT["en"]["other"]):
                 rows_as.append(r)
             elif len(r) == 4 and r[0] in addon_lab:
                 rows_add.append(r)
@@ -263,7 +267,7 @@ def attack_sheet(html: str, sm, le: float, truth: dict, listed_true: int) -> dic
         if r[1] == f"<{K}":
             names.append(a), lo.append(1 if truth.get(a, 0) and ZERO_SHOWN else 0), hi.append(K - 1)
             wts.append(sm.addon_weight[a]), is_as.append(0)
-        elif r[1] == render.HIDDEN:
+        elif r[1] == rdisp.HIDDEN:
             names.append(a), lo.append(K), hi.append(L), wts.append(sm.addon_weight[a]), is_as.append(0)
         else:
             visible += int(number(r[1])) * sm.addon_weight[a]
@@ -291,8 +295,8 @@ def attack_sheet(html: str, sm, le: float, truth: dict, listed_true: int) -> dic
 def test_no_clinic_sheet_gives_away_a_hidden_count(run):
     """The integer solver pins no hidden count of 1-4 on any sheet."""
     t = run["t"]
-    sm = render._sheet_model(t)
-    wide = render.clinic_term_shares(t)
+    sm = rcs._sheet_model(t)
+    wide = at.clinic_term_shares(t)
     ct = t["clinic_minimums"]
     attacked = unknowns = 0
     recovered = []
@@ -329,9 +333,9 @@ def _scaled_run(src: Path, dst: Path, sizes: list[int], seed: int = 1) -> Path:
     from model.core.clinics import round_to_step
 
     shutil.copytree(src, dst)
-    t = render.load_run(src)
-    sm = render._sheet_model(t)
-    wide = render.clinic_term_shares(t)
+    t = annual.load_run(src)
+    sm = rcs._sheet_model(t)
+    wide = at.clinic_term_shares(t)
     ct = t["clinic_minimums"].copy()
     rng = np.random.default_rng(seed)
     as_share = (wide[sm.agesex].sum() / wide[sm.agesex].sum().sum()).to_numpy()
@@ -367,9 +371,9 @@ def _scaled_run(src: Path, dst: Path, sizes: list[int], seed: int = 1) -> Path:
 
 def _attack_all(run_dir: Path, sheets: Path) -> tuple[int, int, int, list]:
     """Attack every sheet of a run folder: (sheets attacked, hidden counts, x cells, recovered)."""
-    t = render.load_run(run_dir)
-    sm = render._sheet_model(t)
-    wide = render.clinic_term_shares(t)
+    t = annual.load_run(run_dir)
+    sm = rcs._sheet_model(t)
+    wide = at.clinic_term_shares(t)
     attacked = unknowns = xs = 0
     recovered = []
     for r in t["clinic_minimums"].itertuples():
@@ -380,7 +384,7 @@ def _attack_all(run_dir: Path, sheets: Path) -> tuple[int, int, int, list]:
             sum(truth.get(a, 0) * w for a, w in sm.addon_weight.items())
         le = r.mean_weight / (before / r.listed_patients)
         html = (sheets / f"{r.clinic_id}.en.html").read_text(encoding="utf-8")
-        xs += html.count(f'class="n">{render.HIDDEN}<')
+        xs += html.count(f'class="n">{rdisp.HIDDEN}<')
         res = attack_sheet(html, sm, le, truth, int(r.listed_patients))
         assert res["feasible"], f"the attacker's relations exclude the truth on {r.clinic_id}: the attack is wrong"
         if res["unknowns"]:
@@ -394,14 +398,14 @@ def _attack_all(run_dir: Path, sheets: Path) -> tuple[int, int, int, list]:
 def test_no_sheet_of_a_bigger_clinic_gives_away_a_hidden_count(run, tmp_path, monkeypatch):
     """Clinics of 20 to 4,000 patients with add-ons of 1-4: complements and 2 decimals hold; 4 decimals would not."""
     scaled = _scaled_run(run["report"] / "run", tmp_path / "run", [20, 60, 150, 400, 1500, 4000])
-    render.clinic_sheets(scaled, tmp_path / "sheets")
+    rcs.clinic_sheets(scaled, tmp_path / "sheets")
     attacked, unknowns, xs, recovered = _attack_all(scaled, tmp_path / "sheets")
     print(f"bigger clinics: sheets attacked {attacked}, hidden counts {unknowns}, x cells {xs}, recovered {len(recovered)}")
     assert attacked >= 100 and xs >= 50
     assert recovered == []
     # the attack has teeth: the same sheets with the weight to 4 decimals give counts away
-    monkeypatch.setattr(render, "SHEET_WEIGHT_DECIMALS", 4)
-    render.clinic_sheets(scaled, tmp_path / "sheets4")
+    monkeypatch.setattr(rcs, "SHEET_WEIGHT_DECIMALS", 4)
+    rcs.clinic_sheets(scaled, tmp_path / "sheets4")
     big = [c for c in _attack_all(scaled, tmp_path / "sheets4")[3] if c[1] >= 1500]
     assert big and all(v == truth for _, _, _, v, truth in big)
 
@@ -548,8 +552,8 @@ def test_complements_close_the_health_council_total():
     df = pd.DataFrame({"Municipality": ["Aarhus", "Samsø", "Odense", "Kerteminde", "Nyborg"],
                        "Health council": ["Aarhus", "Aarhus", "Fyn", "Fyn", "Fyn"],
                        "Citizens (group 1)": [188, 2, 300, 40, 0], "Mean weight": [1.0, 1.2, 1.0, 1.1, np.nan]})
-    out = render.suppress_with_complements(df, ["Citizens (group 1)"], "Health council", hide=["Mean weight"])
-    assert out["Citizens (group 1)"].tolist() == [render.HIDDEN, "<5", 300, 40, 0]
+    out = rdisp.suppress_with_complements(df, ["Citizens (group 1)"], "Health council", hide=["Mean weight"])
+    assert out["Citizens (group 1)"].tolist() == [rdisp.HIDDEN, "<5", 300, 40, 0]
     assert out["Mean weight"].isna().tolist() == [True, True, False, False, True]
     assert df["Citizens (group 1)"].tolist() == [188, 2, 300, 40, 0], "input changed"
 
@@ -557,29 +561,29 @@ def test_complements_close_the_health_council_total():
 def test_complements_repeat_until_no_cell_is_pinned():
     # 1 and 5: total 6 pins 1 (the x holds at least 5); the next smallest is hidden too
     df = pd.DataFrame({"g": ["a"] * 4, "n": [1, 5, 7, 100]})
-    small, comp = render.complement_masks(df, "n", "g")
+    small, comp = rdisp.complement_masks(df, "n", "g")
     assert small.tolist() == [True, False, False, False] and comp.tolist() == [False, True, True, False]
     # two small cells 1 + 1: a total of 2 pins both; one complement ends it
     df = pd.DataFrame({"g": ["a"] * 3, "n": [1, 1, 50]})
-    small, comp = render.complement_masks(df, "n", "g")
+    small, comp = rdisp.complement_masks(df, "n", "g")
     assert comp.tolist() == [False, False, True]
     # 2 + 3 under a known total: 5 does not pin either (1+4, 2+3, 3+2, 4+1): nothing more hidden
     df = pd.DataFrame({"g": ["a"] * 3, "n": [2, 3, 50]})
-    assert not render.complement_masks(df, "n", "g")[1].any()
+    assert not rdisp.complement_masks(df, "n", "g")[1].any()
     # a group whose only other cells are zero cannot be helped inside the table
     df = pd.DataFrame({"g": ["a", "a"], "n": [3, 0]})
-    assert render.complement_masks(df, "n", "g")[1].tolist() == [False, False]
+    assert rdisp.complement_masks(df, "n", "g")[1].tolist() == [False, False]
 
 
 def test_table_html_explains_the_hidden_cells():
     df = pd.DataFrame({"Health council": ["A", "B", "C"], "Citizens (group 1)": [3, 40, 900]})
-    html = render.table_html(df, caption="Citizens")
+    html = rdisp.table_html(df, caption="Citizens")
     assert "&lt;5" in html and ">x<" in html and "x: hidden so that a count under 5" in html
     assert ">40<" not in html and ">900<" in html
 
 
 def test_sheet_text_both_languages_cite_the_law_not_files():
-    da, en = render.SHEET_TEXT["da"], render.SHEET_TEXT["en"]
+    da, en = rcs.SHEET_TEXT["da"], rcs.SHEET_TEXT["en"]
     assert set(da) == set(en)
     for T, sec in ((da, "afsnit"), (en, "section")):
         text = " ".join(T.values())
@@ -593,11 +597,11 @@ def test_sheet_text_both_languages_cite_the_law_not_files():
 
 
 def test_unknown_weight_source_gets_a_neutral_text():
-    en = render.SHEET_TEXT["en"]
-    assert "own listed patients" in render._source_text(en, "own_patients", 2025, "Aarhus")
-    assert "Aarhus" in render._source_text(en, "municipality", 2025, "Aarhus")
-    assert "split from another clinic" in render._source_text(en, "split_from", 2025, "Aarhus")
-    assert "new_rule" in render._source_text(en, "new_rule", 2025, "Aarhus")
+    en = rcs.SHEET_TEXT["en"]
+    assert "own listed patients" in rcs._source_text(en, "own_patients", 2025, "Aarhus")
+    assert "Aarhus" in rcs._source_text(en, "municipality", 2025, "Aarhus")
+    assert "split from another clinic" in rcs._source_text(en, "split_from", 2025, "Aarhus")
+    assert "new_rule" in rcs._source_text(en, "new_rule", 2025, "Aarhus")
 
 
 def test_a_sum_of_clinics_with_one_small_clinic_is_hidden_with_a_complement():
@@ -606,11 +610,11 @@ def test_a_sum_of_clinics_with_one_small_clinic_is_hidden_with_a_complement():
                             "practice_form": ["solo"] * 5})
     table = pd.DataFrame({"Health council": ["A", "B", "C"], "Listed patients (group 1)": [903, 6, 700],
                           "Patients in regional or tender clinics": [0, 0, 0]})
-    marked = render._mark_sheet_sums(table, clinics, K)
+    marked = disclosure.mark_sheet_sums(table, clinics, K)
     assert marked.attrs["hidden"]["Listed patients (group 1)"] == [True, False, False]  # B: 4 + 2 = 6 pins neither
-    html = render.table_html(marked)
+    html = rdisp.table_html(marked)
     rows = [r for tb in page_tables(html) for r in tb["rows"]][1:]
     listed = [r[1] for r in rows]
     # A hidden for the sheets; then A alone would be the country total minus B and C: the smallest other is hidden too
-    assert listed == [render.HIDDEN, render.HIDDEN, "700"]
-    assert render.sums_of_sheets_hidden(["A"], pd.Series(["A", "A"]), pd.Series([1, 1])) == [True]
+    assert listed == [rdisp.HIDDEN, rdisp.HIDDEN, "700"]
+    assert disclosure.sums_of_sheets_hidden(["A"], pd.Series(["A", "A"]), pd.Series([1, 1])) == [True]

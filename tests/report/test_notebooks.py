@@ -17,7 +17,8 @@ import nbformat
 import papermill as pm
 import pytest
 
-from model.report import render
+from model.report import annual
+from model.report import notebooks as rnb
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -93,14 +94,14 @@ def test_inspect_notebook_finds_the_parameters(name):
 
 
 def test_render_report_passes_only_known_parameters(tmp_path):
-    params = render.chain_parameters(2025, tmp_path, "")
+    params = annual.chain_parameters(2025, tmp_path, "")
     for name, p in params.items():
-        render.check_parameters(ROOT / "notebooks" / name, p)
+        rnb.check_parameters(ROOT / "notebooks" / name, p)
 
 
 def test_misspelt_parameter_is_rejected():
-    with pytest.raises(render.ParameterError) as e:
-        render.check_parameters(ROOT / "notebooks" / "annual_report.ipynb", {"year": 2025, "previous_rundir": ""})
+    with pytest.raises(rnb.ParameterError) as e:
+        rnb.check_parameters(ROOT / "notebooks" / "annual_report.ipynb", {"year": 2025, "previous_rundir": ""})
     msg = str(e.value)
     assert "'previous_rundir'" in msg and "previous_run_dir" in msg and "run_dir" in msg
 
@@ -119,8 +120,8 @@ def test_cell_tagged_parameter_singular_is_rejected(tmp_path):
             if "parameters" in c.metadata.get("tags", []):
                 c.metadata["tags"] = ["parameter"]
     p = _variant(tmp_path, "singular.ipynb", singular)
-    with pytest.raises(render.ParameterError, match="tagged 'parameter'"):
-        render.check_parameters(p, {"year": 2025})
+    with pytest.raises(rnb.ParameterError, match="tagged 'parameter'"):
+        rnb.check_parameters(p, {"year": 2025})
 
 
 def test_no_parameters_cell_is_rejected(tmp_path):
@@ -128,21 +129,21 @@ def test_no_parameters_cell_is_rejected(tmp_path):
         for c in nb.cells:
             c.metadata.pop("tags", None)
     p = _variant(tmp_path, "none.ipynb", untag)
-    with pytest.raises(render.ParameterError, match="no cell is tagged 'parameters'"):
-        render.check_parameters(p, {})
+    with pytest.raises(rnb.ParameterError, match="no cell is tagged 'parameters'"):
+        rnb.check_parameters(p, {})
 
 
 def test_two_parameters_cells_are_rejected(tmp_path):
     def twice(nb):
         nb.cells.append(nbformat.v4.new_code_cell("year = 2024", metadata={"tags": ["parameters"]}))
     p = _variant(tmp_path, "two.ipynb", twice)
-    with pytest.raises(render.ParameterError, match="2 cells are tagged 'parameters'"):
-        render.check_parameters(p, {})
+    with pytest.raises(rnb.ParameterError, match="2 cells are tagged 'parameters'"):
+        rnb.check_parameters(p, {})
 
 
 def test_run_notebook_checks_before_running(tmp_path):
     """A misspelt name stops run_notebook before any kernel starts (no output written)."""
     out = tmp_path / "out.ipynb"
-    with pytest.raises(render.ParameterError):
-        render.run_notebook(ROOT / "notebooks" / "fit.ipynb", out, {"yeer": 2025}, cwd=tmp_path, timeout=60)
+    with pytest.raises(rnb.ParameterError):
+        rnb.run_notebook(ROOT / "notebooks" / "fit.ipynb", out, {"yeer": 2025}, cwd=tmp_path, timeout=60)
     assert not out.exists()

@@ -24,9 +24,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model.report import render
+from model import errors
+from model.report import annual
+from model.report import annual_tables as at
+from model.report import clinic_sheets as rcs
+from model.report import display as rdisp
+from model.report import html as rhtml
+from model.report import notebooks as rnb
 
-render._skip_slow_iri_checker()  # before nbformat is first imported (see render.py)
+rhtml._skip_slow_iri_checker()  # before nbformat is first imported (see model/report/html.py)
 
 import nbformat  # noqa: E402
 
@@ -160,7 +166,7 @@ def data(tmp_path_factory) -> Path:
 def report(data, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reports") / str(YEAR)
     t0 = time.perf_counter()
-    render.render_report(YEAR, data, out=out, timeout=300)
+    annual.render_report(YEAR, data, out=out, timeout=300)
     elapsed = time.perf_counter() - t0
     print(f"small-data render: {elapsed:.1f} s")
     assert elapsed < 300, f"the small-data render took {elapsed:.0f} s"
@@ -198,7 +204,7 @@ def test_html_has_no_code(report, page):
     assert "jp-InputArea-editor" not in body and 'class="highlight' not in body
     code_cells = re.findall(r'<div class="jp-Cell jp-CodeCell[^"]*"', body)
     assert code_cells and all("jp-mod-noInput" in c for c in code_cells)
-    for snippet in ("import ", "render.show_table", "ModelConfig().replace", "plt.show"):
+    for snippet in ("import ", "rdisp.show_table", "ModelConfig().replace", "plt.show"):
         assert snippet not in body, snippet
 
 
@@ -255,8 +261,8 @@ def test_failing_notebook_leaves_previous_report(report, data, tmp_path):
     nb.cells.insert(i + 1, nbformat.v4.new_code_cell('raise ValueError("deliberate failure for the test")'))
     nbformat.write(nb, nbs / "fit.ipynb")
     before = digest(report)
-    with pytest.raises(render.NotebookFailed) as e:
-        render.render_report(YEAR, data, out=report, notebooks=nbs, timeout=120)
+    with pytest.raises(errors.NotebookFailed) as e:
+        annual.render_report(YEAR, data, out=report, notebooks=nbs, timeout=120)
     msg = str(e.value)
     assert "fit.ipynb" in msg and f"cell {i + 2}" in msg
     assert 'raise ValueError("deliberate failure for the test")' in msg
@@ -271,7 +277,7 @@ def test_failing_notebook_leaves_previous_report(report, data, tmp_path):
 
 
 def test_rendering_twice_is_identical(report, data, tmp_path):
-    again = render.render_report(YEAR, data, out=tmp_path / str(YEAR), timeout=300)
+    again = annual.render_report(YEAR, data, out=tmp_path / str(YEAR), timeout=300)
     tables = sorted(p.relative_to(report) for p in (report / "run").rglob("*.csv"))
     assert tables == sorted(p.relative_to(again) for p in (again / "run").rglob("*.csv"))
     for t in tables:
@@ -295,10 +301,10 @@ def test_report_with_previous_year(report, tmp_path):
     hc.loc[0, "capacities"] -= 3
     hc.to_csv(prev / "capacity_by_health_council.csv", index=False)
     out = tmp_path / "annual_report.ipynb"
-    render.run_notebook(ROOT / "notebooks" / "annual_report.ipynb", out,
+    rnb.run_notebook(ROOT / "notebooks" / "annual_report.ipynb", out,
                         {"year": YEAR, "run_dir": str(report / "run"), "data_dir": "", "previous_run_dir": str(prev)},
                         cwd=tmp_path, timeout=300)
-    render.to_html(out, tmp_path / "r.html", "with previous")
+    rhtml.to_html(out, tmp_path / "r.html", "with previous")
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Model settings that changed" in html and "rounding" in html and "<td>\"nearest\"</td>" in html
     assert "Capacities per health council, previous and now" in html and "Capacities, previous (2025)" in html
@@ -313,7 +319,7 @@ def test_clinic_sheets(report, tmp_path):
     run = report / "run"
     ct = pd.read_csv(run / "clinic_minimums.csv", dtype={"clinic_id": str})
     t0 = time.perf_counter()
-    n = render.clinic_sheets(run, tmp_path / "sheets")
+    n = rcs.clinic_sheets(run, tmp_path / "sheets")
     elapsed = time.perf_counter() - t0
     assert n == len(ct) and elapsed < 60
     files = sorted((tmp_path / "sheets").iterdir())
@@ -336,10 +342,10 @@ def test_clinic_sheets(report, tmp_path):
 def test_one_clinic_sheet_and_unknown_clinic(report, tmp_path):
     ct = pd.read_csv(report / "run" / "clinic_minimums.csv", dtype={"clinic_id": str})
     cid = ct["clinic_id"].iloc[0]
-    assert render.clinic_sheets(report / "run", tmp_path, clinic=cid) == 1
+    assert rcs.clinic_sheets(report / "run", tmp_path, clinic=cid) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{cid}.da.html", f"{cid}.en.html"]
     with pytest.raises(ValueError, match="not in"):
-        render.clinic_sheets(report / "run", tmp_path, clinic="no-such-clinic")
+        rcs.clinic_sheets(report / "run", tmp_path, clinic="no-such-clinic")
 
 
 def test_clinic_sheets_without_profiles(report, tmp_path):
@@ -348,7 +354,7 @@ def test_clinic_sheets_without_profiles(report, tmp_path):
     (run / "clinic_profiles.csv").unlink()
     ct = pd.read_csv(run / "clinic_minimums.csv", dtype={"clinic_id": str})
     cid = ct.loc[ct["weight_source"] == "own_patients", "clinic_id"].iloc[0]
-    assert render.clinic_sheets(run, tmp_path / "s", clinic=cid) == 1
+    assert rcs.clinic_sheets(run, tmp_path / "s", clinic=cid) == 1
     en = (tmp_path / "s" / f"{cid}.en.html").read_text(encoding="utf-8")
     assert "not part of this model run" in en and "Minimum patient number" in en
 
@@ -391,7 +397,7 @@ def test_chromium_opens_report_offline(report, tmp_path):
 
 def test_suppress_small():
     df = pd.DataFrame({"g": list("abcd"), "persons": [0, 3, 5, 120], "mean": [1.0, 2.0, 3.0, 4.0]})
-    out = render.suppress_small(df, ["persons"], hide=["mean"])
+    out = rdisp.suppress_small(df, ["persons"], hide=["mean"])
     assert out["persons"].tolist() == [0, "<5", 5, 120]
     assert out["mean"].isna().tolist() == [False, True, False, False]
     assert df["persons"].tolist() == [0, 3, 5, 120], "input changed"
@@ -400,17 +406,17 @@ def test_suppress_small():
 def test_table_html_masks_count_columns_by_default():
     df = pd.DataFrame({"Health council": ["A", "B"], "Citizens (group 1)": [2, 40], "Weighted citizens": [2.5, 3.0],
                        "Mean weight": [1.2, 0.9]})
-    html = render.table_html(df, hide=["Mean weight"])
+    html = rdisp.table_html(df, hide=["Mean weight"])
     assert "&lt;5" in html and ">2<" not in html and "2.50" in html
     assert small_counts(html) == []
-    assert render.count_columns(df) == ["Citizens (group 1)"]
+    assert rdisp.count_columns(df) == ["Citizens (group 1)"]
 
 
 def test_to_html_refuses_outside_requests(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell('<img src="https://example.org/x.png">')]
     with pytest.raises(ValueError, match="outside requests"):
-        render.to_html(nb, tmp_path / "x.html", "x")
+        rhtml.to_html(nb, tmp_path / "x.html", "x")
 
 
 def test_to_html_is_offline_and_hides_code(tmp_path):
@@ -420,7 +426,7 @@ def test_to_html_is_offline_and_hides_code(tmp_path):
                 nbformat.v4.new_code_cell("secret_code = 1", execution_count=1, outputs=[
                     nbformat.v4.new_output("stream", name="stderr", text="a warning"),
                     nbformat.v4.new_output("display_data", {"text/html": "<b>shown</b>"})])]
-    stderr = render.to_html(nb, tmp_path / "x.html", "My title")
+    stderr = rhtml.to_html(nb, tmp_path / "x.html", "My title")
     html = (tmp_path / "x.html").read_text(encoding="utf-8")
     assert stderr == ["a warning"] and "a warning" not in html
     assert "<b>shown</b>" in html and "secret_code" not in html and "<title>My title</title>" in html
@@ -430,8 +436,8 @@ def test_to_html_is_offline_and_hides_code(tmp_path):
 def test_required_tables_are_output_tables():
     from model.analyses.fit import OUTPUT_TABLES
 
-    assert set(render.REQUIRED_TABLES) <= set(OUTPUT_TABLES)
-    assert render.CLINIC_PROFILES in OUTPUT_TABLES
+    assert set(annual.REQUIRED_TABLES) <= set(OUTPUT_TABLES)
+    assert annual.CLINIC_PROFILES in OUTPUT_TABLES
 
 
 def test_assumptions_name_real_config_fields():
@@ -440,10 +446,10 @@ def test_assumptions_name_real_config_fields():
     from model.config import ModelConfig
 
     names = {f.name for f in fields(ModelConfig)}
-    for a in render.ASSUMPTIONS:
+    for a in at.ASSUMPTIONS:
         assert set(a["fields"]) <= names, a
-    table = render.assumptions_table()
-    assert len(table) == len(render.ASSUMPTIONS) and table["Choice"].is_unique
+    table = at.assumptions_table()
+    assert len(table) == len(at.ASSUMPTIONS) and table["Choice"].is_unique
 
 
 def test_cell_timeout_names_the_cell(tmp_path):
@@ -452,8 +458,8 @@ def test_cell_timeout_names_the_cell(tmp_path):
     nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("import time\ntime.sleep(60)")]
     nbformat.write(nb, tmp_path / "slow.ipynb")
-    with pytest.raises(render.NotebookFailed) as e:
-        render.run_notebook(tmp_path / "slow.ipynb", tmp_path / "out" / "slow.ipynb", {"x": 2}, cwd=tmp_path,
+    with pytest.raises(errors.NotebookFailed) as e:
+        rnb.run_notebook(tmp_path / "slow.ipynb", tmp_path / "out" / "slow.ipynb", {"x": 2}, cwd=tmp_path,
                             timeout=2, failed_dir=tmp_path / "failed")
     assert e.value.cell == 2 and e.value.ename == "CellTimeoutError" and "`import time`" in str(e.value)
     assert (tmp_path / "failed" / "slow.failed.ipynb").is_file()

@@ -43,24 +43,27 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from model.analyses import stability as sb
-from model.core import cells
 from model.analyses import panel as apanel
-from model.core import chain as mc
+from model.analyses import stability as sb
 from model.config import VARIANTS, ModelConfig, engine_variants
+from model.core import cells
+from model.core import chain as mc
 from model.core.regression import CellOLSResults
+from model.core.weights import LIFE_EXPECTANCY_VARIANTS
 from model.errors import ConfigError
+from model.inputs import reference
 
 __all__ = [
     "FIELD_STAGES", "variant_stages", "variant_config", "run_sensitivity", "SensitivityResult", "write_sensitivity",
-    "evaluate", "summary_table", "figure_sensitivity", "appendix_tables", "derive_life_expectancy_variants",
+    "evaluate", "summary_table", "appendix_tables", "derive_life_expectancy_variants",
     "write_life_expectancy_variants", "check_parameters", "TABLE_COLUMNS", "NOT_RUN",
 ]
 
@@ -439,40 +442,13 @@ def appendix_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     out["B. Change in capacities per health council against the base (rounded numbers)"] = \
         t[[v for v in s["variant"] if v in t.columns and v != "base"]].reset_index()
     out["C. Health councils whose headroom changes sign"] = tables["headroom_sign_changes"]
-    out["D. Clinic minimum numbers against the base (clinics with at least 5 listed patients)"] = tables["clinic_change_by_variant"]
+    out["D. Clinic minimum numbers against the base (clinics with at least 5 listed patients)"] = (
+        tables["clinic_change_by_variant"])
     out["E. Fit statistics in and out of sample"] = tables["fit_out_of_sample"]
     cb = tables["coefficients_by_variant"]
     t = cb.pivot(index="term", columns="variant", values="estimate")
     out["F. Coefficients by variant (DKK)"] = t.reindex(columns=[v for v in s["variant"] if v in t.columns]).reset_index()
     return out
-
-
-def figure_sensitivity(tables: dict[str, pd.DataFrame]):
-    """Heat map: change in capacities (exact, %) per health council (columns) and variant (rows) against the base."""
-    import matplotlib.pyplot as plt
-
-    c = tables["capacity_by_variant"]
-    c = c[c["variant"] != "base"]
-    labels = tables["summary"].set_index("variant")["label"]
-    m = c.pivot(index="variant", columns="health_council", values="change_pct")
-    order = [v for v in tables["summary"]["variant"] if v in m.index]
-    m = m.reindex(order)
-    lim = float(np.nanmax(np.abs(m.to_numpy()))) if m.size else 1.0
-    lim = max(lim, 0.1)
-    fig, ax = plt.subplots(figsize=(11, 0.36 * len(m) + 2.6))
-    im = ax.imshow(m.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(m.shape[1]))
-    ax.set_xticklabels(m.columns, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(m.shape[0]))
-    ax.set_yticklabels([labels.get(v, v) for v in m.index], fontsize=8)
-    flips = c[c["headroom_sign_changed"].astype(bool)]
-    for _, r in flips.iterrows():
-        ax.text(list(m.columns).index(r["health_council"]), order.index(r["variant"]), "•", ha="center", va="center",
-                fontsize=10, color="k")
-    fig.colorbar(im, ax=ax, label="Change in capacities against the base (%)", shrink=0.8)
-    ax.set_title("Sensitivity variants: capacities per health council (• headroom changes sign)")
-    fig.tight_layout()
-    return fig
 
 
 # =============================================================================
@@ -547,7 +523,7 @@ def derive_life_expectancy_variants(municipalities: pd.DataFrame) -> pd.DataFram
                                             "remaining_life_expectancy_65", "remaining_life_expectancy_65_men",
                                             "remaining_life_expectancy_65_women")})
         else:
-            r = brentq(lambda r: (e(0, "men", r) + e(0, "women", r)) / 2 - float(le0), 0.05, 20.0, xtol=1e-12)
+            r = brentq(lambda r, le0=le0: (e(0, "men", r) + e(0, "women", r)) / 2 - float(le0), 0.05, 20.0, xtol=1e-12)
             e65m, e65w = e(65, "men", r), e(65, "women", r)
             sm, sw = surv65("men", r), surv65("women", r)
             row.update({
@@ -575,15 +551,12 @@ LIFE_EXPECTANCY_HEADER = """\
 #   that the mean of men's and women's life expectancy at birth equals the municipality's HISBK figure.
 #   remaining_life_expectancy_65 weights men and women by the Gompertz survivors at 65 (equal numbers at birth).
 # Empty: Ærø, Fanø, Samsø, Læsø (no HISBK figure); the model gives them their health council's figure.
-# Regenerate: python -c "from model.sensitivity import write_life_expectancy_variants as w; w()"
+# Regenerate: python -c "from model.analyses.sensitivity import write_life_expectancy_variants as w; w()"
 """
 
 
 def write_life_expectancy_variants(path: str | Path | None = None) -> Path:
     """Write ``src/model/data/life_expectancy_variants.csv`` from the shipped municipalities (with its header)."""
-    from model.inputs import reference
-    from model.core.weights import LIFE_EXPECTANCY_VARIANTS
-
     path = Path(path) if path else LIFE_EXPECTANCY_VARIANTS
     m = reference.municipalities()
     t = derive_life_expectancy_variants(m)

@@ -1,0 +1,242 @@
+"""The annual model report: the chain of notebooks that renders it, and reading the run folder it presents.
+
+:func:`render_report` is what ``python -m model report`` (``make report``)
+runs.  It validates the data folder
+(:func:`model.analyses.data_checks.validate_data`), then executes the
+analysis notebooks (``fit.ipynb`` writes the run folder with the model's
+result tables, ``data_checks.ipynb`` adds the data checks, and with at least
+two years of data ``stability.ipynb`` and ``sensitivity.ipynb``) and then
+``annual_report.ipynb``, which only reads those tables.  Every executed
+notebook becomes offline HTML without code (:func:`model.report.notebooks.render`).
+The report folder ``reports/<year>/`` is replaced in one rename only when
+all of it succeeded, so a failed render leaves the last good report
+untouched; the failed notebook is kept in ``reports/failed/``.
+
+:func:`load_run` reads a run folder's tables for the notebooks and the
+clinic sheets; :func:`check_report_parameters` checks the report notebook's
+parameters.  The report's tables are in :mod:`model.report.annual_tables`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from model.analyses.data_checks import CHECKS, validate_data
+from model.artifacts import git_commit, package_versions
+from model.config import ModelConfig
+from model.errors import InputError
+from model.inputs.panel import panel_years as _panel_years
+from model.report.notebooks import NOTEBOOKS, Chain, one_line, render
+
+#: Analysis notebooks run by :func:`render_report`, in order, then the report notebook.
+ANALYSIS_NOTEBOOKS = ("fit.ipynb", "data_checks.ipynb", "stability.ipynb", "sensitivity.ipynb")
+#: Analysis notebooks that need at least two years of data (a panel).
+PANEL_NOTEBOOKS = ("stability.ipynb", "sensitivity.ipynb")
+REPORT_NOTEBOOK = "annual_report.ipynb"
+#: Titles of the HTML pages.
+TITLES = {
+    "fit.ipynb": "Model fit {year}",
+    "data_checks.ipynb": "Data checks {year}",
+    "stability.ipynb": "Stability across years {year}",
+    "sensitivity.ipynb": "Sensitivity analyses {year}",
+    "annual_report.ipynb": "Annual model report {year}: GP capacity (BEK 975/2025)",
+}
+#: Run-folder table with each clinic's listed patients per term (``model.analyses.fit.clinic_profiles``).
+CLINIC_PROFILES = "clinic_profiles"
+#: Tables of ``model.analyses.fit.OUTPUT_TABLES`` the report cannot do without (``clinic_profiles`` is
+#: optional).  Listed here so that reading a run does not import the fitting code (scipy, statsmodels).
+REQUIRED_TABLES = ("coefficients", "fit_statistics", "weights_by_cell", "capacity_by_health_council",
+                   "capacity_by_municipality", "clinic_minimums", "life_expectancy")
+
+
+def _say(t0: float, text: str) -> None:
+    print(f"[{time.perf_counter() - t0:7.1f} s] {text}", flush=True)
+
+
+def panel_years(data: str | Path) -> list[int]:
+    """Years present in ``<data>/persons.parquet`` (:func:`model.inputs.panel.panel_years`)."""
+    return _panel_years(Path(data) / "persons.parquet")
+
+
+def analysis_notebooks(data: str | Path, year: int) -> tuple[str, ...]:
+    """The analysis notebooks the chain runs: stability and sensitivity only with at least two years up to ``year``."""
+    years = [y for y in panel_years(data) if y <= year]
+    return tuple(n for n in ANALYSIS_NOTEBOOKS if n not in PANEL_NOTEBOOKS or len(years) >= 2)
+
+
+def _stability_years(data: str | Path, year: int) -> str:
+    """The years the stability notebook refits: up to five, ending with ``year`` (as '2021-2025')."""
+    try:
+        first = min(y for y in panel_years(data) if y <= year)
+    except (FileNotFoundError, ValueError):
+        first = year - 4
+    return f"{max(first, year - 4)}-{year}"
+
+
+def chain_parameters(year: int, data: str | Path, previous_run: str = "",
+                     fit_parameters: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """The parameters :func:`render_report` passes to each notebook (paths relative to the report folder).
+
+    ``run_dir`` is ``"run"`` relative to the report folder (the notebooks
+    run with the report folder as working folder), so the executed
+    notebooks stay valid after the folder is moved into place.
+    """
+    return {
+        "fit.ipynb": {"year": int(year), "data_dir": str(data), "run_dir": "run", "variant": "base",
+                      **dict(fit_parameters or {})},
+        "data_checks.ipynb": {"year": int(year), "data_dir": str(data), "run_dir": "run",
+                              "validation_file": "validation.json"},
+        "stability.ipynb": {"year": int(year), "data_dir": str(data), "run_dir": "run",
+                            "years": _stability_years(data, int(year))},
+        "sensitivity.ipynb": {"year": int(year), "data_dir": str(data), "run_dir": "run"},
+        REPORT_NOTEBOOK: {"year": int(year), "run_dir": "run", "data_dir": str(data),
+                          "previous_run_dir": str(previous_run or "")},
+    }
+
+
+def render_report(year: int, data: str | Path, out: str | Path | None = None, previous: str | Path | None = None,
+                  timeout: int | None = 900, notebooks: str | Path | None = None,
+                  kernel_name: str = "python3", fit_parameters: Mapping[str, Any] | None = None) -> Path:
+    """Render the annual model report into ``out`` (default ``reports/<year>``); return it.
+
+    Steps, each timed and shown on stdout:
+
+    1. validate ``data`` (:func:`model.analyses.data_checks.validate_data`);
+    2. ``fit.ipynb`` fits the model and writes ``run/`` (the fit's output
+       folder with ``manifest.json``); ``data_checks.ipynb`` writes
+       ``run/checks/``; with two years or more, ``stability.ipynb`` and
+       ``sensitivity.ipynb`` write ``run/stability/`` and ``run/sensitivity/``;
+    3. ``annual_report.ipynb`` reads the tables of ``run/`` (and of
+       ``previous``'s run, if given) and presents them;
+    4. each executed notebook goes to ``notebooks/`` and to HTML
+       (``annual_report.html``, ``fit.html``, ``data_checks.html``, ...);
+    5. ``manifest.json``: input hashes, parameters, versions, commit,
+       timings per notebook, hashes of every file written.
+
+    All of it is written by :func:`model.report.notebooks.render` through a
+    temporary sibling folder that replaces ``out`` only when everything
+    succeeded.  ``previous`` is last year's report folder (its ``run/``) or
+    a run folder.  ``fit_parameters`` are passed on to ``fit.ipynb`` (e.g.
+    ``{"rounding": "nearest"}``).
+    """
+    t0 = time.perf_counter()
+    data = Path(data).resolve()
+    out = Path(out) if out is not None else Path("reports") / str(year)
+    out = out.resolve()
+    prev_run = ""
+    if previous:
+        p = Path(previous).resolve()
+        prev_run_path = p / "run" if (p / "run" / "manifest.json").exists() else p
+        if not (prev_run_path / "manifest.json").exists():
+            raise FileNotFoundError(f"previous report {previous}: no run folder with manifest.json found")
+        prev_run = str(prev_run_path)
+    if not data.is_dir():
+        raise FileNotFoundError(f"data folder {data} does not exist")
+    timings: dict[str, Any] = {}
+
+    _say(t0, f"report {year}: validating {data}")
+    t = time.perf_counter()
+    validation = validate_data(data, year)
+    timings["validate"] = round(time.perf_counter() - t, 3)
+    _say(t0, f"validation: {validation.get('summary') or ('ok' if validation['ok'] else 'failed')}")
+
+    params = chain_parameters(year, data, prev_run, fit_parameters)
+    names = (*analysis_notebooks(data, year), REPORT_NOTEBOOK)
+    chain = Chain(
+        out=out, notebooks=names, parameters=params,
+        html={n: "annual_report.html" if n == REPORT_NOTEBOOK else Path(n).stem + ".html" for n in names},
+        titles={n: TITLES[n].format(year=year) for n in names},
+        source=Path(notebooks) if notebooks is not None else NOTEBOOKS,
+        inputs={"--data": data, "--previous": previous}, timeout=timeout, kernel_name=kernel_name,
+        say=lambda text: _say(t0, text))
+
+    def prepare(tmp: Path) -> None:
+        (tmp / "validation.json").write_text(json.dumps(validation, indent=2, sort_keys=True, default=str) + "\n",
+                                             encoding="utf-8")
+
+    def manifest(tmp: Path, nb_timings: dict[str, Any], stderr: dict[str, list[str]]) -> dict[str, Any]:
+        fit_manifest = json.loads((tmp / "run" / "manifest.json").read_text(encoding="utf-8"))
+        return {
+            "command": "report",
+            "year": int(year),
+            "data": str(data),
+            "previous_run": prev_run or None,
+            "inputs": fit_manifest.get("inputs", {}),
+            "config": fit_manifest.get("config", {}),
+            "parameters": params,
+            "validation": validation,
+            "versions": package_versions(),
+            "commit": git_commit(),
+            "timings_seconds": {**timings, **nb_timings, "total": round(time.perf_counter() - t0, 3)},
+            "warnings": {k: [one_line(s, 1000) for s in v] for k, v in stderr.items()},
+        }
+
+    render(chain, manifest, prepare)
+    _say(t0, f"report written to {out}")
+    return out
+
+
+# ===========================================================================
+# reading a run folder
+
+
+_STR_COLS = {"clinic_id": str, "municipality_code": str, "split_from": str}
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read one run-folder CSV with IDs and codes as strings."""
+    return pd.read_csv(path, dtype=_STR_COLS, keep_default_na=True, encoding="utf-8")
+
+
+def load_run(run_dir: str | Path) -> dict[str, Any]:
+    """Every table of a run folder by name, plus ``manifest``, ``constants``, ``config`` and ``checks``.
+
+    ``config`` is the run's :class:`ModelConfig`; ``checks`` is a dict of
+    the tables in ``run/checks/`` (empty when the data checks have not run).
+    A missing optional table (e.g. ``clinic_profiles``) is simply absent.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "manifest.json").exists():
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no manifest.json)")
+    missing = [name for name in REQUIRED_TABLES if not (run_dir / f"{name}.csv").exists()]
+    if missing:
+        raise FileNotFoundError(f"{run_dir}: missing result table(s) {', '.join(m + '.csv' for m in missing)}")
+    t: dict[str, Any] = {p.stem: read_table(p) for p in sorted(run_dir.glob("*.csv"))}
+    t["manifest"] = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    cpath = run_dir / "constants.json"
+    t["constants"] = json.loads(cpath.read_text(encoding="utf-8")) if cpath.exists() else {}
+    t["config"] = ModelConfig.from_dict(t["manifest"]["config"])
+    checks: dict[str, Any] = {}
+    cdir = run_dir / CHECKS
+    if cdir.is_dir():
+        for p in sorted(cdir.glob("*.csv")):
+            checks[p.stem] = read_table(p)
+        if (cdir / "validation.json").exists():
+            checks["validation"] = json.loads((cdir / "validation.json").read_text(encoding="utf-8"))
+    t["checks"] = checks
+    return t
+
+
+def check_report_parameters(year: int, run_dir: str | Path, previous_run_dir: str | Path = "") -> ModelConfig:
+    """Validate the report notebook's parameters; return the run's configuration.
+
+    ``year`` goes through :meth:`ModelConfig.replace`; the run folder must
+    exist and be a fit of that year; ``previous_run_dir`` (if not empty)
+    must be a run folder too.
+    """
+    ModelConfig().replace(year=int(year), planning_year=int(year) + 1)
+    m = Path(run_dir) / "manifest.json"
+    if not m.exists():
+        raise FileNotFoundError(f"run_dir {run_dir}: no manifest.json; run fit.ipynb (or `python -m model fit`) first")
+    cfg = ModelConfig.from_dict(json.loads(m.read_text(encoding="utf-8"))["config"])
+    if cfg.year != int(year):
+        raise InputError(f"run_dir {run_dir} holds a fit of {cfg.year}, not of year={year}")
+    if previous_run_dir and not (Path(previous_run_dir) / "manifest.json").exists():
+        raise FileNotFoundError(f"previous_run_dir {previous_run_dir}: no manifest.json")
+    return cfg

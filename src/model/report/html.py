@@ -1,0 +1,125 @@
+"""Executed notebooks to reviewer HTML: offline, without code, deterministic.
+
+:func:`to_html` converts an executed notebook with nbconvert's ``lab``
+template, extended by ``templates/report_offline.html.j2`` (no require.js,
+MathJax or mermaid from a CDN), code and prompts excluded, figures as
+embedded PNG; :func:`clean_for_html` first drops timestamps, stderr and
+empty cells so that two renders of the same data give the same page apart
+from nothing; :func:`outside_requests` finds anything that would make a
+browser fetch from outside the file.
+
+``nbformat`` and ``nbconvert`` are imported inside the functions that use
+them: together they take seconds to import, and the notebooks and the
+command line import this package's report modules without converting anything.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from model.errors import NotebookFailed
+
+#: Folder of the jinja2 templates (clinic sheets) and of the offline HTML template for notebooks.
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+
+def _skip_slow_iri_checker() -> None:
+    """Keep ``nbformat``'s import from building the ``rfc3987_syntax`` grammar (2.5 s of CPU).
+
+    ``jsonschema`` imports ``rfc3987_syntax`` (pulled in by JupyterLab) when it
+    is installed, only to check the ``iri`` string format, which the notebook
+    schema never uses.  Marking it absent before the first import skips it;
+    nothing is changed when it was already imported.
+    """
+    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+
+
+_TIMING_KEYS = ("start_time", "end_time", "duration", "exception", "status")
+
+
+def clean_for_html(nb) -> tuple[Any, list[str]]:
+    """A copy of an executed notebook ready for HTML, and the stderr text it held.
+
+    Removes papermill's start/end times, durations and statuses and the
+    kernel's execution timestamps (notebook and cell metadata), drops code
+    cells without output (e.g. the injected parameters), drops ``stderr``
+    streams (warnings; returned so the caller can log them) and numbers the
+    cells' ids deterministically (papermill's injected cell gets a random one).
+    """
+    nb = copy.deepcopy(nb)
+    pmeta = nb.metadata.get("papermill", {})
+    for k in _TIMING_KEYS:
+        pmeta.pop(k, None)
+    for k in ("input_path", "output_path"):
+        pmeta.pop(k, None)
+    stderr: list[str] = []
+    cells = []
+    for c in nb.cells:
+        md = c.get("metadata", {})
+        md.pop("execution", None)
+        if "papermill" in md:
+            for k in _TIMING_KEYS:
+                md["papermill"].pop(k, None)
+        if c.cell_type == "code":
+            kept = []
+            for o in c.get("outputs", []):
+                if o.get("output_type") == "stream" and o.get("name") == "stderr":
+                    stderr.append(o.get("text", ""))
+                    continue
+                kept.append(o)
+            c.outputs = kept
+            if not kept:
+                continue
+        cells.append(c)
+    for i, c in enumerate(cells):
+        c["id"] = f"c{i:03d}"
+    nb.cells = cells
+    return nb, stderr
+
+
+_URL_COMMENT = re.compile(r"/\*(?:(?!\*/).)*?https?://(?:(?!\*/).)*?\*/", re.S)
+
+
+_OUTSIDE = re.compile(r"""(?:\bsrc|\bhref|\bdata|\baction|@import|url\()\s*=?\s*["']?\s*(?:https?:)?//""", re.I)
+
+
+def outside_requests(html: str) -> list[str]:
+    """Attributes or CSS that would make a browser fetch something from outside the file."""
+    return [html[max(0, m.start() - 40): m.end() + 60] for m in _OUTSIDE.finditer(html)]
+
+
+def to_html(executed_nb: str | Path | Any, html_path: str | Path, title: str) -> list[str]:
+    """Convert an executed notebook to a reviewer's HTML page; return the stderr texts dropped.
+
+    nbconvert's ``HTMLExporter`` with the ``lab`` template (extended by
+    ``templates/report_offline.html.j2``: no require.js, MathJax or mermaid
+    scripts), code and prompts excluded, figures as embedded PNG.  CSS
+    comments carrying URLs are removed, and the page is checked to make no
+    outside request (:class:`NotebookFailed` otherwise).
+    """
+    _skip_slow_iri_checker()
+    import nbformat  # slow imports (see the module docstring)
+    from nbconvert import HTMLExporter
+
+    nb = executed_nb if not isinstance(executed_nb, (str, Path)) else nbformat.read(executed_nb, as_version=4)
+    nb, stderr = clean_for_html(nb)
+    nb.metadata["title"] = title
+    exporter = HTMLExporter(
+        template_name="lab", template_file="report_offline.html.j2", extra_template_paths=[str(TEMPLATES)],
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+        exclude_anchor_links=True, mathjax_url="", require_js_url="",
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body = _URL_COMMENT.sub("", body)
+    bad = outside_requests(body)
+    if bad:
+        raise NotebookFailed(f"{title}: the HTML would make outside requests: {bad[:3]}")
+    html_path = Path(html_path)
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(body, encoding="utf-8", newline="\n")
+    return stderr

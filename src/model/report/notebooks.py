@@ -1,0 +1,300 @@
+"""Executing notebooks with papermill: one notebook (:func:`run_notebook`) and a chain of them (:func:`render`).
+
+The papermill traps of PRACTICES.md are handled here: the parameters cell
+and every parameter name are checked before running
+(:func:`check_parameters`), kernel, language, timeout and working folder are
+explicit, and a failure names the notebook, the cell of the source notebook
+and the error (:class:`model.errors.NotebookFailed`), keeping the failed
+executed notebook for inspection.
+
+:func:`render` runs a chain (:class:`Chain`) into a report folder: every
+notebook is executed in the folder and converted to offline HTML
+(:func:`model.report.html.to_html`), a ``manifest.json`` records what went
+in and the hash of every file written, and the folder replaces the old one
+in one rename only when everything succeeded
+(:class:`model.artifacts.AtomicFolder`).  The annual report
+(:func:`model.report.annual.render_report`) and the 2028 evaluation
+(:func:`model.report.evaluation.render_evaluation`) are two such chains.
+
+``nbformat`` and ``papermill`` are imported inside the functions that use
+them: together they take seconds to import, and the report notebooks import
+this package's report modules without executing any notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from model.artifacts import AtomicFolder, sha256_file
+from model.errors import ConfigError, NotebookFailed
+from model.report.html import _skip_slow_iri_checker, to_html
+
+#: The notebooks shipped with the package (model/notebooks: a link to the top-level notebooks/ in the repository).
+NOTEBOOKS = Path(str(resources.files("model").joinpath("notebooks")))
+
+
+class ParameterError(ConfigError):
+    """A notebook's parameters cell is missing, mis-tagged, duplicated, or a passed name is unknown."""
+
+
+def notebook_failed(notebook: str, cell: int | None, source_line: str, ename: str, evalue: str,
+                    kept_at: Path | None, exec_count: int | None = None) -> NotebookFailed:
+    """The :class:`NotebookFailed` for a notebook that raised; the message names notebook, cell and error.
+
+    The error carries ``notebook`` (name), ``cell`` (1-based position in the
+    source notebook, or None), ``source_line`` (first line of the cell's
+    code), ``ename``, ``evalue``, ``kept_at`` (path of the failed executed
+    notebook) and ``exec_count``.
+    """
+    where = f"cell {cell}" if cell is not None else "an unknown cell"
+    if exec_count is not None:
+        where += f" (execution count [{exec_count}])"
+    msg = f"notebook {notebook} failed in {where}: `{source_line}`\n  {ename}: {evalue}"
+    if kept_at is not None:
+        msg += f"\n  the executed notebook with the traceback is kept at {kept_at}"
+    e = NotebookFailed(msg)
+    e.notebook, e.cell, e.source_line = notebook, cell, source_line
+    e.ename, e.evalue, e.kept_at, e.exec_count = ename, evalue, kept_at, exec_count
+    return e
+
+
+_NEAR_MISS_TAGS = {"parameter", "params", "param", "parametres", "paramters", "parmeters", "parameters "}
+
+
+def parameters_cell(nb) -> int:
+    """Index of the one code cell tagged ``parameters``; :class:`ParameterError` otherwise.
+
+    Catches the papermill trap of a cell tagged ``parameter`` (singular) or
+    another near miss, which papermill ignores with only a warning, letting
+    the notebook's own defaults silently win.
+    """
+    name = nb.metadata.get("_name", "notebook")
+    tagged, near = [], []
+    for i, c in enumerate(nb.cells):
+        for t in c.get("metadata", {}).get("tags", []) or []:
+            if t == "parameters":
+                tagged.append(i)
+            elif t.strip().lower() in _NEAR_MISS_TAGS or t.strip().lower() == "parameters":
+                near.append((i, t))
+    if near:
+        i, t = near[0]
+        raise ParameterError(
+            f"{name}: cell {i + 1} is tagged {t!r}; papermill only knows the tag 'parameters' "
+            f"and would ignore that cell's role silently. Retag it 'parameters'.")
+    if not tagged:
+        raise ParameterError(f"{name}: no cell is tagged 'parameters'; papermill needs exactly one")
+    if len(tagged) > 1:
+        raise ParameterError(f"{name}: {len(tagged)} cells are tagged 'parameters' (cells "
+                             f"{', '.join(str(i + 1) for i in tagged)}); there must be exactly one")
+    if nb.cells[tagged[0]].cell_type != "code":
+        raise ParameterError(f"{name}: the cell tagged 'parameters' (cell {tagged[0] + 1}) is not a code cell")
+    return tagged[0]
+
+
+def check_parameters(nb_path: str | Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a notebook before running it; return its parameters as papermill sees them.
+
+    Exactly one cell tagged ``parameters`` (:func:`parameters_cell`), and
+    every name in ``parameters`` must be defined in it (papermill would
+    otherwise inject the misspelt name and exit 0).  Raises
+    :class:`ParameterError` naming the unknown names and listing the known ones.
+    """
+    _skip_slow_iri_checker()
+    import nbformat  # slow imports (see the module docstring)
+    import papermill as pm
+
+    nb_path = Path(nb_path)
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.metadata["_name"] = nb_path.name
+    parameters_cell(nb)
+    known = pm.inspect_notebook(str(nb_path))
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise ParameterError(
+            f"{nb_path.name}: unknown parameter(s) {', '.join(repr(u) for u in unknown)}; "
+            f"the notebook's parameters are: {', '.join(known) or '(none)'}")
+    return dict(known)
+
+
+def _source_cell_number(src_nb, error_source: str, exec_index: int | None, params_index: int) -> int | None:
+    """1-based number of the failing cell in the source notebook (papermill injects one cell)."""
+    for i, c in enumerate(src_nb.cells):
+        if c.cell_type == "code" and c.source == error_source:
+            return i + 1
+    if exec_index is None:
+        return None
+    return (exec_index if exec_index <= params_index else exec_index - 1) + 1
+
+
+def _first_line(source: str) -> str:
+    for line in (source or "").splitlines():
+        if line.strip():
+            return line.strip()[:120]
+    return ""
+
+
+def run_notebook(nb_path: str | Path, out_path: str | Path, parameters: Mapping[str, Any], cwd: str | Path,
+                 timeout: int | None, kernel_name: str = "python3", failed_dir: str | Path | None = None) -> Path:
+    """Execute one notebook with papermill's Python API; return ``out_path``.
+
+    Before running, :func:`check_parameters`.  The kernel, language, cell
+    timeout (``execution_timeout``) and working folder are explicit; no
+    progress bar, no output logging.  On failure the executed notebook
+    (with papermill's error banner and the traceback) is copied to
+    ``failed_dir / '<name>.failed.ipynb'`` (default: beside ``out_path``)
+    and :class:`NotebookFailed` is raised naming the cell and the error.
+    """
+    _skip_slow_iri_checker()
+    import nbformat  # slow imports (see the module docstring)
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    nb_path, out_path = Path(nb_path), Path(out_path)
+    check_parameters(nb_path, parameters)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        pm.execute_notebook(
+            str(nb_path), str(out_path), parameters=dict(parameters),
+            kernel_name=kernel_name, language="python", execution_timeout=timeout,
+            cwd=str(cwd), progress_bar=False, log_output=False,
+            # the kernel's own log: keep errors, drop the warning about local TCP transport
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+        return out_path
+    except Exception as e:
+        src = nbformat.read(nb_path, as_version=4)
+        params_index = parameters_cell(src)
+        kept = None
+        if out_path.exists():
+            fdir = Path(failed_dir) if failed_dir is not None else out_path.parent
+            fdir.mkdir(parents=True, exist_ok=True)
+            kept = fdir / f"{nb_path.stem}.failed.ipynb"
+            shutil.copyfile(out_path, kept)
+        if isinstance(e, PapermillExecutionError):
+            cell = _source_cell_number(src, e.source, e.cell_index, params_index)
+            raise notebook_failed(nb_path.name, cell, _first_line(e.source), e.ename, one_line(e.evalue),
+                                 kept, e.exec_count) from None
+        # e.g. a cell timeout or a dead kernel: the culprit is the last cell that was started
+        cell, line, count = None, "", None
+        if out_path.exists():
+            ex = nbformat.read(out_path, as_version=4)
+            started = [(i, c) for i, c in enumerate(ex.cells) if c.cell_type == "code"
+                       and c.get("metadata", {}).get("papermill", {}).get("start_time")]
+            if started:
+                i, c = started[-1]
+                cell = _source_cell_number(src, c.source, i, params_index)
+                line, count = _first_line(c.source), c.get("execution_count")
+        raise notebook_failed(nb_path.name, cell, line, type(e).__name__, one_line(str(e)), kept, count) from e
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """``text`` on one line for a message: terminal colour codes dropped, whitespace collapsed, cut at ``limit``."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(text or ""))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _readable_dirs(root: Path) -> None:
+    """Give the folders the umask's usual permissions (``mkdtemp`` makes them private, 0700)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for d in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        d.chmod(0o777 & ~mask)
+
+
+@dataclass
+class Chain:
+    """A chain of notebooks executed into one report folder by :func:`render`.
+
+    ``out``: the report folder; ``notebooks``: the notebook names in the
+    order they run, each with its ``parameters`` (paths relative to the
+    report folder, the notebooks' working folder), the ``html`` file it
+    becomes and the ``titles`` of that page; ``source``: the folder of the
+    notebooks; ``inputs``: the input paths the output may not touch (for
+    :class:`~model.artifacts.AtomicFolder`, e.g. ``{"--data": data}``);
+    ``timeout``: seconds per cell; ``say``: progress lines.  A failed
+    notebook is kept in ``<out>/../failed/``.
+    """
+
+    out: Path
+    notebooks: tuple[str, ...]
+    parameters: Mapping[str, Mapping[str, Any]]
+    html: Mapping[str, str]
+    titles: Mapping[str, str]
+    source: Path = NOTEBOOKS
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    timeout: int | None = 900
+    kernel_name: str = "python3"
+    say: Callable[[str], None] = print
+
+    @property
+    def failed_dir(self) -> Path:
+        return self.out.parent / "failed"
+
+    def check(self) -> None:
+        """:func:`check_parameters` of every notebook: fail before any work on a bad parameter."""
+        for name in self.notebooks:
+            check_parameters(self.source / name, self.parameters[name])
+
+
+def render(chain: Chain, manifest: Callable[[Path, dict[str, Any], dict[str, list[str]]], dict[str, Any]],
+           prepare: Callable[[Path], None] | None = None) -> Path:
+    """Execute a chain of notebooks into ``chain.out`` and convert each to HTML; return ``chain.out``.
+
+    Steps: :meth:`Chain.check`; then in a temporary folder that replaces
+    ``chain.out`` only when all succeeded: ``prepare(tmp)`` (the caller's
+    files, e.g. ``validation.json`` or a computed run folder); each notebook
+    executed to ``notebooks/<name>`` (:func:`run_notebook`) and converted to
+    ``chain.html[name]`` (:func:`~model.report.html.to_html`), timed;
+    ``manifest.json`` = ``manifest(tmp, timings, stderr)`` (timings per
+    notebook ``{"execute", "html"}`` in seconds; the stderr texts left out
+    of each page) plus ``outputs``, the SHA-256 of every file written.  A
+    failing notebook raises :class:`NotebookFailed` and leaves the old
+    folder untouched; after a success, stale failed copies of the chain's
+    notebooks are removed.
+    """
+    chain.check()
+    out = chain.out
+    timings: dict[str, Any] = {}
+    stderr_log: dict[str, list[str]] = {}
+    with AtomicFolder(out, inputs=dict(chain.inputs)) as tmp:
+        if prepare is not None:
+            prepare(tmp)
+        (tmp / "notebooks").mkdir(exist_ok=True)
+        for name in chain.notebooks:
+            executed = tmp / "notebooks" / name
+            chain.say(f"{name}: executing")
+            t = time.perf_counter()
+            try:
+                run_notebook(chain.source / name, executed, chain.parameters[name], cwd=tmp, timeout=chain.timeout,
+                             kernel_name=chain.kernel_name, failed_dir=chain.failed_dir)
+            except NotebookFailed:
+                chain.say(f"{name}: FAILED; nothing was written to {out}")
+                raise
+            t_exec = time.perf_counter() - t
+            chain.say(f"{name}: executed in {t_exec:.1f} s; converting to HTML")
+            t = time.perf_counter()
+            stderr = to_html(executed, tmp / chain.html[name], chain.titles[name])
+            if stderr:
+                stderr_log[name] = stderr
+                chain.say(f"{name}: {len(stderr)} warning output(s) left out of the HTML (see manifest.json)")
+            timings[name] = {"execute": round(t_exec, 3), "html": round(time.perf_counter() - t, 3)}
+        m = dict(manifest(tmp, timings, stderr_log))
+        m["outputs"] = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        (tmp / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True, default=str) + "\n",
+                                           encoding="utf-8")
+        _readable_dirs(tmp)
+    for name in chain.notebooks:  # failures of earlier renders are now stale
+        (chain.failed_dir / f"{Path(name).stem}.failed.ipynb").unlink(missing_ok=True)
+    if chain.failed_dir.is_dir() and not any(chain.failed_dir.iterdir()):
+        chain.failed_dir.rmdir()
+    return out

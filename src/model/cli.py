@@ -151,7 +151,7 @@ def cmd_stability(a: argparse.Namespace) -> int:
 
 def cmd_sensitivity(a: argparse.Namespace) -> int:
     from model.analyses.panel import Panel
-    from model.analyses.sensitivity import check_parameters, run_sensitivity, write_sensitivity
+    from model.analyses.sensitivity import check_sensitivity_parameters, run_sensitivity, write_sensitivity
     from model.config import ModelConfig
     from model.inputs.panel import panel_years
 
@@ -159,7 +159,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     all_years = panel_years(data / "persons.parquet")
     ref = a.year or max(all_years)
     config = ModelConfig(year=ref, planning_year=a.planning_year or ref + 1)
-    variants = check_parameters([v for v in a.variants.split(",") if v] if a.variants else None,
+    variants = check_sensitivity_parameters([v for v in a.variants.split(",") if v] if a.variants else None,
                                 train_year=a.train_year, test_year=a.test_year)
     train = a.train_year if a.train_year is not None else (ref - 1 if ref - 1 in all_years else None)
     test = a.test_year if a.test_year is not None else ref

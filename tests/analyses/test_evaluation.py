@@ -166,11 +166,11 @@ def test_years_and_parameters():
         ev.evaluation_years([2024, 2025, 2026], 2025, [2024, 2026])
     with pytest.raises(ValueError, match="not in the data"):
         ev.evaluation_years([2024, 2025], 2024, [2026])
-    assert ev.check_parameters(2025, "2026-2027") == (2025, [2026, 2027])
+    assert ev.check_evaluation_parameters(2025, "2026-2027") == (2025, [2026, 2027])
     with pytest.raises(ValueError):
-        ev.check_parameters("2025")
+        ev.check_evaluation_parameters("2025")
     with pytest.raises(ValueError, match="out of sample"):
-        ev.check_parameters(2025, [2025])
+        ev.check_evaluation_parameters(2025, [2025])
 
 
 def test_flag_outliers():

@@ -321,13 +321,13 @@ def test_rounding_step_changes_how_often_numbers_move(stability_result):
     assert (cc["rank_corr_mean_weight"] > 0.3).all()
 
 
-def test_check_parameters():
-    assert sb.check_parameters("2021-2025")["years"] == [2021, 2022, 2023, 2024, 2025]
-    assert sb.check_parameters("2023,2025", rounding_steps="50")["rounding_steps"] == [50]
+def test_check_stability_parameters():
+    assert sb.check_stability_parameters("2021-2025")["years"] == [2021, 2022, 2023, 2024, 2025]
+    assert sb.check_stability_parameters("2023,2025", rounding_steps="50")["rounding_steps"] == [50]
     for bad in ({"years": "2025"}, {"years": "twenty"}, {"years": "2021-2025", "bootstrap_draws": 5},
                 {"years": "2021-2025", "alpha": 0.7}, {"years": "2021-2025", "rounding_steps": "0"}):
         with pytest.raises(ValueError):
-            sb.check_parameters(**bad)
+            sb.check_stability_parameters(**bad)
 
 
 def test_cli_stability_writes_tables_and_manifest(panel_dir, tmp_path):

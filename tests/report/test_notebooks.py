@@ -96,12 +96,12 @@ def test_inspect_notebook_finds_the_parameters(name):
 def test_render_report_passes_only_known_parameters(tmp_path):
     params = annual.chain_parameters(2025, tmp_path, "")
     for name, p in params.items():
-        rnb.check_parameters(ROOT / "notebooks" / name, p)
+        rnb.check_notebook_parameters(ROOT / "notebooks" / name, p)
 
 
 def test_misspelt_parameter_is_rejected():
     with pytest.raises(rnb.ParameterError) as e:
-        rnb.check_parameters(ROOT / "notebooks" / "annual_report.ipynb", {"year": 2025, "previous_rundir": ""})
+        rnb.check_notebook_parameters(ROOT / "notebooks" / "annual_report.ipynb", {"year": 2025, "previous_rundir": ""})
     msg = str(e.value)
     assert "'previous_rundir'" in msg and "previous_run_dir" in msg and "run_dir" in msg
 
@@ -121,7 +121,7 @@ def test_cell_tagged_parameter_singular_is_rejected(tmp_path):
                 c.metadata["tags"] = ["parameter"]
     p = _variant(tmp_path, "singular.ipynb", singular)
     with pytest.raises(rnb.ParameterError, match="tagged 'parameter'"):
-        rnb.check_parameters(p, {"year": 2025})
+        rnb.check_notebook_parameters(p, {"year": 2025})
 
 
 def test_no_parameters_cell_is_rejected(tmp_path):
@@ -130,7 +130,7 @@ def test_no_parameters_cell_is_rejected(tmp_path):
             c.metadata.pop("tags", None)
     p = _variant(tmp_path, "none.ipynb", untag)
     with pytest.raises(rnb.ParameterError, match="no cell is tagged 'parameters'"):
-        rnb.check_parameters(p, {})
+        rnb.check_notebook_parameters(p, {})
 
 
 def test_two_parameters_cells_are_rejected(tmp_path):
@@ -138,7 +138,7 @@ def test_two_parameters_cells_are_rejected(tmp_path):
         nb.cells.append(nbformat.v4.new_code_cell("year = 2024", metadata={"tags": ["parameters"]}))
     p = _variant(tmp_path, "two.ipynb", twice)
     with pytest.raises(rnb.ParameterError, match="2 cells are tagged 'parameters'"):
-        rnb.check_parameters(p, {})
+        rnb.check_notebook_parameters(p, {})
 
 
 def test_run_notebook_checks_before_running(tmp_path):

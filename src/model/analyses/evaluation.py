@@ -90,7 +90,7 @@ from model.inputs.tables import read_clinics, read_municipalities
 
 __all__ = [
     "THRESHOLDS", "TABLES", "EvaluationResult", "conclusions", "run_evaluation", "write_evaluation",
-    "load_evaluation", "validation_job", "check_parameters", "evaluation_years",
+    "load_evaluation", "validation_job", "check_evaluation_parameters", "evaluation_years",
 ]
 
 #: Tables of a run folder (``<name>.csv``), each described for the reader.
@@ -124,7 +124,7 @@ TABLES: dict[str, str] = {
 # =============================================================================
 
 
-def check_parameters(fit_year: Any, evaluation_years: Any = None) -> tuple[int, list[int] | None]:
+def check_evaluation_parameters(fit_year: Any, evaluation_years: Any = None) -> tuple[int, list[int] | None]:
     """Validate the fit year and the evaluation years (CLI, notebook); return them as ints.
 
     ``evaluation_years``: None (every later year in the data), a list of years
@@ -366,7 +366,7 @@ def run_evaluation(data: str | Path | Any, fit_year: int = 2025, years: Iterable
         timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 3)
 
     years = list(years) if years is not None else None
-    fit_year, _ = check_parameters(fit_year, years)
+    fit_year, _ = check_evaluation_parameters(fit_year, years)
     config = (config or ModelConfig()).replace(year=fit_year, planning_year=fit_year + 1)
     if isinstance(data, (str, Path)):
         data_dir: Path | None = Path(data)

@@ -64,7 +64,7 @@ from model.inputs import reference
 __all__ = [
     "FIELD_STAGES", "variant_stages", "variant_config", "run_sensitivity", "SensitivityResult", "write_sensitivity",
     "evaluate", "summary_table", "appendix_tables", "derive_life_expectancy_variants",
-    "write_life_expectancy_variants", "check_parameters", "TABLE_COLUMNS", "NOT_RUN",
+    "write_life_expectancy_variants", "check_sensitivity_parameters", "TABLE_COLUMNS", "NOT_RUN",
 ]
 
 #: The stage of the chain each configuration field acts on (what a variant changing it may change).
@@ -168,7 +168,7 @@ class SensitivityResult:
     fits: dict[str, CellOLSResults] = field(default_factory=dict, repr=False)
 
 
-def check_parameters(variants: Sequence[str] | None = None, year: int | None = None, train_year: int | None = None,
+def check_sensitivity_parameters(variants: Sequence[str] | None = None, year: int | None = None, train_year: int | None = None,
                      test_year: int | None = None) -> list[str]:
     """Validate notebook/CLI parameters; returns the variant list (all named variants by default)."""
     names = [v for v in engine_variants() if v != "base"] if variants is None else list(variants)
@@ -201,7 +201,7 @@ def run_sensitivity(data: str | Path | apanel.Panel, variants: Sequence[str] | N
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     base = config or ModelConfig()
-    names = check_parameters(variants, year, train_year, test_year)
+    names = check_sensitivity_parameters(variants, year, train_year, test_year)
     if year is not None:
         base = mc.year_config(base, year)
     year = base.year

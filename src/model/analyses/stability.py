@@ -417,7 +417,7 @@ def read_tables(folder: str | Path) -> dict[str, pd.DataFrame]:
     return {p.stem: pd.read_csv(p, dtype={"clinic_id": str, "area_code": str}) for p in sorted(d.glob("*.csv"))}
 
 
-def check_parameters(years: str | Iterable[int], bootstrap_draws: int = 200, seed: int = 20250630, alpha: float = 0.05,
+def check_stability_parameters(years: str | Iterable[int], bootstrap_draws: int = 200, seed: int = 20250630, alpha: float = 0.05,
                      rounding_steps: str | Iterable[int] = "10,50,100") -> dict[str, Any]:
     """Validate the stability notebook's/CLI's parameters; returns them parsed (years and steps as lists)."""
     try:

@@ -31,7 +31,7 @@ from model.analyses.data_checks import CHECKS, validate_data
 from model.artifacts import git_commit, package_versions
 from model.config import ModelConfig
 from model.errors import InputError
-from model.inputs.panel import panel_years as _panel_years
+from model.inputs.panel import panel_years
 from model.report.notebooks import NOTEBOOKS, Chain, one_line, render
 
 #: Analysis notebooks run by :func:`render_report`, in order, then the report notebook.
@@ -59,21 +59,16 @@ def _say(t0: float, text: str) -> None:
     print(f"[{time.perf_counter() - t0:7.1f} s] {text}", flush=True)
 
 
-def panel_years(data: str | Path) -> list[int]:
-    """Years present in ``<data>/persons.parquet`` (:func:`model.inputs.panel.panel_years`)."""
-    return _panel_years(Path(data) / "persons.parquet")
-
-
 def analysis_notebooks(data: str | Path, year: int) -> tuple[str, ...]:
     """The analysis notebooks the chain runs: stability and sensitivity only with at least two years up to ``year``."""
-    years = [y for y in panel_years(data) if y <= year]
+    years = [y for y in panel_years(Path(data) / "persons.parquet") if y <= year]
     return tuple(n for n in ANALYSIS_NOTEBOOKS if n not in PANEL_NOTEBOOKS or len(years) >= 2)
 
 
 def _stability_years(data: str | Path, year: int) -> str:
     """The years the stability notebook refits: up to five, ending with ``year`` (as '2021-2025')."""
     try:
-        first = min(y for y in panel_years(data) if y <= year)
+        first = min(y for y in panel_years(Path(data) / "persons.parquet") if y <= year)
     except (FileNotFoundError, ValueError):
         first = year - 4
     return f"{max(first, year - 4)}-{year}"

@@ -25,7 +25,7 @@ import pandas as pd
 
 from model.analyses.evaluation import (
     TABLES,
-    check_parameters,
+    check_evaluation_parameters,
     evaluation_years,
     load_evaluation,
     run_evaluation,
@@ -51,7 +51,7 @@ def notebook_setup(year: int, run_dir: str | Path, data_dir: str | Path) -> dict
     the evaluation is computed from ``data_dir`` (every later year in the
     data) and written to ``run_dir``.
     """
-    fit_year, _ = check_parameters(int(year))
+    fit_year, _ = check_evaluation_parameters(int(year))
     m = Path(run_dir) / "manifest.json"
     if not m.exists():
         res = run_evaluation(data_dir, fit_year)
@@ -89,7 +89,7 @@ def render_evaluation(data: str | Path, fit_year: int = 2025, years: Iterable[in
     data = Path(data).resolve()
     if not data.is_dir():
         raise FileNotFoundError(f"data folder {data} does not exist")
-    fit_year, yrs = check_parameters(fit_year, list(years) if years is not None else None)
+    fit_year, yrs = check_evaluation_parameters(fit_year, list(years) if years is not None else None)
     eyears = evaluation_years(panel_years(data / "persons.parquet"), fit_year, yrs)
     out = (Path(out) if out is not None else Path("reports") / "evaluation").resolve()
     params = {"year": int(fit_year), "run_dir": "run", "data_dir": str(data)}

@@ -2,7 +2,7 @@
 
 The papermill traps of PRACTICES.md are handled here: the parameters cell
 and every parameter name are checked before running
-(:func:`check_parameters`), kernel, language, timeout and working folder are
+(:func:`check_notebook_parameters`), kernel, language, timeout and working folder are
 explicit, and a failure names the notebook, the cell of the source notebook
 and the error (:class:`model.errors.NotebookFailed`), keeping the failed
 executed notebook for inspection.
@@ -100,7 +100,7 @@ def parameters_cell(nb) -> int:
     return tagged[0]
 
 
-def check_parameters(nb_path: str | Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
+def check_notebook_parameters(nb_path: str | Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Check a notebook before running it; return its parameters as papermill sees them.
 
     Exactly one cell tagged ``parameters`` (:func:`parameters_cell`), and
@@ -146,7 +146,7 @@ def run_notebook(nb_path: str | Path, out_path: str | Path, parameters: Mapping[
                  timeout: int | None, kernel_name: str = "python3", failed_dir: str | Path | None = None) -> Path:
     """Execute one notebook with papermill's Python API; return ``out_path``.
 
-    Before running, :func:`check_parameters`.  The kernel, language, cell
+    Before running, :func:`check_notebook_parameters`.  The kernel, language, cell
     timeout (``execution_timeout``) and working folder are explicit; no
     progress bar, no output logging.  On failure the executed notebook
     (with papermill's error banner and the traceback) is copied to
@@ -159,7 +159,7 @@ def run_notebook(nb_path: str | Path, out_path: str | Path, parameters: Mapping[
     from papermill.exceptions import PapermillExecutionError
 
     nb_path, out_path = Path(nb_path), Path(out_path)
-    check_parameters(nb_path, parameters)
+    check_notebook_parameters(nb_path, parameters)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         pm.execute_notebook(
@@ -241,9 +241,9 @@ class Chain:
         return self.out.parent / "failed"
 
     def check(self) -> None:
-        """:func:`check_parameters` of every notebook: fail before any work on a bad parameter."""
+        """:func:`check_notebook_parameters` of every notebook: fail before any work on a bad parameter."""
         for name in self.notebooks:
-            check_parameters(self.source / name, self.parameters[name])
+            check_notebook_parameters(self.source / name, self.parameters[name])
 
 
 def render(chain: Chain, manifest: Callable[[Path, dict[str, Any], dict[str, list[str]]], dict[str, Any]],

@@ -3,7 +3,7 @@
 Generates N synthetic health-insurance service lines (default 100 million,
 about a national year) for about 6 million persons straight to a parquet
 file, chunk by chunk with pyarrow (never all lines in memory), then times
-:func:`model.ingest.aggregate_services` on it in a fresh process and records
+:func:`model.inputs.services.aggregate_services` on it in a fresh process and records
 that process's peak resident memory (``resource.getrusage(RUSAGE_SELF)
 .ru_maxrss``), with DuckDB's memory limit at 2GB by default.  Generation is
 timed separately, in its own process.  The file is written under /tmp and

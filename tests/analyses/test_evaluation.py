@@ -1,4 +1,4 @@
-"""The 2028 evaluation (model.evaluation) and the synthetic panel after the fit year.
+"""The 2028 evaluation (model.analyses.evaluation) and the synthetic panel after the fit year.
 
 * the prediction measures of the evaluation against values computed by hand
   on a tiny example (six citizens, coefficients set by hand);

@@ -1,4 +1,4 @@
-"""Sensitivity variants (model.sensitivity): each changes what it claims and only that; equal to base is identical."""
+"""Sensitivity variants (model.analyses.sensitivity): each changes what it claims and only that; equal to base is identical."""
 
 from __future__ import annotations
 

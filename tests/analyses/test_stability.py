@@ -1,4 +1,4 @@
-"""Stability across years, clinic fixed effects and the cluster bootstrap (model.stability).
+"""Stability across years, clinic fixed effects and the cluster bootstrap (model.analyses.stability).
 
 A small synthetic panel (5 years) is generated once per test session into
 pytest's temporary folder (the ``panel_dir`` fixture of tests/conftest.py).

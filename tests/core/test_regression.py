@@ -1,4 +1,4 @@
-"""Cell-based OLS (model.regression) against person-level statsmodels OLS."""
+"""Cell-based OLS (model.core.regression) against person-level statsmodels OLS."""
 
 import pickle
 

@@ -730,7 +730,7 @@ def test_fast_digit_pattern_agrees_with_the_regular_expression():
 
 
 def test_capacity_reports_folder_with_both_annexes_in_one_workbook(tmp_path):
-    """A region's workbook as model.synthetic writes it: sheets "Bilag 1"
+    """A region's workbook as model.inputs.synthetic writes it: sheets "Bilag 1"
     and "Bilag 2"; an annex 2 without rows (no island doctors) is fine."""
     folder = write_folder(tmp_path / "d")
     reports = folder / "capacity_reports"

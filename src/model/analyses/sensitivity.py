@@ -4,7 +4,7 @@ A variant is the base :class:`~model.config.ModelConfig` with fields
 replaced (:data:`model.config.VARIANTS`); where it needs a feature built
 differently, the features module builds it from the same persons (e.g. the
 civil-status term, the somatic-disease bins).  Every variant is run on the
-reference year through the engine of :mod:`model.stability` (persons read
+reference year through the engine of :mod:`model.analyses.stability` (persons read
 once, factors and cells per distinct feature configuration, exact OLS on
 cells) and compared with the base:
 
@@ -188,7 +188,7 @@ def run_sensitivity(data: str | Path | apanel.Panel, variants: Sequence[str] | N
                     extra_variants: dict[str, ModelConfig] | None = None) -> SensitivityResult:
     """Run the base and every variant on the reference year and compare them (docs/method.md step 8).
 
-    In: a data folder or :class:`~model.stability.Panel`; variant names of
+    In: a data folder or :class:`~model.analyses.panel.Panel`; variant names of
     :data:`model.config.VARIANTS` (default: all); the base configuration
     (default ``ModelConfig()``; its ``year`` is the reference year unless
     ``year`` is given); ``train_year``/``test_year`` for the out-of-sample fit
@@ -541,7 +541,7 @@ def derive_life_expectancy_variants(municipalities: pd.DataFrame) -> pd.DataFram
 
 LIFE_EXPECTANCY_HEADER = """\
 # Derived municipal life expectancy for the sensitivity variants of docs/method.md step 8 (§4.4.2.4).
-# NOT published figures: derived by model.sensitivity.derive_life_expectancy_variants under an assumption.
+# NOT published figures: derived by model.analyses.sensitivity.derive_life_expectancy_variants under an assumption.
 # Public inputs: life expectancy at birth per municipality (Statistics Denmark HISBK, period ending 2023, as in
 #   municipalities.csv) and national life expectancy at birth and remaining at 60 by sex, 2019/20 (Statistics
 #   Denmark, via CALIBRATION.md: men 79.5 and 22.3, women 83.6 and 25.4).

@@ -9,7 +9,7 @@ much capacity would move between health councils and why (new coefficients
 or a new population); and how uncertain this year's numbers are (a cluster
 bootstrap that resamples clinics).
 
-It also holds the *engine* that :mod:`model.sensitivity` shares, built so
+It also holds the *engine* that :mod:`model.analyses.sensitivity` shares, built so
 that every year and every variant runs at national scale in seconds:
 
 1. **Reading** (:class:`Panel`, :func:`read_year`): each year's persons are
@@ -24,13 +24,13 @@ that every year and every variant runs at national scale in seconds:
    has exact cell sums without touching persons again.
 2. **Features** (:func:`features`): a configuration's factors and cell keys
    are computed on the atoms, once per distinct feature configuration.
-3. **Fits** (:func:`fit`): exact OLS on cells (:func:`model.regression.fit_cells`);
+3. **Fits** (:func:`fit`): exact OLS on cells (:func:`model.core.regression.fit_cells`);
    cells split by clinic (:func:`clinic_cells`) for clustered standard errors,
    clinic fixed effects (:func:`fit_within`) and the bootstrap.
 4. **Chain** (:func:`chain`): weights -> capacities -> clinic numbers for any
    coefficient vector, through the same functions as
-   :func:`model.pipeline.run_model` (:mod:`model.weights`,
-   :mod:`model.capacity`, :mod:`model.clinics`), so the base fit reproduces
+   :func:`model.analyses.fit.run_model` (:mod:`model.core.weights`,
+   :mod:`model.core.capacity`, :mod:`model.core.clinics`), so the base fit reproduces
    the run folder's numbers.
 5. **Bootstrap** (:func:`bootstrap`): clinics are resampled by reweighting
    per-clinic sums of X'X and X'y (multinomial clinic counts), and the
@@ -78,7 +78,7 @@ from model.errors import ConfigError
 
 def reallocation_share(a: np.ndarray, b: np.ndarray) -> float:
     """D = ½ Σ |s_b - s_a| with s the areas' shares: the share of all capacity that would move
-    (:func:`model.measures.reallocation`; ``a`` and ``b`` are aligned area totals)."""
+    (:func:`model.core.measures.reallocation`; ``a`` and ``b`` are aligned area totals)."""
     return ms.reallocation(a, b)
 
 

@@ -70,7 +70,7 @@ def capacity_by_municipality(
     residents, residents = residents of every insurance group in the data
     year, sum_weight), the municipalities reference table, the
     population projection (municipality_code, year, population_end_of_year)
-    and the life-expectancy table of :func:`model.weights.life_expectancy_factors`.
+    and the life-expectancy table of :func:`model.core.weights.life_expectancy_factors`.
     Out: one row per municipality (all 98, sorted by code) with the columns of
     ``capacity_by_municipality.csv``.
     """
@@ -114,7 +114,7 @@ def capacity_by_health_council(
 
     In: :func:`capacity_by_municipality`'s table, the municipalities reference
     table (for region_from_2027) and the clinic table of
-    :func:`model.clinics.clinic_table` (health_council, capacities,
+    :func:`model.core.clinics.clinic_table` (health_council, capacities,
     island_excluded).
     Out: the columns of ``capacity_by_health_council.csv``.
     """

@@ -315,7 +315,7 @@ def features(yd: YearData, config: ModelConfig) -> FeatureCells:
 
 
 def design(fc: FeatureCells, config: ModelConfig) -> pd.DataFrame:
-    """The 0/1 design (columns :func:`model.features.term_names`) of the cells (cached on the cells)."""
+    """The 0/1 design (columns :func:`model.core.features.term_names`) of the cells (cached on the cells)."""
     key = (_feature_key(config), config.reference_age_band, config.reference_sex)
     cache = fc.__dict__.setdefault("_design", {})
     if key not in cache:
@@ -356,8 +356,8 @@ def imputed_by_atom(yd: YearData, config: ModelConfig) -> np.ndarray:
     """Per atom: the contact fee imputed to its persons (0 for atoms not on the chronic-care fee, §4.4.3).
 
     The comparison citizens are the atoms without the fee in ``config``'s
-    estimation sample (:func:`model.features.imputation_groups`,
-    :func:`model.features.contact_means`, as :func:`model.features.outcome`).
+    estimation sample (:func:`model.core.features.imputation_groups`,
+    :func:`model.core.features.contact_means`, as :func:`model.core.features.outcome`).
     """
     key = ("imputed", config.chronic_impute_by, tuple(config.age_bands), tuple(config.excluded_practice_forms))
     if key not in yd.cache:

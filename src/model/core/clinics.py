@@ -45,7 +45,7 @@ def island_deductions(clinics: pd.DataFrame, island_reports: pd.DataFrame | None
     """Which clinics are island doctors left out of the counted allocation, and on what source.
 
     In: ``clinics`` with clinic_id, island_doctor (bool) and listed_patients;
-    the annex-2 rows of :func:`model.pipeline.read_island_reports` (clinic_id,
+    the annex-2 rows of :func:`model.inputs.tables.read_island_reports` (clinic_id,
     region, reporting_date, reported_patients, source), or None.
     Out: the same rows (same order) with ``island_excluded`` (bool),
     ``island_source`` ('annex 2: <file>' / 'clinic register' / '') and

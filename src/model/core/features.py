@@ -3,7 +3,7 @@
 docs/method.md step 2.  Every regressor is a dummy, so citizens with identical
 characteristics form a *cell*; the regression only needs, per cell, the
 number of citizens and the sums of use and squared use (see
-:mod:`model.regression`).  This module
+:mod:`model.core.regression`).  This module
 
 1. turns each person into a few small integer *factors* (age band, sex,
    origin term, civil status, labour-market status, somatic-disease bin,

@@ -23,7 +23,7 @@ from model.config import ModelConfig
 from model.errors import InputError
 
 #: Derived municipal life-expectancy figures (by sex, remaining at 65) for the sensitivity variants of
-#: §4.4.2.4; the file's header says how they are derived (:func:`model.sensitivity.derive_life_expectancy_variants`).
+#: §4.4.2.4; the file's header says how they are derived (:func:`model.analyses.sensitivity.derive_life_expectancy_variants`).
 LIFE_EXPECTANCY_VARIANTS = Path(__file__).resolve().parents[1] / "data" / "life_expectancy_variants.csv"
 
 

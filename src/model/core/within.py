@@ -19,7 +19,7 @@ def fit_within(X: pd.DataFrame, n, sum_y, sum_y2, cluster, terms: list[str], cov
     In: ``X`` the design of each row (columns ``terms``; an ``Intercept``
     column, if among the terms, is absorbed by the clinic effects), the
     rows' ``n``, ``sum_y``, ``sum_y2`` and clinic labels ``cluster``.
-    Out: :class:`~model.regression.CellOLSResults` whose ``Intercept`` is the
+    Out: :class:`~model.core.regression.CellOLSResults` whose ``Intercept`` is the
     patient-weighted mean clinic effect ᾱ = ȳ - x̄'β, so ``predict`` averages
     the clinic effects out (as in Anselmi et al.'s person-based GP workload
     formula).  The other coefficients and their HC0/HC1/cluster/nonrobust

@@ -35,7 +35,7 @@ class Inputs:
     data year (municipality_code, residents), for the group-1 share of
     docs/method.md step 4; None counts them from ``persons`` (which must then hold
     every group).  ``island_reports``: the island doctors the regions
-    reported in annex 2 (:func:`model.clinics.island_reports_table`); None or
+    reported in annex 2 (:func:`model.inputs.tables.read_island_reports`); None or
     empty leaves the clinic register's flag as the only source.
     """
 
@@ -132,7 +132,7 @@ def read_island_reports(data_dir: str | Path, clinics: pd.DataFrame | None = Non
     region, reporting_date (ISO text), reported_patients, source (file
     name); empty (with these columns) when there is no such folder.  Which
     report applies to the planning year is decided by
-    :func:`model.clinics.island_deductions`; with ``planning_year`` only the
+    :func:`model.core.clinics.island_deductions`; with ``planning_year`` only the
     files whose name dates them within the year before its 1 January (the
     only ones that can cover it) are read.
     """

@@ -91,7 +91,7 @@ def coerce_column(s: pd.Series, fdef: Mapping, file: str,
             out[(num == 0).fillna(False)] = False
             present = num.notna().to_numpy(bool)
             bad = present & out.isna().to_numpy(bool)
-        else:  # the one decoding of booleans (model.readers): anything else is an error, never false
+        else:  # the one decoding of booleans (model.inputs.contracts.decoding): anything else is an error, never false
             out, bad = parse_booleans(to_text(s))
         return out, fail(bad, BOOLEAN_RULE)
 

@@ -143,7 +143,7 @@ INTEGER_TEXT = re.compile(r"^\s*[-+]?\d+(\.0)?\s*$")
 def danish_conventions(df: pd.DataFrame, schema: Mapping, danish: bool) -> list[str]:
     """Rewrite Danish-Excel number text to the contract's form, in place, for
     number/integer fields, and note day-first dates (typed by
-    :func:`model.readers.parse_dates`, which reads them in every file
+    :func:`model.inputs.contracts.decoding.parse_dates`, which reads them in every file
     format); returns notes on what was found."""
     notes: list[str] = []
     for fdef in schema["fields"]:
@@ -164,7 +164,7 @@ def danish_conventions(df: pd.DataFrame, schema: Mapping, danish: bool) -> list[
             if ok.any():
                 df.loc[ok, name] = s[ok].str.replace(".", "", regex=False).str.strip()
                 notes.append("thousands separators")
-        elif typ == "date":  # noted only: model.readers.parse_dates reads day-first dates (failures show the text)
+        elif typ == "date":  # noted only: parse_dates reads day-first dates (failures show the text)
             if s.str.match(DANISH_DATE).fillna(False).any():
                 notes.append("dates written day-month-year")
     return list(dict.fromkeys(notes))

@@ -213,7 +213,7 @@ def read_table(path: str | Path, name: str, *, years: Iterable[int] | None = Non
     capacity-report annexes), the contract name, optionally the years to keep
     (parquet files are filtered while reading) and ``reader``, a function
     ``path -> DataFrame`` that replaces the built-in reader (e.g.
-    ``model.ingest``'s Excel reader).
+    the capacity reports' Excel reader, :mod:`model.inputs.capacity_sheets`).
 
     Out: a DataFrame with the file's columns. CSV: every column is read as
     text (``dtype=str`` before any parsing, so "012345" stays "012345");

@@ -38,7 +38,7 @@ CAPACITY_GROWTH = {0: 0.015, 1: 0.030, 2: 0.020, 3: 0.020, 4: 0.030}
 #: Monthly probability that a vacant capacity is filled (mean vacancy about 8 months; assumed).
 VACANCY_FILL_RATE = 0.12
 #: The mistakes planted in ``capacity_reports/with_mistakes/`` (one per file): kind -> the rule of
-#: :func:`model.ingest.read_capacity_report` that must catch it.
+#: :func:`model.inputs.capacity_reports.read_capacity_report` that must catch it.
 REPORT_MISTAKES: dict[str, str] = {
     "extra_column": "extra_column",
     "misspelt_heading": "misspelt_heading",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -296,7 +297,7 @@ def test_notebook_is_stripped_thin_and_parameterised(name):
     for stmt in ast.parse(nb.cells[tagged[0]].source).body:
         assert isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant), ast.unparse(stmt)
     nxt = next(c for c in nb.cells[tagged[0] + 1:] if c.cell_type == "code")
-    assert "ModelConfig().replace(" in nxt.source and "check_sensitivity_parameters(" in nxt.source
+    assert "ModelConfig().replace(" in nxt.source and re.search(r"check_(stability|sensitivity)_parameters\(", nxt.source)
     for c in nb.cells:
         if c.cell_type == "code":
             tree = ast.parse(c.source)

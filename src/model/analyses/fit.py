@@ -102,10 +102,10 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
     result = mc.chain(yd, config, fit.params)
     mark("capacities")
 
-    # --- the price list, the clinics' own calculation and the coefficients
-    sums = mc.area_sums(yd, config)
-    price = pl.price_list(fit, config, fc.keys, sums.n_cell, result.mean_predicted_use)
-    profiles = pl.clinic_profiles(sums, fc, yd.clinic_ids, fit, config)
+    # --- the stages of step 3 beside the weights, the price list, the clinics' own calculation, the coefficients
+    by_municipality, clinic_minimums = mc.with_predicted_use(yd, result)
+    price = pl.price_list(fit, config, fc.keys, cells.cell_persons(yd, fc), result.mean_predicted_use)
+    profiles = pl.clinic_profiles(mc.listed_cell_counts(yd, config), fc, yd.clinic_ids, fit, config)
     coefs, stats_df = coefficient_tables(fits, config.year)
     mark("tables")
 
@@ -115,9 +115,9 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
             "coefficients": coefs,
             "fit_statistics": stats_df,
             "weights_by_cell": price,
-            "capacity_by_municipality": result.by_municipality,
+            "capacity_by_municipality": by_municipality,
             "capacity_by_health_council": result.by_health_council,
-            "clinic_minimums": result.clinics,
+            "clinic_minimums": clinic_minimums,
             "clinic_profiles": profiles,
             "life_expectancy": result.life_expectancy,
         },

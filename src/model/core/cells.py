@@ -99,6 +99,13 @@ class YearData:
             self.cache[key] = np.bincount(self.pm, minlength=len(self.muni_codes))
         return self.cache[key]
 
+    def unlisted_by_municipality(self) -> np.ndarray:
+        """Citizens with no clinic on record per municipality (they count in the need, not in clinic figures)."""
+        key = ("unlisted_m",)
+        if key not in self.cache:
+            self.cache[key] = np.bincount(self.pm[~self.listed()], minlength=len(self.muni_codes))
+        return self.cache[key]
+
     def listed_by_clinic(self) -> np.ndarray:
         key = ("listed_c",)
         if key not in self.cache:
@@ -258,10 +265,8 @@ def year_from_inputs(inputs: Any, year: int, insurance_group: int = 1, factor: f
     (``persons``, ``municipalities``, ``clinics``, ``projection``, ``residents``, ``island_reports``, ``files``)."""
     p = inputs.persons
     in_year = (p["year"] == year).to_numpy() if "year" in p.columns else np.ones(len(p), bool)
-    residents = inputs.residents
-    if residents is None:
-        rc, rv = text_codes(p["municipality_code"])
-        residents = (rc[in_year], rv)
+    municipality = text_codes(p["municipality_code"])  # read once: the residents' count and the persons' codes
+    residents = inputs.residents if inputs.residents is not None else (municipality[0][in_year], municipality[1])
     keep = in_year & (p["insurance_group"] == insurance_group).to_numpy()
     if not keep.any():
         raise EstimationError(f"no persons in insurance group {insurance_group} in {year}")
@@ -271,7 +276,7 @@ def year_from_inputs(inputs: Any, year: int, insurance_group: int = 1, factor: f
         if c == "insurance_group" or (c in ENGINE_OPTIONAL_COLUMNS and c not in p.columns):
             continue
         if c in TEXT_PERSON_COLUMNS:
-            codes, values = text_codes(p[c])
+            codes, values = municipality if c == "municipality_code" else text_codes(p[c])
             cols[c] = (codes if every else codes[keep], values)
         else:
             v = p[c].to_numpy()
@@ -312,6 +317,11 @@ def features(yd: YearData, config: ModelConfig) -> FeatureCells:
         uk, inv = np.unique(k, return_inverse=True)
         yd.cache[key] = FeatureCells(keys=uk, factors=ft.unpack_keys(uk, config), cell_of_atom=inv.astype(np.int32))
     return yd.cache[key]
+
+
+def cell_persons(yd: YearData, fc: FeatureCells) -> np.ndarray:
+    """Persons per cell of ``fc`` (summed from the atoms: no pass over the persons)."""
+    return np.bincount(fc.cell_of_atom, weights=yd.atom_moments[:, :, 0].sum(axis=1), minlength=fc.n_cells)
 
 
 def design(fc: FeatureCells, config: ModelConfig) -> pd.DataFrame:

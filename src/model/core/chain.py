@@ -16,7 +16,7 @@ from model.config import ModelConfig
 from model.core import capacity as cap
 from model.core import clinics as cl
 from model.core import weights as wt
-from model.core.cells import FeatureCells, YearData, _feature_key, clinic_cells, design, features
+from model.core.cells import FeatureCells, YearData, _feature_key, cell_persons, clinic_cells, design, features
 from model.errors import ConfigError, EstimationError
 
 
@@ -69,23 +69,27 @@ class AreaSums:
     """The coefficient-free part of steps 3-4 for one year and configuration.
 
     Per cell of the configuration's features (``C`` cells): ``n_cell``
-    persons; per municipality x cell: ``muni_n`` persons and ``muni_f`` the
-    sum of their life-expectancy factors (dense, municipalities x C); per
-    clinic x cell (listed citizens only): ``clinic_n`` and ``clinic_f``
-    (sparse, clinics x C).  Every weight sum of the chain is one of these
-    matrices times the cells' predicted use, for one coefficient vector or
-    for a matrix of bootstrap draws alike.
+    persons; the sums of the life-expectancy factors per municipality x cell
+    (``muni_f``, dense) and per clinic x cell of the listed (``clinic_f``,
+    sparse).  A matrix of draws' weight sums is one of these matrices times
+    the cells' predicted use (:func:`weight_sums`).
     """
 
     n_cell: np.ndarray
-    muni_n: np.ndarray
     muni_f: np.ndarray
-    clinic_n: sparse.csr_matrix
     clinic_f: sparse.csr_matrix
 
     @property
     def persons(self) -> int:
         return int(self.n_cell.sum())
+
+
+def listed_cell_counts(yd: YearData, config: ModelConfig) -> sparse.csr_matrix:
+    """Listed citizens per clinic x cell of ``config``'s features (sparse; from :func:`~model.core.cells.clinic_cells`)."""
+    fc, cc = features(yd, config), clinic_cells(yd, config)
+    listed = cc.clinic < len(yd.clinic_ids)  # the slot after the last clinic: citizens with no clinic on record
+    return sparse.csr_matrix((cc.moments[listed, 0], (cc.clinic[listed], cc.cell[listed])),
+                             shape=(len(yd.clinic_ids), fc.n_cells))
 
 
 def area_sums(yd: YearData, config: ModelConfig) -> AreaSums:
@@ -101,13 +105,10 @@ def area_sums(yd: YearData, config: ModelConfig) -> AreaSums:
         cc = clinic_cells(yd, config)
         f_rows = np.bincount(cc.person_row, weights=factor, minlength=len(cc.cell))
         listed = cc.clinic < K  # the slot after the last clinic holds the citizens with no clinic on record
-        shape = (K, C)
         yd.cache[key] = AreaSums(
-            n_cell=np.bincount(cell_p, minlength=C).astype(np.float64),
-            muni_n=np.bincount(idx, minlength=M * C).reshape(M, C).astype(np.float64),
+            n_cell=cell_persons(yd, fc),
             muni_f=np.bincount(idx, weights=factor, minlength=M * C).reshape(M, C),
-            clinic_n=sparse.csr_matrix((cc.moments[listed, 0], (cc.clinic[listed], cc.cell[listed])), shape=shape),
-            clinic_f=sparse.csr_matrix((f_rows[listed], (cc.clinic[listed], cc.cell[listed])), shape=shape),
+            clinic_f=sparse.csr_matrix((f_rows[listed], (cc.clinic[listed], cc.cell[listed])), shape=(K, C)),
         )
     return yd.cache[key]
 
@@ -117,66 +118,47 @@ class WeightSums:
     """Step 3 summed to areas, for ``B`` coefficient vectors at once (last axis).
 
     ``mean_predicted`` (B): the national mean predicted use of the weight
-    base; per municipality (M x B) and per clinic (clinics x B): the sums of
-    ``predicted`` use, ``normalised`` weights (predicted / national mean) and
-    ``weight`` (the life-expectancy-corrected weight, mean 1 nationally when
-    normalising, :func:`model.core.weights.disease_weights`).  ``valid`` (B):
-    every populated cell's predicted use is positive.
+    base; ``municipality`` (M x B) and ``clinic`` (clinics x B): the sums of
+    the life-expectancy-corrected weights (mean 1 nationally when
+    normalising, :func:`model.core.weights.disease_weights`).  ``valid``
+    (B): every populated cell's predicted use is positive.
     """
 
     mean_predicted: np.ndarray
-    predicted_municipality: np.ndarray
-    normalised_municipality: np.ndarray
-    weight_municipality: np.ndarray
-    predicted_clinic: np.ndarray
-    normalised_clinic: np.ndarray
-    weight_clinic: np.ndarray
+    municipality: np.ndarray
+    clinic: np.ndarray
     valid: np.ndarray
 
 
 def weight_sums(yd: YearData, config: ModelConfig, pred: np.ndarray) -> WeightSums:
-    """Sums of predicted use and disease weights per municipality and clinic (docs/method.md step 3).
+    """Sums of the disease weights per municipality and clinic (docs/method.md step 3).
 
     In: the year, the configuration and the cells' predicted use ``pred``
     (cells, or cells x B for B coefficient draws).  Out: :class:`WeightSums`.
     The rule is :func:`model.core.weights.disease_weights`: weight =
     predicted x factor / mean(predicted x factor) when normalising, else /
     mean(predicted).  One coefficient vector is applied to the persons and
-    summed with ``bincount`` (the annual fit's figures, summed in the
-    persons' order); many at once go through :func:`area_sums` as matrix
-    products (the bootstrap), the same sums in another order.
+    summed with ``bincount`` (summed in the persons' order); many at once go
+    through :func:`area_sums` as matrix products (the bootstrap), the same
+    sums in another order.
     """
     pred = np.asarray(pred, dtype=np.float64)
     fc = features(yd, config)
     if pred.ndim == 1 or pred.shape[1] == 1:
         p_cell = pred.reshape(-1)
-        nm, nc = len(yd.muni_codes), len(yd.clinic_ids)
         predicted = p_cell[fc.cell_of_atom][yd.atom]
-        w = wt.disease_weights(predicted, person_le_factor(yd, config), config)
-        per_person = (predicted, w["normalised_weight"], w["weight"])
-        by_m = [np.bincount(yd.pm, weights=v, minlength=nm)[:, None] for v in per_person]
-        by_c = [np.bincount(yd.pc, weights=v, minlength=nc + 1)[:nc, None] for v in per_person]
-        n_cell = np.bincount(fc.cell_of_atom, weights=yd.atom_moments[:, :, 0].sum(axis=1), minlength=fc.n_cells)
-        return WeightSums(mean_predicted=np.array([predicted.mean()]), predicted_municipality=by_m[0],
-                          normalised_municipality=by_m[1], weight_municipality=by_m[2], predicted_clinic=by_c[0],
-                          normalised_clinic=by_c[1], weight_clinic=by_c[2],
-                          valid=np.array([bool((p_cell[n_cell > 0] > 0).all())]))
+        weight = wt.disease_weights(predicted, person_le_factor(yd, config), config)["weight"]
+        nc = len(yd.clinic_ids)
+        return WeightSums(mean_predicted=np.array([predicted.mean()]),
+                          municipality=np.bincount(yd.pm, weights=weight, minlength=len(yd.muni_codes))[:, None],
+                          clinic=np.bincount(yd.pc, weights=weight, minlength=nc + 1)[:nc, None],
+                          valid=np.array([bool((p_cell[cell_persons(yd, fc) > 0] > 0).all())]))
     sums = area_sums(yd, config)
     N = float(sums.persons)
-    mean_pred = (sums.n_cell @ pred) / N
     corrected_m = sums.muni_f @ pred
     scale = N / (corrected_m.sum(axis=0) if config.normalise_weights else sums.n_cell @ pred)
-    pred_c = np.asarray(sums.clinic_n @ pred)
-    return WeightSums(
-        mean_predicted=mean_pred,
-        predicted_municipality=sums.muni_n @ pred,
-        normalised_municipality=(sums.muni_n @ pred) / mean_pred,
-        weight_municipality=corrected_m * scale,
-        predicted_clinic=pred_c,
-        normalised_clinic=pred_c / mean_pred,
-        weight_clinic=np.asarray(sums.clinic_f @ pred) * scale,
-        valid=(pred[sums.n_cell > 0] > 0).all(axis=0),
-    )
+    return WeightSums(mean_predicted=(sums.n_cell @ pred) / N, municipality=corrected_m * scale,
+                      clinic=np.asarray(sums.clinic_f @ pred) * scale, valid=(pred[sums.n_cell > 0] > 0).all(axis=0))
 
 
 def chain(yd: YearData, config: ModelConfig, params: pd.Series) -> ChainResult:
@@ -193,43 +175,56 @@ def chain(yd: YearData, config: ModelConfig, params: pd.Series) -> ChainResult:
     evaluation call it; the bootstrap calls :func:`draws`, which runs the
     same steps on a matrix of coefficient draws.
     """
-    fc = features(yd, config)
-    pred = cell_predictions(fc, config, params)
-    if (pred[features(yd, config).cell_of_atom] <= 0).any():
-        raise EstimationError("the coefficients predict non-positive use for some cells; weights would be meaningless")
+    pred = cell_predictions(features(yd, config), config, params)
     w = weight_sums(yd, config, pred)
     if not w.valid[0]:
         raise EstimationError("the coefficients predict non-positive use for some cells; weights would be meaningless")
     le = _le(yd, config)
-    nm = len(yd.muni_codes)
     citizens = yd.citizens_by_municipality()
-    unlisted = np.bincount(yd.pm[~yd.listed()], minlength=nm)
     by_muni = pd.DataFrame({"municipality_code": yd.muni_codes, "citizens": citizens, "residents": yd.residents,
-                            "sum_weight": w.weight_municipality[:, 0]})
+                            "sum_weight": w.municipality[:, 0]})
     bm = cap.capacity_by_municipality(by_muni, yd.municipalities, yd.projection, le, config)
     order = pd.Index(yd.muni_codes).get_indexer(bm["municipality_code"])
-    bm.insert(bm.columns.get_loc("residents") + 1, "unlisted_citizens", unlisted[order])
+    bm.insert(bm.columns.get_loc("residents") + 1, "unlisted_citizens", yd.unlisted_by_municipality()[order])
     with np.errstate(invalid="ignore", divide="ignore"):
-        n_m = np.where(citizens > 0, citizens, np.nan)[order]
-        bm.insert(4, "mean_predicted_use", w.predicted_municipality[order, 0] / n_m)
-        bm.insert(5, "mean_normalised_weight", w.normalised_municipality[order, 0] / n_m)
-        bm.insert(6, "mean_weight", w.weight_municipality[order, 0] / n_m)
-    muni_mean_w = pd.Series(w.weight_municipality[:, 0] / np.where(citizens > 0, citizens, np.nan), index=yd.muni_codes)
+        muni_mean_w = w.municipality[:, 0] / np.where(citizens > 0, citizens, np.nan)
+    bm.insert(4, "mean_weight", muni_mean_w[order])
     listed_n = yd.listed_by_clinic()
-    listed = pd.DataFrame({"clinic_id": yd.clinic_ids, "listed_patients": listed_n,
-                           "sum_weight": w.weight_clinic[:, 0]})
-    has = listed_n > 0
-    listed = listed[has]
-    ct = cl.clinic_table(yd.clinics, listed, muni_mean_w, yd.municipalities, config, island_reports=yd.island_reports)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        n_c = pd.Series(listed_n[has], index=listed["clinic_id"])
-        ct.insert(ct.columns.get_loc("mean_weight"), "mean_predicted_use",
-                  ct["clinic_id"].map(pd.Series(w.predicted_clinic[has, 0], index=listed["clinic_id"]) / n_c))
-        ct.insert(ct.columns.get_loc("mean_weight"), "mean_normalised_weight",
-                  ct["clinic_id"].map(pd.Series(w.normalised_clinic[has, 0], index=listed["clinic_id"]) / n_c))
+    listed = pd.DataFrame({"clinic_id": yd.clinic_ids, "listed_patients": listed_n, "sum_weight": w.clinic[:, 0]})
+    listed = listed[listed_n > 0]
+    ct = cl.clinic_table(yd.clinics, listed, pd.Series(muni_mean_w, index=yd.muni_codes), yd.municipalities, config,
+                         island_reports=yd.island_reports)
     hc = cap.capacity_by_health_council(bm, yd.municipalities, ct, config)
     return ChainResult(year=yd.year, config=config, params=params, by_municipality=bm, by_health_council=hc,
                        clinics=ct, life_expectancy=le, mean_predicted_use=float(w.mean_predicted[0]))
+
+
+def with_predicted_use(yd: YearData, result: ChainResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The chain's municipality and clinic tables with ``mean_predicted_use`` and ``mean_normalised_weight``.
+
+    The annual fit's tables show the stages of step 3 a GP can follow: mean
+    predicted use (DKK) and mean normalised weight (predicted / national
+    mean) before the life-expectancy correction, beside ``mean_weight``.
+    In: the year and the :class:`ChainResult` of its coefficients.  Out:
+    (capacity by municipality, clinic minimums), columns inserted before
+    ``mean_weight``.
+    """
+    fc = features(yd, result.config)
+    predicted = cell_predictions(fc, result.config, result.params)[fc.cell_of_atom][yd.atom]
+    normalised = predicted / predicted.mean()
+    nm, nc = len(yd.muni_codes), len(yd.clinic_ids)
+    bm, ct = result.by_municipality.copy(), result.clinics.copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        citizens = yd.citizens_by_municipality().astype(np.float64)
+        order = pd.Index(yd.muni_codes).get_indexer(bm["municipality_code"])
+        listed = yd.listed_by_clinic().astype(np.float64)
+        at = pd.Index(yd.clinic_ids).get_indexer(ct["clinic_id"])
+        for name, v in (("mean_predicted_use", predicted), ("mean_normalised_weight", normalised)):
+            by_m = np.bincount(yd.pm, weights=v, minlength=nm) / np.where(citizens > 0, citizens, np.nan)
+            bm.insert(bm.columns.get_loc("mean_weight"), name, by_m[order])
+            by_c = np.bincount(yd.pc, weights=v, minlength=nc + 1)[:nc] / np.where(listed > 0, listed, np.nan)
+            ct.insert(ct.columns.get_loc("mean_weight"), name, by_c[at])
+    return bm, ct
 
 
 @dataclass
@@ -264,7 +259,7 @@ def draws(yd: YearData, config: ModelConfig, point: ChainResult, params: np.ndar
     pred = X @ np.asarray(params, dtype=np.float64).T  # cells x B
     w = weight_sums(yd, config, pred)
     bm = point.by_municipality.set_index("municipality_code").reindex(yd.muni_codes)
-    weighted = w.weight_municipality * bm["projection_factor"].to_numpy()[:, None]
+    weighted = w.municipality * bm["projection_factor"].to_numpy()[:, None]
     _, indicative = cap.indicative_numbers(weighted, bm["area_floor"].to_numpy(dtype=np.float64)[:, None], config)
     names = point.by_health_council["health_council"].tolist()
     council = pd.Index(names).get_indexer(bm["health_council"])
@@ -275,7 +270,7 @@ def draws(yd: YearData, config: ModelConfig, point: ChainResult, params: np.ndar
     ct = point.clinics
     sel = ct[(ct["weight_source"] == "own_patients") & (ct["listed_patients"] >= config.min_cell_size)]
     ci = pd.Index(yd.clinic_ids).get_indexer(sel["clinic_id"])
-    mean_w = w.weight_clinic[ci] / sel["listed_patients"].to_numpy(dtype=np.float64)[:, None]
+    mean_w = w.clinic[ci] / sel["listed_patients"].to_numpy(dtype=np.float64)[:, None]
     c_exact, c_round = cl.minimum_patients(sel["capacities"].to_numpy(dtype=np.float64)[:, None], mean_w, config)
     c_exact[:, ~w.valid] = np.nan
     return Draws(council_exact=exact, council=rounded, clinic_ids=sel["clinic_id"].tolist(), clinic_exact=c_exact,

@@ -62,11 +62,10 @@ def price_list(fit, config: ModelConfig, cell_keys: np.ndarray, persons: np.ndar
     return price
 
 
-def clinic_profiles(sums, fc, clinic_ids: list[str], fit, config: ModelConfig) -> pd.DataFrame:
+def clinic_profiles(counts, fc, clinic_ids: list[str], fit, config: ModelConfig) -> pd.DataFrame:
     """How many of each clinic's listed patients carry each term of the price list.
 
-    In: the area sums of :func:`model.core.chain.area_sums` (listed
-    patients per clinic x cell), the year's feature cells
+    In: listed patients per clinic x cell (:func:`model.core.chain.listed_cell_counts`), the year's feature cells
     (:class:`model.core.cells.FeatureCells`), the clinic IDs and the fit.
     Out: long table clinic_id, term, patients, coefficient, contribution
     (= coefficient x patients / listed patients).  The contributions of a
@@ -75,7 +74,7 @@ def clinic_profiles(sums, fc, clinic_ids: list[str], fit, config: ModelConfig) -
     stays on the secure server); the clinic sheets suppress them.
     """
     X = ft.design_matrix(fc.factors, config).to_numpy(dtype=np.float64)  # cells x terms
-    by_term = np.rint(np.asarray(sums.clinic_n @ X)).astype(np.int64)  # clinics x terms: patients carrying each term
+    by_term = np.rint(np.asarray(counts @ X)).astype(np.int64)  # clinics x terms: patients carrying each term
     terms = ft.term_names(config)
     listed = by_term[:, 0]
     clinic, term = np.nonzero(by_term)

@@ -32,11 +32,13 @@ __all__ = [
     "SJAELLAND_ULTRASOUND_MUNICIPALITY_NAMES",
     "SJAELLAND_ULTRASOUND_MUNICIPALITIES",
     "data_path",
+    "municipal_age_structure",
     "municipalities",
     "population_age_sex",
 ]
 
 _MUNICIPALITIES_FILE = "municipalities.csv"
+_AGE_STRUCTURE_FILE = "municipal_age_structure.csv"
 _POPULATION_FILE = "population_age_sex_2025.csv"
 
 #: Source of every column of the embedded reference tables.
@@ -72,6 +74,12 @@ PROVENANCE: dict[str, str] = {
     "population_age_sex_2025": (
         "Population by sex (1 men, 2 women) and 5-year age band (85+ open) on 1 January 2025, "
         "Statistics Denmark FOLK1A (total 5,992,734)"
+    ),
+    # municipal_age_structure.csv
+    "municipal_age_structure": (
+        "Old-age index (65+ per 100 aged 0-14) per municipality (48 sourced: Hovedstaden and Midtjylland) or "
+        "per province (landsdel; the municipality's own index derived), Urbistat AdminStat from Statistics "
+        "Denmark figures (about 2022-2023); published 65+ shares (2011-2017) for checking; sources per row"
     ),
 }
 
@@ -136,6 +144,23 @@ def municipalities(path: str | os.PathLike | None = None) -> pd.DataFrame:
         df[c] = df[c].astype("float64")
     df["population_2026_01_01"] = df["population_2026_01_01"].astype("int64")
     df["municipality_code"] = df["kommunekode"].str.zfill(3)
+    return df
+
+
+def municipal_age_structure() -> pd.DataFrame:
+    """Published age-structure figures per municipality (``municipal_age_structure.csv``), one row each.
+
+    Columns: ``kommunekode`` and ``municipality_code`` (3 digits, strings), ``kommune``, ``old_age_index``
+    (65+ per 100 aged 0-14), ``old_age_index_level`` ("municipality" sourced, "landsdel": only the
+    province's index is published), ``landsdel``, ``old_age_index_source``, ``share_65plus_pct`` (NaN where
+    none was found), ``share_65plus_year`` and ``share_65plus_source``.  The file's ``#`` lines say where
+    each figure comes from.
+    """
+    with data_path(_AGE_STRUCTURE_FILE).open("r", encoding="utf-8") as fh:
+        df = pd.read_csv(fh, dtype=str, keep_default_na=False, comment="#")
+    df["municipality_code"] = df["kommunekode"].str.zfill(3)
+    df["old_age_index"] = df["old_age_index"].astype("float64")
+    df["share_65plus_pct"] = pd.to_numeric(df["share_65plus_pct"].replace("", None), errors="coerce").astype("float64")
     return df
 
 

@@ -50,3 +50,13 @@ def _onset_by_sex(lut: np.ndarray, score: np.ndarray, sex: np.ndarray) -> np.nda
     q = _lut_index(score)
     q += (sex.astype(np.int32) - 1) * _LUT_N
     return lut[q]
+
+
+def _use_probability_table() -> np.ndarray:
+    """Probability of any use in the year by sex (men, women) and age, before disease and municipality."""
+    men = _interp_curve([(0, 0.99), (2, 0.99), (3, 0.93), (5, 0.93), (6, 0.82), (15, 0.82), (16, 0.72), (24, 0.72),
+                         (25, 0.70), (34, 0.70), (35, 0.74), (44, 0.74), (45, 0.78), (54, 0.78), (55, 0.83),
+                         (64, 0.83), (65, 0.90), (74, 0.90), (75, 0.95), (125, 0.95)])
+    women = _interp_curve([(0, 0.99), (2, 0.99), (3, 0.93), (5, 0.93), (6, 0.82), (15, 0.82), (16, 0.88),
+                           (24, 0.88), (25, 0.90), (64, 0.90), (65, 0.93), (74, 0.93), (75, 0.96), (125, 0.96)])
+    return np.stack([men, women])

@@ -1,9 +1,20 @@
 """Population: the municipal reference context and the latest year's citizens.
 
 :func:`_context` derives per-municipality parameters (life expectancy,
-rurality, origin composition, neighbours) from the embedded reference table;
-:func:`_draw_population` draws municipality, sex and age of the latest
-panel year's citizens (national structure of FOLK1A, tilted by rurality).
+rurality, age structure, origin composition, neighbours) from the embedded
+reference tables; :func:`_draw_population` draws municipality, sex and age of
+the latest panel year's citizens.
+
+The municipal age structure (:func:`_expected_age_sex`) is the national
+structure of FOLK1A (1 January 2025) fitted by iterative proportional fitting
+to three sets of margins: each municipality's population (FOLK1A, 1 January
+2026), the national sex x age structure, and each municipality's published
+old-age index (65+ per 100 aged 0-14, ``municipal_age_structure.csv``: the
+municipality's own index for 48 municipalities; for the other 50 the index of
+their province, tilted by rurality, :func:`_old_age_index`).  The shape of
+the ages in between (young adults in the cities, fewer in the countryside)
+comes from an assumed tilt by rurality (:func:`_age_tilt`), which is also
+the starting point of the fit.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ import numpy as np
 
 from model.errors import ConfigError
 from model.inputs import reference
-from model.inputs.synthetic.curves import _interp_curve
+from model.inputs.synthetic.curves import _interp_curve, _use_probability_table
 from model.inputs.synthetic.truth import _MAX_AGE, NATIONAL_LIFE_EXPECTANCY
 
 
@@ -63,6 +74,8 @@ class _Context:
     le: np.ndarray             # (98,) life expectancy, imputed where missing
     delta: np.ndarray          # (98,) years of life expectancy below national
     contact: np.ndarray        # (98,) share with a GP contact (0-1)
+    contact_factor: np.ndarray  # (98,) contact share over the share the age and sex structure predicts
+    morbidity: np.ndarray      # (98,) municipal shift of disease and labour-market scores, in years of life expectancy
     rural: np.ndarray          # (98,) standardised rurality
     nondk: np.ndarray          # (98,) share of non-Danish origin
     comp: np.ndarray           # (98, 3) composition menapt / western / other
@@ -70,6 +83,10 @@ class _Context:
     ins2: np.ndarray           # (98,) probability of insurance group 2
     pcross: np.ndarray         # (98,) probability of listing across the border
     mort_mult: np.ndarray      # (98,) mortality multiplier from life expectancy
+    old_age_index: np.ndarray  # (98,) target old-age index (65+ per 100 aged 0-14), sourced or derived
+    share65: np.ndarray        # (98,) target share aged 65+ (0-1), published (aged to 2025) or derived
+    margins: dict              # the targets and their provenance (:func:`_old_age_index`)
+    age_share: np.ndarray      # (98, 2, 126) expected share of each municipality's residents by sex and age
     nb: np.ndarray             # (98, 3) neighbour municipality indices (-1 none)
     nbcum: np.ndarray          # (98, 3) cumulative neighbour weights
     lat: np.ndarray
@@ -95,6 +112,10 @@ def _context() -> _Context:
     island = np.isin(codes, _ISLAND_MUNICIPALITIES)
     rural = rural + 0.7 * island
     lat, lon = m["lat"].to_numpy(dtype=float), m["lon"].to_numpy(dtype=float)
+    margins = _old_age_index(codes, pop, rural)
+    age_share = _fit_age_sex(rural, margins["index"], margins["share65"], pop)
+    age_share /= age_share.sum(axis=(1, 2), keepdims=True)
+    contact_factor, morbidity = _municipal_effects(codes, pop, delta, contact, age_share)
 
     # origin: capital region about 23 % immigrants and descendants, elsewhere 10-14 %, 7 % in four
     ldens = -dens
@@ -111,14 +132,13 @@ def _context() -> _Context:
     # national calibration of each group's share (targets 5.1 / 5.9 / 5.3 %)
     target = np.array([0.051, 0.059, 0.053])
     base = base * target.sum() / np.average(base, weights=pop)
-    target = target * np.array([0.965, 1.0, 1.0])  # offsets the younger (more MENAPT) cities
     for _ in range(60):
         share = (base[:, None] * comp * pop[:, None]).sum(0) / pop.sum()
         comp = comp * (target / share)
         comp /= comp.sum(axis=1, keepdims=True)
-    # the age profile of origin is applied relative to its national mean
-    nat = _national_age_sex().sum(axis=0)
-    base = 0.965 * base / float((nat * _ORIGIN_AGE).sum())
+    # the age profile of origin is applied relative to the municipality's own mean over its age structure, so
+    # each municipality's share is the one above whatever its ages (age is not counted twice)
+    base = base / (age_share * _ORIGIN_AGE[None, None, :]).sum(axis=(1, 2))
     ins2 = 0.004 * np.where(le >= 83.0, 2.0, 1.0)
 
     pcross = np.where(region == 0, 0.10, 0.07)
@@ -143,9 +163,43 @@ def _context() -> _Context:
         nbcum[i, len(cand):] = 1.0
     compcum = np.cumsum(comp, axis=1)[:, :2].astype(np.float32)
     return _Context(codes=codes, names=m["kommune"].to_numpy(dtype=object).astype(str), region=region, pop=pop,
-                    le=le, delta=delta, contact=contact, rural=rural, nondk=base, comp=comp, compcum=compcum,
+                    le=le, delta=delta, contact=contact, contact_factor=contact_factor, morbidity=morbidity, rural=rural, nondk=base, comp=comp, compcum=compcum,
                     ins2=ins2,
-                    pcross=pcross, mort_mult=np.exp(0.10 * delta), nb=nb, nbcum=nbcum, lat=lat, lon=lon)
+                    pcross=pcross, mort_mult=np.exp(0.10 * delta), old_age_index=margins["index"],
+                    share65=margins["share65"], margins=margins,
+                    age_share=age_share, nb=nb, nbcum=nbcum, lat=lat, lon=lon)
+
+
+#: Years of life expectancy the municipal disease and labour-market scores shift per unit of the age-standardised
+#: GP-contact share's log-odds (assumed: fewer contacts than the ages predict, less recorded disease).
+CONTACT_MORBIDITY_YEARS = 8.0
+#: Calibration offsets (years of life expectancy) of the municipal disease and labour-market scores: ASSUMED, set
+#: so that the data reproduce the official figures of the ministry's draft model (health council Hovedstaden's
+#: 449.2 capacities, Aabenraa's 1,450 patients per capacity), for which no public morbidity figure was found.
+CALIBRATION_OFFSETS: dict[str, float] = {"101": -6.5, "147": -6.5, "580": 3.7}
+
+
+def _municipal_effects(codes: np.ndarray, pop: np.ndarray, delta: np.ndarray, contact: np.ndarray,
+                       age_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(contact factor, morbidity shift) per municipality.
+
+    In: codes, populations, life-expectancy gap (national minus municipal,
+    years), GP-contact share (0-1), age structure (98 x 2 x 126 shares).
+    The contact share the age and sex structure predicts is the structure's
+    mean probability of any use (:func:`_use_probability_table`); the contact
+    factor is the published share over it (use applies it on top of age, so
+    age is not counted twice).  The morbidity shift (years, as the
+    life-expectancy gap it adds to) is the life-expectancy gap plus
+    :data:`CONTACT_MORBIDITY_YEARS` times the age-standardised log-odds of
+    the contact share (centred on the population-weighted mean) plus
+    :data:`CALIBRATION_OFFSETS`.
+    """
+    expected = (age_share * _use_probability_table()[None, :, :]).sum(axis=(1, 2))
+    factor = contact / expected
+    resid = np.log(contact / (1 - contact)) - np.log(expected / (1 - expected))
+    resid = resid - np.average(resid, weights=pop)
+    offset = np.array([CALIBRATION_OFFSETS.get(str(c), 0.0) for c in codes])
+    return factor, delta + CONTACT_MORBIDITY_YEARS * resid + offset
 
 
 def _national_age_sex() -> np.ndarray:
@@ -178,18 +232,91 @@ def _age_tilt() -> np.ndarray:
                           (50, 0.10), (60, 0.25), (70, 0.35), (80, 0.30), (125, 0.25)])
 
 
-def _expected_age_sex(ctx: _Context, n_m: np.ndarray) -> np.ndarray:
-    """Expected counts municipality x sex x age (IPF: municipal totals and the national structure)."""
+#: Share aged 65+ nationally in the years of the published municipal 65+ shares (Statistics Denmark; 2025
+#: from population_age_sex_2025.csv): a published municipal share is aged to 2025 by the national ratio.
+_NATIONAL_65PLUS_PCT = {2011: 16.8, 2017: 19.1, 2025: 20.9}
+
+
+def _old_age_index(codes: np.ndarray, pop: np.ndarray, rural: np.ndarray) -> dict[str, np.ndarray]:
+    """Target age margins per municipality from ``municipal_age_structure.csv``.
+
+    In: the reference table's codes, populations and standardised rurality.
+    Out: ``index`` (old-age index, 65+ per 100 aged 0-14), ``index_sourced``
+    (the municipality's own published index), ``share65`` (target share aged
+    65+, 0-1), ``share65_sourced`` and ``share65_published`` (the published
+    share, percent, NaN where none), ``slope`` and ``share_fit`` (a, b).
+    Sourced indices are kept.  The others (only their province's index is
+    published) are derived: ``log index = log province index + slope *
+    (rurality - the province's population-weighted mean rurality)``, so the
+    province's population-weighted mean log index is its published one;
+    ``slope`` is the least-squares slope of log index on rurality within
+    region over the 48 sourced municipalities.  The 65+ share: the published
+    share aged to 2025 by the national ratio where one was found; elsewhere
+    the share aged 15-64 is ``a + b * rurality`` (least squares over the
+    municipalities with both a published share and a sourced index) and the
+    rest is split between 0-14 and 65+ by the index.
+    """
+    a = reference.municipal_age_structure().set_index("municipality_code").loc[list(codes)]
+    idx = a["old_age_index"].to_numpy(dtype=float)
+    sourced = (a["old_age_index_level"] == "municipality").to_numpy()
+    group = np.where(sourced, a.index.str[:1], a["landsdel"].to_numpy(dtype=object)).astype(str)
+    ly = np.log(idx)
+    x, y = rural[sourced].copy(), ly[sourced].copy()
+    for g in np.unique(group[sourced]):
+        k = group[sourced] == g
+        x[k] -= x[k].mean()
+        y[k] -= y[k].mean()
+    slope = float((x * y).sum() / (x * x).sum())
+    out = ly.copy()
+    for g in np.unique(group[~sourced]):
+        k = (group == g) & ~sourced
+        out[k] = ly[k] + slope * (rural[k] - np.average(rural[k], weights=pop[k]))
+    pub = a["share_65plus_pct"].to_numpy(dtype=float)
+    year = a["share_65plus_year"].to_numpy(dtype=object)
+    has = ~np.isnan(pub)
+    aged = np.full(len(codes), np.nan)
+    for i in np.where(has)[0]:
+        aged[i] = pub[i] * _NATIONAL_65PLUS_PCT[2025] / _NATIONAL_65PLUS_PCT[int(year[i])]
+    # the share aged 15-64 falls with rurality: fitted where both a share and an index were published
+    both = has & sourced
+    r = np.exp(out) / 100.0
+    mid = 1.0 - aged / 100.0 * (1.0 + 1.0 / r)
+    b1, b0 = np.polyfit(rural[both], mid[both], 1)
+    share65 = np.where(has, aged / 100.0, (1.0 - (b0 + b1 * rural)) * r / (1.0 + r))
+    return dict(index=np.exp(out), index_sourced=sourced, share65=share65, share65_sourced=has,
+                share65_published=pub, slope=np.array(slope), share_fit=np.array([b0, b1]))
+
+
+def _fit_age_sex(rural: np.ndarray, old_age_index: np.ndarray, share65: np.ndarray, n_m: np.ndarray) -> np.ndarray:
+    """Expected counts municipality x sex x age by iterative proportional fitting.
+
+    Start: the national shares tilted by rurality (:func:`_age_tilt`; it
+    shapes the ages within each band).  Margins: the municipal totals
+    ``n_m``, each municipality's residents aged 65+ (``share65``) and 0-14
+    (``share65`` / ``old_age_index`` x 100), and the national sex x age
+    structure.  The municipal totals are met exactly, the rest to within a
+    fraction of a per cent (the national margin ages all municipalities alike
+    where the published figures are older than it).
+    """
     nat = _national_age_sex()
     tilt = _age_tilt()
-    m = nat[None, :, :] * np.exp(0.7 * ctx.rural[:, None, None] * tilt[None, None, :])
+    m = nat[None, :, :] * np.exp(0.7 * rural[:, None, None] * tilt[None, None, :])
     col_target = nat * n_m.sum()
-    for _ in range(40):
-        m *= (n_m / m.sum(axis=(1, 2)))[:, None, None]
+    old_t = share65 * n_m
+    young_t = old_t * 100.0 / old_age_index
+    mid_t = n_m - old_t - young_t
+    for _ in range(60):
+        for sl, t in ((slice(0, 15), young_t), (slice(15, 65), mid_t), (slice(65, None), old_t)):
+            m[:, :, sl] *= (t / m[:, :, sl].sum(axis=(1, 2)))[:, None, None]
         cs = m.sum(axis=0)
         m *= np.divide(col_target, cs, out=np.zeros_like(cs), where=cs > 0)[None, :, :]
     m *= (n_m / m.sum(axis=(1, 2)))[:, None, None]
     return m
+
+
+def _expected_age_sex(ctx: _Context, n_m: np.ndarray) -> np.ndarray:
+    """Expected counts municipality x sex x age for ``n_m`` residents per municipality (:func:`_fit_age_sex`)."""
+    return _fit_age_sex(ctx.rural, ctx.old_age_index, ctx.share65, n_m.astype(float))
 
 
 def _draw_population(rng: np.random.Generator, ctx: _Context, n_m: np.ndarray):

@@ -110,7 +110,7 @@ def _draw_latent(rng: np.random.Generator, ctx: _Context, muni: np.ndarray, sex:
     age = np.clip(ref_year - birth_year.astype(np.int64), 0, _MAX_AGE)
     shift = {"base": 0.0, "dead": 0.8, "emigrant": -0.2}[kind]
     z = rng.standard_normal(n, dtype=f32) + f32(shift)
-    delta = ctx.delta[muni].astype(f32)
+    delta = ctx.morbidity[muni].astype(f32)  # life-expectancy gap plus the municipal effects (population)
 
     # origin
     if kind == "emigrant":

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from model.inputs.synthetic.curves import _interp_curve
+from model.inputs.synthetic.curves import _use_probability_table
 from model.inputs.synthetic.evaluation_years import (
     CONTACT_BUDGET_SHARE_2027,
     FEE_STRUCTURE_YEAR,
@@ -145,24 +145,17 @@ def true_expected_use(persons: pd.DataFrame, index: float | pd.Series | np.ndarr
     return X @ beta * np.asarray(index, dtype=float) / 100.0
 
 
-def _use_probability_table() -> np.ndarray:
-    """Probability of any use in the year by sex (men, women) and age, before disease and municipality."""
-    men = _interp_curve([(0, 0.99), (2, 0.99), (3, 0.93), (5, 0.93), (6, 0.82), (15, 0.82), (16, 0.72), (24, 0.72),
-                         (25, 0.70), (34, 0.70), (35, 0.74), (44, 0.74), (45, 0.78), (54, 0.78), (55, 0.83),
-                         (64, 0.83), (65, 0.90), (74, 0.90), (75, 0.95), (125, 0.95)])
-    women = _interp_curve([(0, 0.99), (2, 0.99), (3, 0.93), (5, 0.93), (6, 0.82), (15, 0.82), (16, 0.88),
-                           (24, 0.88), (25, 0.90), (64, 0.90), (65, 0.93), (74, 0.93), (75, 0.96), (125, 0.96)])
-    return np.stack([men, women])
-
-
 _USE_P = _use_probability_table()
 
 
 def _use_probability(age: np.ndarray, sex: np.ndarray, sick: np.ndarray, contact: np.ndarray) -> np.ndarray:
-    """Probability of any use in the year: by sex and age, higher for the sick, times the municipal contact share."""
+    """Probability of any use in the year: by sex and age, higher for the sick, times the municipal factor.
+
+    ``contact``: the municipality's contact share over the share its age and sex structure predicts
+    (``_Context.contact_factor``), so the contact share is met without counting the municipality's ages twice."""
     p = _USE_P[sex.astype(np.int64) - 1, age]
     p = np.where(sick, 1 - (1 - p) * 0.3, p)
-    return np.clip(p * contact / 0.85, 0.3, 0.995)
+    return np.clip(p * contact, 0.3, 0.995)
 
 
 def _fees(rng: np.random.Generator, ch: dict[str, np.ndarray], ctx: _Context, muni: np.ndarray,
@@ -183,7 +176,7 @@ def _fees(rng: np.random.Generator, ch: dict[str, np.ndarray], ctx: _Context, mu
                     ch["somatic"], ch["psychiatric"], ch["cancer_5y"], coefs=_structure_coefficients(year))
     mu *= idx_t / 100.0
     sick = (ch["somatic"] > 0) | ch["psychiatric"] | ch["cancer_5y"]
-    p = _use_probability(age, sex, sick, ctx.contact[muni])
+    p = _use_probability(age, sex, sick, ctx.contact_factor[muni])
     use = rng.random(n) < p
     g = rng.gamma(USE_GAMMA_SHAPE, 1.0 / USE_GAMMA_SHAPE, n)
     y_true = np.rint(np.where(use, mu * 100.0 / p * g, 0.0)).astype(np.int64)

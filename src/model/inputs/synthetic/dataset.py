@@ -32,6 +32,7 @@ from model.inputs.synthetic.arrow import (
     _string_array,
     _unique_ids,
 )
+from model.inputs.synthetic.calibration import calibration_table
 from model.inputs.synthetic.clinics import _plan_clinics_internal
 from model.inputs.synthetic.evaluation_years import (
     FEE_STRUCTURE_YEAR,
@@ -403,7 +404,7 @@ def generate(
         if t == last:
             latest = dict(age=ch["age"], sex=ch["sex"], origin=ch["origin"], labour=ch["labour"],
                           somatic=ch["somatic"], psych=ch["psychiatric"], cancer=ch["cancer_5y"], civil=ch["civil"],
-                          cl=cl)
+                          cl=cl, muni=mu, mu=f["mu"], insurance=ch["insurance"], zero=f["y_true"] == 0)
         del ch, f, pid_t
         clock.tick(f"year {t}")
     writer.close()
@@ -443,6 +444,7 @@ def generate(
     clock.tick("tables")
 
     summary = _summary(plan, latest, summary_years, n_ever, scale_up, listed_scaled, last)
+    summary["calibration"] = calibration_table(ctx, plan, latest, listed_scaled, last)
     if s_years:
         files["services"] = services_path
     truth = None

@@ -163,11 +163,10 @@ def _context() -> _Context:
         nbcum[i, len(cand):] = 1.0
     compcum = np.cumsum(comp, axis=1)[:, :2].astype(np.float32)
     return _Context(codes=codes, names=m["kommune"].to_numpy(dtype=object).astype(str), region=region, pop=pop,
-                    le=le, delta=delta, contact=contact, contact_factor=contact_factor, morbidity=morbidity, rural=rural, nondk=base, comp=comp, compcum=compcum,
-                    ins2=ins2,
-                    pcross=pcross, mort_mult=np.exp(0.10 * delta), old_age_index=margins["index"],
-                    share65=margins["share65"], margins=margins,
-                    age_share=age_share, nb=nb, nbcum=nbcum, lat=lat, lon=lon)
+                    le=le, delta=delta, contact=contact, contact_factor=contact_factor, morbidity=morbidity,
+                    rural=rural, nondk=base, comp=comp, compcum=compcum, ins2=ins2, pcross=pcross,
+                    mort_mult=np.exp(0.10 * delta), old_age_index=margins["index"], share65=margins["share65"],
+                    margins=margins, age_share=age_share, nb=nb, nbcum=nbcum, lat=lat, lon=lon)
 
 
 #: Years of life expectancy the municipal disease and labour-market scores shift per unit of the age-standardised
@@ -176,7 +175,7 @@ CONTACT_MORBIDITY_YEARS = 8.0
 #: Calibration offsets (years of life expectancy) of the municipal disease and labour-market scores: ASSUMED, set
 #: so that the data reproduce the official figures of the ministry's draft model (health council Hovedstaden's
 #: 449.2 capacities, Aabenraa's 1,450 patients per capacity), for which no public morbidity figure was found.
-CALIBRATION_OFFSETS: dict[str, float] = {"101": -6.5, "147": -6.5, "580": 3.7}
+CALIBRATION_OFFSETS: dict[str, float] = {"101": -6.2, "147": -6.2, "580": 3.1}
 
 
 def _municipal_effects(codes: np.ndarray, pop: np.ndarray, delta: np.ndarray, contact: np.ndarray,
@@ -192,13 +191,14 @@ def _municipal_effects(codes: np.ndarray, pop: np.ndarray, delta: np.ndarray, co
     life-expectancy gap it adds to) is the life-expectancy gap plus
     :data:`CONTACT_MORBIDITY_YEARS` times the age-standardised log-odds of
     the contact share (centred on the population-weighted mean) plus
-    :data:`CALIBRATION_OFFSETS`.
+    :data:`CALIBRATION_OFFSETS` (also centred).
     """
     expected = (age_share * _use_probability_table()[None, :, :]).sum(axis=(1, 2))
     factor = contact / expected
     resid = np.log(contact / (1 - contact)) - np.log(expected / (1 - expected))
     resid = resid - np.average(resid, weights=pop)
     offset = np.array([CALIBRATION_OFFSETS.get(str(c), 0.0) for c in codes])
+    offset = offset - np.average(offset, weights=pop)  # national prevalences stay calibrated
     return factor, delta + CONTACT_MORBIDITY_YEARS * resid + offset
 
 

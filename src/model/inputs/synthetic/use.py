@@ -166,7 +166,7 @@ def _fees(rng: np.random.Generator, ch: dict[str, np.ndarray], ctx: _Context, mu
     Returns ``base`` (gross fee without local services), ``chronic`` (the
     chronic-care lump sum), ``local`` (ultrasound), ``n_scans``,
     ``scan_unit``, ``y_true`` (use before the recording factor), ``enrolled``
-    (on the chronic-care fee) and ``unbilled`` (the contacts that fee replaced)."""
+    (on the chronic-care fee), ``unbilled`` (the contacts that fee replaced) and ``mu`` (true expected use, DKK)."""
     n = len(muni)
     age = ch["age"].astype(np.int64)
     sex = ch["sex"]
@@ -200,7 +200,7 @@ def _fees(rng: np.random.Generator, ch: dict[str, np.ndarray], ctx: _Context, mu
     local = n_scans * unit
     base = y - unbilled
     return dict(base=base, chronic=chronic, local=local, n_scans=n_scans, scan_unit=unit, y_true=y_true,
-                enrolled=enrolled, unbilled=unbilled)
+                enrolled=enrolled, unbilled=unbilled, mu=mu)
 
 
 def _index_2025(year: int, idx_t: float) -> float:

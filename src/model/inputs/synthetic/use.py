@@ -178,7 +178,7 @@ def _fees(rng: np.random.Generator, ch: dict[str, np.ndarray], ctx: _Context, mu
     sick = (ch["somatic"] > 0) | ch["psychiatric"] | ch["cancer_5y"]
     p = _use_probability(age, sex, sick, ctx.contact_factor[muni])
     use = rng.random(n) < p
-    g = rng.gamma(USE_GAMMA_SHAPE, 1.0 / USE_GAMMA_SHAPE, n)
+    g = rng.standard_gamma(USE_GAMMA_SHAPE, n, dtype=np.float32) / np.float32(USE_GAMMA_SHAPE)
     y_true = np.rint(np.where(use, mu * 100.0 / p * g, 0.0)).astype(np.int64)
     rt = plan_arrays["regional_tender"][clinic]
     y = np.where(rt, np.rint(y_true * REGIONAL_TENDER_RECORDING_FACTOR).astype(np.int64), y_true)

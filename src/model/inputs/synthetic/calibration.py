@@ -38,6 +38,11 @@ _REGIONAL_2017 = (2_800, 24_000, 10_600, 8_200, 43_700)
 _LIST_RANGE_2014 = (1_563, 1_714)
 
 
+def _pct(num: float, den: float, scale: float = 100.0) -> float | None:
+    """``scale * num / den`` rounded to one decimal, None (JSON null) when ``den`` is 0 (tiny samples)."""
+    return round(scale * float(num) / float(den), 1) if den else None
+
+
 def _row(figure: str, source: str, target: Any, achieved: Any, status: str) -> dict[str, Any]:
     """One row: ``status`` is "sourced" (the target is a published figure), "derived" or "assumed"."""
     return {"figure": figure, "source": source, "target": target, "achieved": achieved, "status": status}
@@ -70,14 +75,14 @@ def _age_rows(ctx: _Context, latest: dict[str, np.ndarray]) -> list[dict[str, An
         src = a.at[code, "old_age_index_source"].split(" (")[0]
         if a.at[code, "old_age_index_level"] == "municipality":
             rows.append(_row(f"{name}: old-age index (65+ per 100 aged 0-14)", src,
-                             float(a.at[code, "old_age_index"]), round(100 * old[i] / young[i], 1), "sourced"))
+                             float(a.at[code, "old_age_index"]), _pct(old[i], young[i]), "sourced"))
         else:
             rows.append(_row(f"{name}: old-age index (65+ per 100 aged 0-14)",
                              f"derived from {a.at[code, 'landsdel']}'s {a.at[code, 'old_age_index']:.1f} ({src}) "
                              "and rurality", round(float(ctx.old_age_index[i]), 1),
-                             round(100 * old[i] / young[i], 1), "derived"))
+                             _pct(old[i], young[i]), "derived"))
         pub = a.at[code, "share_65plus_pct"]
-        share = round(100 * old[i] / n[i], 1)
+        share = _pct(old[i], n[i])
         if not np.isnan(pub):
             year = int(a.at[code, "share_65plus_year"])
             rows.append(_row(f"{name}: share aged 65+ (%), {pub:.1f} in {year}",
@@ -88,10 +93,10 @@ def _age_rows(ctx: _Context, latest: dict[str, np.ndarray]) -> list[dict[str, An
                              round(float(100 * ctx.share65[i]), 1), share, "derived"))
         if code == "101":
             rows.append(_row("København: share aged 80+ (%), 2.1 in 2020", _DST_80PLUS, 2.1,
-                             round(100 * old80[i] / n[i], 1), "sourced"))
+                             _pct(old80[i], n[i]), "sourced"))
         if code in ("825", "492"):
             rows.append(_row(f"{name}: share aged 80+ (%), 9.6 in 2020", _DST_80PLUS, 9.6,
-                             round(100 * old80[i] / n[i], 1), "sourced"))
+                             _pct(old80[i], n[i]), "sourced"))
     rows.append(_row("Denmark: share aged 65+ (%)", "Statistics Denmark FOLK1A, 1 January 2025",
                      _NATIONAL_65PLUS_PCT[2025], round(100 * float((age >= 65).mean()), 1), "sourced"))
     rows.append(_row("Denmark: share aged 80+ (%)", "Statistics Denmark FOLK1A, 1 January 2025", 5.7,
@@ -109,13 +114,15 @@ def _official_rows(ctx: _Context, plan: pd.DataFrame, latest: dict[str, np.ndarr
     pop = ctx.pop
     hov = council == "Hovedstaden"
     aab = ctx.codes == "580"
+    ok = hov & ~np.isnan(w)
+    hov_w = round(float(np.average(w[ok], weights=pop[ok])), 3) if ok.any() else None
     rows = [
         _row("Health council Hovedstaden: mean weight (449.2 capacities x 1,600 / 816,500 residents)", _MEMO,
-             0.88, round(float(np.average(w[hov], weights=pop[hov])), 3), "sourced"),
+             0.88, hov_w, "sourced"),
         _row("Aabenraa: mean weight (1,600 / 1,450 patients per capacity)", _UGESKRIFT, 1.10,
-             round(float(w[aab][0]), 3), "sourced"),
+             None if np.isnan(w[aab][0]) else round(float(w[aab][0]), 3), "sourced"),
     ]
-    need = w * pop / cfg.citizens_per_capacity
+    need = np.nan_to_num(w, nan=1.0) * pop / cfg.citizens_per_capacity
     floor = m["area_km2"].to_numpy(dtype=float) / cfg.km2_per_capacity
     snj = council == "Sønderjylland"
     open_last = _open_mask(plan, last)
@@ -170,7 +177,7 @@ def _national_rows(latest: dict[str, np.ndarray]) -> list[dict[str, Any]]:
         _row("Citizens with a selected chronic somatic disease", "CALIBRATION.md (2023): about 1 million", 1_000_000,
              int(round(float((latest["somatic"] >= 1).sum()) * scale, -3)), "sourced"),
         _row("Share of those aged 80+ with a selected chronic disease (%)", "CALIBRATION.md (2023): half", 50.0,
-             round(100 * float((latest["somatic"][a >= 80] >= 1).mean()), 1), "sourced"),
+             _pct((latest["somatic"][a >= 80] >= 1).sum(), (a >= 80).sum()), "sourced"),
         _row("Share without GP use in the year (%)", "CALIBRATION.md (SYGP1/FOLK1A 2023/24): about 15", 15.0,
              round(100 * float(latest["zero"].mean()), 1), "sourced"),
     ]

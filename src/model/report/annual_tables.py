@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,43 @@ def data_by_health_council(t: Mapping[str, Any]) -> pd.DataFrame:
                               "capacities_allocated": "Capacities allocated",
                               "listed_patients": "Listed patients (group 1)"})
     return mark_sheet_sums(out, ct.rename(columns={"listed_patients": "listed"}), t["config"].min_cell_size)
+
+
+def synthetic_calibration(data_dir: str | Path, t: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
+    """Section 2, synthetic data only: the calibration table of ``synthetic_manifest.json``.
+
+    In: the data folder (and the run ``t``).  Out: one row per public figure
+    (figure, source, target, achieved in the data, how the target was found)
+    plus, with ``t``, "This run": the fitted model's values of the draft
+    model's official figures (mean weight = weighted citizens over the
+    population at the end of the year; Sønderjylland's floor and headroom).
+    None when the folder holds no synthetic manifest (real data).
+    """
+    p = Path(data_dir) / "synthetic_manifest.json"
+    if not p.exists():
+        return None
+    rows = json.loads(p.read_text(encoding="utf-8")).get("summary", {}).get("calibration")
+    if not rows:
+        return None
+    df = pd.DataFrame(rows)
+    out = pd.DataFrame({"Figure": df["figure"], "Source": df["source"], "Target": df["target"].astype(str),
+                        "Achieved (data)": df["achieved"].astype(str), "Target is": df["status"]})
+    if t is not None:
+        bm, hc = t["capacity_by_municipality"], t["capacity_by_health_council"]
+
+        def weight(sel) -> str:
+            m = bm[sel]
+            return f"{m['weighted_citizens'].sum() / m['population_end_of_year'].sum():.3f}" if len(m) else ""
+
+        snj = hc[hc["health_council"] == "Sønderjylland"]
+        fitted = {
+            "Health council Hovedstaden": weight(bm["health_council"] == "Hovedstaden"),
+            "Aabenraa": weight(bm["municipality_code"].astype(str) == "580"),
+            "Sønderjylland": "" if snj.empty else (f"floor binds in {int(snj['municipalities_floor_binds'].iloc[0])} "
+                                                   f"municipalities; headroom {snj['headroom'].iloc[0]:.0f}"),
+        }
+        out["This run"] = [next((v for k, v in fitted.items() if f.startswith(k + ":")), "") for f in df["figure"]]
+    return out
 
 
 def imputed_life_expectancy(t: Mapping[str, Any]) -> pd.DataFrame:

@@ -72,7 +72,7 @@ def _age_rows(ctx: _Context, latest: dict[str, np.ndarray]) -> list[dict[str, An
     for code in ("101", "147", "400", "751", "223", "741", "825", "492", "306", "580", "540", "550", "510"):
         i = code_idx[code]
         name = ctx.names[i]
-        src = a.at[code, "old_age_index_source"].split(" (")[0]
+        src = a.at[code, "old_age_index_source"]
         if a.at[code, "old_age_index_level"] == "municipality":
             rows.append(_row(f"{name}: old-age index (65+ per 100 aged 0-14)", src,
                              float(a.at[code, "old_age_index"]), _pct(old[i], young[i]), "sourced"))
@@ -86,7 +86,7 @@ def _age_rows(ctx: _Context, latest: dict[str, np.ndarray]) -> list[dict[str, An
         if not np.isnan(pub):
             year = int(a.at[code, "share_65plus_year"])
             rows.append(_row(f"{name}: share aged 65+ (%), {pub:.1f} in {year}",
-                             a.at[code, "share_65plus_source"].split(" (")[0] + ", aged to 2025 by the national ratio",
+                             a.at[code, "share_65plus_source"] + ", aged to 2025 by the national ratio",
                              round(float(100 * ctx.share65[i]), 1), share, "sourced"))
         else:
             rows.append(_row(f"{name}: share aged 65+ (%)", "derived (15-64 share from rurality, split by the index)",

@@ -86,14 +86,37 @@ What is calibrated to real public figures
   Nordjylland and Sjælland; the 12 municipalities and the fee (287.16 DKK,
   2025) of Region Sjælland's ultrasound agreement (codes 4350-4360,
   2025-2026, island doctors excepted); the small islands with island doctors.
-* Municipal life expectancy at birth (HISBK) drives municipal differences in
-  disease, labour-market attachment and mortality.
+* Municipal age structure (``municipal_age_structure.csv``, see
+  ``docs/synthetic_data_calibration.md``): each municipality's old-age index
+  (65+ per 100 aged 0-14; the municipality's own for the 48 municipalities of
+  Hovedstaden and Midtjylland, derived from its province's for the other 50)
+  and, where published, its share aged 65+ (aged to 2025), fitted together
+  with the national structure by iterative proportional fitting.
+* Municipal life expectancy at birth (HISBK) and the age-standardised share
+  with a GP contact (SYGP1) drive municipal differences in disease,
+  labour-market attachment and (life expectancy only) mortality; the contact
+  share is met on top of the municipality's ages (not counted twice), and
+  the municipal share of non-Danish origin is applied over the
+  municipality's own ages.
+* The official figures of the ministry's draft model: health council
+  Hovedstaden's 449.2 capacities (mean weight 0.88), Aabenraa's 1,450
+  patients per capacity (1.10) and Sønderjylland's binding area floor, by
+  the calibration offsets :data:`population.CALIBRATION_OFFSETS` (København
+  and Frederiksberg lighter, Aabenraa heavier; centred nationally).  The
+  manifest's ``summary.calibration`` table lists every calibrated figure
+  with its source, target and achieved value.
 
 What is assumed (not calibrated; every number below is a modelling choice)
 --------------------------------------------------------------------------
 * The single-year spread of the 5-year bands and the age tail of 85+ (to 110).
-* Municipal age structure: older in thinly populated and island
-  municipalities, younger in the cities (a tilt by population density).
+* The shape of the ages within the bands 0-14, 15-64 and 65+ of each
+  municipality (a tilt by population density: young adults in the cities),
+  the share aged 15-64 where no 65+ share was published (falling with
+  rurality, fitted on five municipalities), and the old-age index of the 50
+  municipalities with only their province's published.
+* The size of the calibration offsets (no public morbidity figure for
+  København, Frederiksberg or Aabenraa was found) and of the contact-share
+  effect on disease (:data:`population.CONTACT_MORBIDITY_YEARS`).
 * Civil-status life courses (marriage, divorce, remarriage, widowhood ages)
   and the tiny share of registered partnerships.
 * The age profiles of every disease, of the labour-market statuses and of
@@ -197,6 +220,7 @@ is done in these modules (each imports only those listed above it):
 * ``population``: the municipal context and the latest year's citizens.
 * ``traits``: persistent person traits and one year's characteristics.
 * ``clinics``: the clinic structure and the listing rule (:func:`plan_clinics`).
+* ``calibration``: the manifest's calibration table (figure, source, target, achieved).
 * ``panel``: the panel built backwards (deaths, migration, births).
 * ``arrow``, ``services``: parquet plumbing and the service lines.
 * ``use``: the data-generating process of use and each year's fees.

@@ -192,21 +192,21 @@ capacity reports of 1 January after).
 
 Figures achieved at national scale (default arguments)
 ------------------------------------------------------
-Mean use 1,548 DKK (10-19: 976; 80+: 3,270); 14.7 % without use; 6.7
+Mean use 1,546 DKK (10-19: 976; 80+: 3,270); 14.7 % without use; 6.7
 contacts per citizen; 214,015 citizens (3.6 %) in regional and tender
 clinics (by region as the 2017 split); 1,697 clinics open in 2025 (3,757
 capacities, 1,604 citizens per capacity, 99 vacant); island doctors listing
 134-1,671 patients (two above 500); MENAPT 5.1 %, western 5.9 %, other
 non-western 5.3 %; permanently / temporarily outside the labour market
-6.3 % / 4.2 % of ages 16-67; 16.8 % (1,013,000) with a somatic disease,
+5.9 % / 4.2 % of ages 16-67; 16.8 % (1,013,000) with a somatic disease,
 52.7 % of those aged 80+; psychiatric 4.7 %; cancer within 5 years 2.7 %;
 22 % of those aged 65+ widowed; about 290,000 on the chronic-care fee; about
 11,100 with ultrasound services.  Fitted with the package's model: health
-council Hovedstaden needs 450.5 capacities (mean weight 0.878; official
+council Hovedstaden needs 450.9 capacities (mean weight 0.878; official
 449.2), Aabenraa's mean weight is 1.100 (1,455 per capacity; official 1,450),
 Sønderjylland's floor binds in Tønder with 12 capacities of headroom.
 About 29.9 million person-year rows (persons.parquet 443 MB) and 44 million
-service lines (services.parquet 166 MB); about 26 s wall-clock, 36 s of CPU
+service lines (services.parquet 166 MB); about 27 s wall-clock, 36 s of CPU
 and 2.5 GB peak memory on 2 cores (``benchmarks/synth_national.py``).
 
 Determinism: the same arguments give byte-identical files (no timestamps;

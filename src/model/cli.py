@@ -224,6 +224,16 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_templates(a: argparse.Namespace) -> int:
+    from model.artifacts import AtomicFolder
+    from model.inputs.templates import write_templates
+
+    with AtomicFolder(Path(a.out)) as tmp:
+        paths = write_templates(tmp)
+    print(f"wrote {len(paths)} templates to {a.out}: " + ", ".join(p.name for p in paths))
+    return 0
+
+
 _SET_HELP = ("a model setting, a field of model.config.ModelConfig, e.g. --set citizens_per_capacity=1500 "
              "--set rounding=nearest (repeatable; applied after --variant; lists as a,b,c; none for no value)")
 
@@ -321,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(s)
     s.set_defaults(func=cmd_clinic_sheets)
 
+    s = sub.add_parser("templates", help="write empty, typed input files to fill with real data (every table of "
+                                         "data_schema/, the capacity-report workbook) and a README of every column")
+    s.add_argument("--out", required=True, help="a new or empty folder for the templates")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    s.set_defaults(func=cmd_templates)
+
     s = sub.add_parser("report", help="render the annual model report with papermill")
     s.add_argument("--year", type=int, default=2025)
     s.add_argument("--data", default="data/default")
@@ -363,6 +379,8 @@ def _output_guard(a: argparse.Namespace):
         return guard_output(a.out, force=force, accept=("empty", "synth"))
     if a.verb == "ingest":
         return guard_output(a.out, {"--data": a.data}, force=force, kind="file")
+    if a.verb == "templates":  # never over a folder with contents (it may hold filled-in templates)
+        return guard_output(a.out, force=force, accept=("empty",))
     if a.verb in ("fit", "stability", "sensitivity"):
         return guard_output(a.out, {"--data": a.data}, force=force)
     if a.verb == "report":
@@ -395,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.func in (cmd_stability, cmd_sensitivity):
         _blas_single_thread()  # before anything loads numpy
     try:
+        if getattr(args, "settings", None):
+            _settings(args)  # a misspelt --set stops before any output is touched
         with _output_guard(args):
             return int(args.func(args) or 0)
     except ModelError as e:

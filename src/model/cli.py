@@ -197,9 +197,8 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
 
 
 def cmd_clinic_sheets(a: argparse.Namespace) -> int:
-    from model.report.clinic_sheets import clinic_sheets
-
     from model.report.annual import check_run_settings
+    from model.report.clinic_sheets import clinic_sheets
 
     check_run_settings(Path(a.run), _settings(a))
     n = clinic_sheets(Path(a.run), Path(a.out) if a.out else None, clinic=a.clinic)

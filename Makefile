@@ -13,15 +13,22 @@ OUT    ?= reports/$(YEAR)
 # the generator's sources: the default data are regenerated when they change
 SYNTH_SOURCES := $(shell find src/model/inputs -path "*synthetic*" -name "*.py" 2>/dev/null)
 
-.PHONY: test lint report evaluation data eval-data check-data check-eval-data lab clean venv benchmark
+.PHONY: test lint report evaluation data eval-data check-data check-eval-data lab clean venv benchmark example
 
-venv: $(VENV)/.installed
+# The project's Jupyter kernel lives inside .venv (--sys-prefix), not in the user's home: it belongs to this clone.
+KERNEL      := fordelingsmodel
+KERNEL_SPEC := $(VENV)/share/jupyter/kernels/$(KERNEL)/kernel.json
+
+venv: $(VENV)/.installed $(KERNEL_SPEC)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m ipykernel install --user --name fordelingsmodel --display-name "Python (fordelingsmodel)" >/dev/null
+	touch $@
+
+$(KERNEL_SPEC): $(VENV)/.installed
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" >/dev/null
 	touch $@
 
 # The embedded default data: national-scale synthetic data, generated once (deterministic), only into
@@ -78,8 +85,17 @@ endif
 evaluation: venv $(EVALUATION_DATA)
 	$(PY) -m model evaluate --data $(EVAL_DATA) --fit-year $(FIT_YEAR) --out $(EVAL_OUT)
 
+# JupyterLab on notebooks/ with the .venv's kernel first (JUPYTER_PREFER_ENV_PATH); as root (containers) it needs
+# --allow-root.  The notebooks run as opened: without data they say what to run first (`make data`).
+LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: venv
-	$(VENV)/bin/jupyter lab notebooks/
+	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab $(LAB_ROOT) notebooks/
+
+# The small example folder shipped in examples/small (3,000 synthetic citizens, 2024-2025, no service lines):
+# regenerated from the synthetic generator on demand, deterministic for one version of the generator.
+EXAMPLE := examples/small
+example: venv
+	$(PY) -m model synth --out $(EXAMPLE) --persons 3000 --years 2024-2025 --seed 20250630 --no-services
 
 benchmark: venv
 	$(PY) benchmarks/fit_national.py --persons 1000000

@@ -9,12 +9,19 @@ folders do not clash and no test file can import another: what they share is her
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from model.inputs import synthetic
+
+# Kernels started by the tests (papermill, nbclient) run in other working folders: a relative PYTHONPATH
+# (``PYTHONPATH=src pytest``) would lose this checkout's package there, so it is made absolute once.
+if os.environ.get("PYTHONPATH"):
+    os.environ["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in os.environ["PYTHONPATH"].split(os.pathsep)
+                                               if p)
 
 
 @pytest.fixture(scope="session")

@@ -563,7 +563,7 @@ def _with_func(parser, fn):
 def test_help_lists_the_exit_codes():
     r = run_cli("--help")
     assert r.returncode == 0 and "exit codes:" in r.stdout and "output refused" in r.stdout
-    for verb in ("fit", "stability", "sensitivity", "report", "evaluate", "clinic-sheets", "ingest", "synth"):
+    for verb in ("fit", "stability", "sensitivity", "report", "evaluate", "clinic-sheets", "ingest", "synth", "templates"):
         assert "--force" in run_cli(verb, "--help").stdout, verb
 
 

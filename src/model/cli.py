@@ -6,7 +6,10 @@ contracts), ``ingest`` (service lines -> fees), ``fit`` (the model),
 ``sensitivity`` (the variants of docs/method.md step 8 side by side),
 ``clinic-sheets`` (one page per clinic), ``report`` (the annual report,
 rendered with papermill), ``evaluate`` (the 2028 evaluation, rendered with
-papermill).  Every pipeline verb validates its inputs first
+papermill), ``templates`` (empty input files to fill with real data).
+Every verb that runs the model takes ``--set FIELD=VALUE`` (repeatable): a
+field of :class:`model.config.ModelConfig`, typed and checked there,
+recorded in the output's manifest and passed to every notebook.  Every pipeline verb validates its inputs first
 and writes nothing when validation fails.
 
 Each verb imports the layers it uses when it runs (the top of the package:
@@ -29,6 +32,16 @@ from model.config import parse_years
 def _years(text: str) -> list[int]:
     """Years of a command-line option ('2021-2025', '2023,2025'), by :func:`model.config.parse_years`."""
     return parse_years(text)
+
+
+def _settings(a: argparse.Namespace) -> dict:
+    """The ``--set FIELD=VALUE`` settings of a verb, typed and checked by :func:`model.config.parse_settings`
+    (an unknown field or a value of the wrong type raises :class:`model.errors.ConfigError`: exit 2)."""
+    from model.config import ModelConfig, parse_settings
+
+    settings = parse_settings(getattr(a, "settings", None) or [])
+    ModelConfig().replace(**settings)  # ranges are checked before any work
+    return settings
 
 
 def _validate_or_exit(data: Path, years: list[int] | None = None, planning_year=None) -> None:
@@ -86,9 +99,11 @@ def cmd_fit(a: argparse.Namespace) -> int:
     from model.config import ModelConfig
     from model.inputs.tables import load_inputs
 
+    settings = _settings(a)
     config = ModelConfig(year=a.year, planning_year=a.planning_year or a.year + 1)
     if a.variant != "base":
         config = config.variant(a.variant)
+    config = config.with_settings(settings)
     data = Path(a.data)
     t0 = time.perf_counter()
     if not a.no_validate:
@@ -98,7 +113,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
     t_load = time.perf_counter() - t0 - t_val
     run = run_model(inputs, config, variant=a.variant)
     run.timings = {"validate": round(t_val, 3), "load": round(t_load, 3), **run.timings}
-    write_run(run, a.out, inputs)
+    write_run(run, a.out, inputs, extra={"settings": settings})
     hc = run.tables["capacity_by_health_council"]
     f = run.fits[a.variant]
     print(f"fit {a.variant} {config.year}: {int(f.nobs):,} persons in {int(f.n_cells):,} cells, "
@@ -127,12 +142,14 @@ def cmd_stability(a: argparse.Namespace) -> int:
     from model.config import ModelConfig
     from model.inputs.panel import panel_years
 
+    settings = _settings(a)
     data = Path(a.data)
     years = _years(a.years) if a.years else panel_years(data / "persons.parquet")
     ref = a.year or max(years)
     config = ModelConfig(year=ref, planning_year=a.planning_year or ref + 1)
     if a.variant != "base":
         config = config.variant(a.variant)
+    config = config.with_settings(settings)
     if not a.no_validate:
         _validate_or_exit(data, years, [y + config.planning_year - config.year for y in years])
     t0 = time.perf_counter()
@@ -141,7 +158,7 @@ def cmd_stability(a: argparse.Namespace) -> int:
     res = run_stability(panel, years=years, config=config, bootstrap_draws=a.bootstrap, bootstrap_years=boot_years,
                         seed=a.seed, alpha=a.alpha, rounding_steps=[int(x) for x in a.rounding_steps.split(",") if x])
     panel.close()
-    write_stability(res, a.out)
+    write_stability(res, a.out, extra={"settings": settings})
     s = res.tables["summary"]
     print(f"stability {years[0]}-{years[-1]}: capacity moved between health councils "
           + ", ".join(f"{int(r.year_from)}→{int(r.year_to)} {100 * r.reallocation_share:.2f} %" for r in s.itertuples())
@@ -155,10 +172,11 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     from model.config import ModelConfig
     from model.inputs.panel import panel_years
 
+    settings = _settings(a)
     data = Path(a.data)
     all_years = panel_years(data / "persons.parquet")
     ref = a.year or max(all_years)
-    config = ModelConfig(year=ref, planning_year=a.planning_year or ref + 1)
+    config = ModelConfig(year=ref, planning_year=a.planning_year or ref + 1).with_settings(settings)
     variants = check_sensitivity_parameters([v for v in a.variants.split(",") if v] if a.variants else None,
                                 train_year=a.train_year, test_year=a.test_year)
     train = a.train_year if a.train_year is not None else (ref - 1 if ref - 1 in all_years else None)
@@ -170,7 +188,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     panel = Panel(data, years, price_year=ref)
     res = run_sensitivity(panel, variants=variants, config=config, train_year=train, test_year=test if train else None)
     panel.close()
-    write_sensitivity(res, a.out)
+    write_sensitivity(res, a.out, extra={"settings": settings})
     s = res.tables["summary"]
     flips = int(s["headroom_sign_changes"].fillna(0).sum())
     print(f"sensitivity {ref}: {len(s) - 1} variants against the base; headroom changes sign {flips} time(s); "
@@ -179,8 +197,10 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
 
 
 def cmd_clinic_sheets(a: argparse.Namespace) -> int:
+    from model.report.annual import check_run_settings
     from model.report.clinic_sheets import clinic_sheets
 
+    check_run_settings(Path(a.run), _settings(a))
     n = clinic_sheets(Path(a.run), Path(a.out) if a.out else None, clinic=a.clinic)
     print(f"wrote {n} clinic sheet(s)")
     return 0
@@ -190,7 +210,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     from model.report.annual import render_report
 
     render_report(year=a.year, data=Path(a.data), out=Path(a.out) if a.out else None,
-                  previous=Path(a.previous) if a.previous else None, timeout=a.timeout)
+                  previous=Path(a.previous) if a.previous else None, timeout=a.timeout, settings=_settings(a))
     return 0
 
 
@@ -199,8 +219,27 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
     render_evaluation(Path(a.data), fit_year=a.fit_year, years=_years(a.years) if a.years else None,
                       out=Path(a.out) if a.out else None, timeout=a.timeout, validate=not a.no_validate,
-                      workers=a.workers)
+                      workers=a.workers, settings=_settings(a))
     return 0
+
+
+def cmd_templates(a: argparse.Namespace) -> int:
+    from model.artifacts import AtomicFolder
+    from model.inputs.templates import write_templates
+
+    with AtomicFolder(Path(a.out)) as tmp:
+        paths = write_templates(tmp)
+    print(f"wrote {len(paths)} templates to {a.out}: " + ", ".join(p.name for p in paths))
+    return 0
+
+
+_SET_HELP = ("a model setting, a field of model.config.ModelConfig, e.g. --set citizens_per_capacity=1500 "
+             "--set rounding=nearest (repeatable; applied after --variant; lists as a,b,c; none for no value)")
+
+
+def _add_set(s: argparse.ArgumentParser) -> None:
+    """``--set FIELD=VALUE`` (repeatable) on a verb that runs the model."""
+    s.add_argument("--set", dest="settings", action="append", default=[], metavar="FIELD=VALUE", help=_SET_HELP)
 
 
 _FORCE_HELP = ("replace an existing --out folder that this package did not write (never an input, the current "
@@ -250,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--variant", default="base", help="a named variant of model.config.VARIANTS")
     s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
     s.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    _add_set(s)
     s.set_defaults(func=cmd_fit)
 
     s = sub.add_parser("stability", help="refit every year of the panel: year-on-year change, reallocation, bootstrap")
@@ -266,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rounding-steps", default="10,50,100", help="clinic rounding steps to compare")
     s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
+    _add_set(s)
     s.set_defaults(func=cmd_stability)
 
     s = sub.add_parser("sensitivity", help="run the sensitivity variants of docs/method.md step 8 against the base")
@@ -278,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--test-year", type=int, default=None, help="held-out year (default: the reference year)")
     s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
+    _add_set(s)
     s.set_defaults(func=cmd_sensitivity)
 
     s = sub.add_parser("clinic-sheets", help="one HTML page per clinic (Danish and English)")
@@ -285,7 +327,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None)
     s.add_argument("--clinic", default=None, help="only this clinic_id")
     s.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    _add_set(s)
     s.set_defaults(func=cmd_clinic_sheets)
+
+    s = sub.add_parser("templates", help="write empty, typed input files to fill with real data (every table of "
+                                         "data_schema/, the capacity-report workbook) and a README of every column")
+    s.add_argument("--out", required=True, help="a new or empty folder for the templates")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    s.set_defaults(func=cmd_templates)
 
     s = sub.add_parser("report", help="render the annual model report with papermill")
     s.add_argument("--year", type=int, default=2025)
@@ -294,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--previous", default=None, help="last year's report folder, for 'what changed'")
     s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.add_argument("--timeout", type=int, default=900, help="execution timeout per cell, seconds")
+    _add_set(s)
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("evaluate", help="the 2028 evaluation (weights against later use, capacity reports, "
@@ -307,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None, help="processes reading the capacity reports (default: the CPUs)")
     s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.add_argument("--no-validate", action="store_true", help="skip validation (only for data validated before)")
+    _add_set(s)
     s.set_defaults(func=cmd_evaluate)
     return p
 
@@ -327,6 +378,8 @@ def _output_guard(a: argparse.Namespace):
         return guard_output(a.out, force=force, accept=("empty", "synth"))
     if a.verb == "ingest":
         return guard_output(a.out, {"--data": a.data}, force=force, kind="file")
+    if a.verb == "templates":  # never over a folder with contents (it may hold filled-in templates)
+        return guard_output(a.out, force=force, accept=("empty",))
     if a.verb in ("fit", "stability", "sensitivity"):
         return guard_output(a.out, {"--data": a.data}, force=force)
     if a.verb == "report":
@@ -359,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.func in (cmd_stability, cmd_sensitivity):
         _blas_single_thread()  # before anything loads numpy
     try:
+        if getattr(args, "settings", None):
+            _settings(args)  # a misspelt --set stops before any output is touched
         with _output_guard(args):
             return int(args.func(args) or 0)
     except ModelError as e:

@@ -25,7 +25,7 @@ Danish terms used throughout (explained once):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -168,6 +168,18 @@ class ModelConfig:
             )
         changes = {k: _coerce(k, v) for k, v in changes.items()}
         return dataclasses.replace(self, **changes)
+
+    def with_settings(self, settings: str | Iterable[str] | Mapping[str, Any] | None) -> ModelConfig:
+        """A copy with the settings of the command line (``--set FIELD=VALUE``) or a notebook's ``settings``.
+
+        In: ``"FIELD=VALUE"`` texts (a list, or one text of them separated by
+        ``;`` or new lines), or a mapping already parsed.  Each value is read
+        by the field's type (:func:`parse_settings`); then :meth:`replace`
+        checks ranges.  Out: the new configuration.  Unknown fields, values of
+        the wrong type and ``year``/``planning_year`` (which have their own
+        options) raise :class:`ConfigError`.
+        """
+        return self.replace(**parse_settings(settings))
 
     def variant(self, name: str) -> ModelConfig:
         """The configuration of a named sensitivity variant (see :data:`VARIANTS`)."""
@@ -372,3 +384,107 @@ def parse_years(text: str | Iterable[int]) -> list[int]:
         elif part:
             out.append(int(part))
     return sorted(set(out))
+
+
+#: Fields a setting may not change: the year and planning year have their own options and parameters.
+UNSETTABLE_FIELDS = ("year", "planning_year")
+_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+_NONE = ("none", "null", "")
+
+
+def setting_items(settings: str | Iterable[str] | None) -> list[str]:
+    """``"FIELD=VALUE"`` items of a settings text (``;`` or new lines between items) or of a list; empty ones dropped."""
+    if settings is None:
+        return []
+    if isinstance(settings, str):
+        settings = settings.replace("\n", ";").split(";")
+    return [s.strip() for s in settings if s and s.strip()]
+
+
+def parse_setting_value(name: str, text: str) -> Any:
+    """The value of field ``name`` read from ``text`` by the field's type; :class:`ConfigError` if it cannot be.
+
+    int: ``1500``; float: ``1500`` or ``1500.5``; bool: true/false, yes/no,
+    1/0, on/off; str: as written (surrounding quotes dropped); tuples: items
+    separated by commas (``age_bands=0,3,6,16``; an empty value is the empty
+    tuple); ``... | None``: ``none``/``null`` or an empty value is None.
+    """
+    types = {f.name: str(f.type) for f in fields(ModelConfig)}
+    if name not in types:
+        raise unknown_setting(name)
+    t, raw = types[name], text.strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        raw = raw[1:-1]
+    try:
+        if t.endswith("| None") and raw.lower() in _NONE:
+            return None
+        base = t.removesuffix(" | None")
+        if base == "bool":
+            if raw.lower() in _TRUE:
+                return True
+            if raw.lower() in _FALSE:
+                return False
+            raise ValueError(raw)
+        if base == "int":
+            return int(raw)
+        if base == "float":
+            return float(raw)
+        if base.startswith("tuple"):
+            items = [x.strip() for x in raw.split(",") if x.strip()]
+            return tuple(int(x) for x in items) if "int" in base else tuple(items)
+        return raw
+    except ValueError:
+        raise ConfigError(f"setting {name}={text!r}: not a value of type {t}") from None
+
+
+def parse_settings(settings: str | Iterable[str] | Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{field: value}`` from ``"FIELD=VALUE"`` items (:func:`setting_items`), typed by :func:`parse_setting_value`.
+
+    A mapping is checked for unknown names and returned (values as given).
+    Raises :class:`ConfigError` naming the item: no ``=``, an unknown field
+    (listing the known ones), ``year``/``planning_year``, a field set twice
+    or a value of the wrong type.  Ranges are checked when the settings are
+    applied (:meth:`ModelConfig.with_settings`).
+    """
+    if isinstance(settings, Mapping):
+        pairs = [(str(k), v) for k, v in settings.items()]
+    else:
+        pairs = []
+        for item in setting_items(settings):
+            name, eq, value = item.partition("=")
+            if not eq or not name.strip():
+                raise ConfigError(f"setting {item!r}: write FIELD=VALUE, e.g. citizens_per_capacity=1500")
+            pairs.append((name.strip(), value))
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in UNSETTABLE_FIELDS:
+            raise ConfigError(f"setting {name!r}: the year and planning year have their own options "
+                              "(--year, --planning-year; in a notebook the year parameter)")
+        if name in out:
+            raise ConfigError(f"setting {name!r} is given twice")
+        if name not in {f.name for f in fields(ModelConfig)}:
+            raise unknown_setting(name)
+        out[name] = parse_setting_value(name, value) if isinstance(value, str) else value
+    return out
+
+
+def unknown_setting(name: str) -> ConfigError:
+    """The error for a setting that is no field of :class:`ModelConfig`: the closest field and every field."""
+    import difflib
+
+    known = [f.name for f in fields(ModelConfig) if f.name not in UNSETTABLE_FIELDS]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"unknown setting {name!r}{hint}; the settings are the fields of ModelConfig: {', '.join(known)}")
+
+
+def settings_text(settings: Mapping[str, Any]) -> str:
+    """The settings as one text a notebook's ``settings`` parameter takes (``"a=1; b=x,y"``); inverse of
+    :func:`parse_settings` for the values it produces."""
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "none"
+        if isinstance(v, (tuple, list)):
+            return ",".join(map(str, v))
+        return str(v).lower() if isinstance(v, bool) else str(v)
+    return "; ".join(f"{k}={fmt(v)}" for k, v in settings.items())

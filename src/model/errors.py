@@ -49,6 +49,11 @@ class ModelError(ValueError):
 
     exit_code = EXIT_VALIDATION
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython shows the error in a notebook: the message alone, no traceback (the error is anticipated;
+        the notebook still stops, and papermill and nbclient still report it with its name and message)."""
+        return f"{type(self).__name__}: {self}".splitlines()
+
 
 class InputError(ModelError):
     """An input (data folder, file, column, row) the model cannot use."""

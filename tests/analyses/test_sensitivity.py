@@ -274,8 +274,8 @@ def test_cli_sensitivity(panel_dir, tmp_path):
 
 
 NOTEBOOKS = {"stability.ipynb": {"year", "data_dir", "run_dir", "years", "bootstrap_draws", "seed", "alpha",
-                                 "rounding_steps", "clinic_rounding_step"},
-             "sensitivity.ipynb": {"year", "data_dir", "run_dir", "variants", "train_year", "test_year"}}
+                                 "rounding_steps", "clinic_rounding_step", "settings"},
+             "sensitivity.ipynb": {"year", "data_dir", "run_dir", "variants", "train_year", "test_year", "settings"}}
 
 
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS))
@@ -288,7 +288,7 @@ def test_notebook_is_stripped_thin_and_parameterised(name):
     raw = json.loads(path.read_text(encoding="utf-8"))
     nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
     nbformat.validate(nb)
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.metadata["kernelspec"]["name"] == "fordelingsmodel"
     for c in raw["cells"]:
         if c["cell_type"] == "code":
             assert c["outputs"] == [] and c["execution_count"] is None
@@ -309,12 +309,15 @@ def test_notebook_is_stripped_thin_and_parameterised(name):
 def test_notebooks_run_on_a_small_panel(panel_dir, tmp_path):
     import papermill as pm
 
+    from model.report.notebooks import project_kernel_manager
+
     runs = {"stability.ipynb": {"data_dir": str(panel_dir), "run_dir": "run", "years": "2023-2025", "bootstrap_draws": 20},
             "sensitivity.ipynb": {"data_dir": str(panel_dir), "run_dir": "run", "variants": "rounding_nearest,no_sex"}}
     for name, params in runs.items():
         out = tmp_path / name
-        pm.execute_notebook(str(ROOT / "notebooks" / name), str(out), parameters=params, kernel_name="python3",
-                            language="python", cwd=str(tmp_path), execution_timeout=600, progress_bar=False)
+        pm.execute_notebook(str(ROOT / "notebooks" / name), str(out), parameters=params, kernel_name="fordelingsmodel",
+                            language="python", cwd=str(tmp_path), execution_timeout=600, progress_bar=False,
+                            kernel_manager_class=project_kernel_manager())
         nb = nbformat.read(out, as_version=4)
         pngs = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
         assert pngs == 1, f"{name}: one figure expected, got {pngs}"

@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = {
     "fit.ipynb": {"year", "data_dir", "run_dir", "variant", "citizens_per_capacity", "km2_per_capacity",
-                  "rounding", "clinic_rounding_step"},
-    "data_checks.ipynb": {"year", "data_dir", "run_dir", "validation_file"},
-    "annual_report.ipynb": {"year", "run_dir", "data_dir", "previous_run_dir"},
-    "evaluation_2028.ipynb": {"year", "run_dir", "data_dir"},
+                  "rounding", "clinic_rounding_step", "settings"},
+    "data_checks.ipynb": {"year", "data_dir", "run_dir", "validation_file", "settings"},
+    "annual_report.ipynb": {"year", "run_dir", "data_dir", "previous_run_dir", "settings"},
+    "evaluation_2028.ipynb": {"year", "run_dir", "data_dir", "settings"},
 }
 IDS = [p.name for p in NOTEBOOKS]
 
@@ -46,7 +46,7 @@ def test_stripped(path):
     raw = json.loads(path.read_text(encoding="utf-8"))
     nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
     nbformat.validate(nb)
-    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", "kernelspec python3 missing"
+    assert nb.metadata.get("kernelspec", {}).get("name") == rnb.KERNEL_NAME, "the project's kernel is not named"
     assert "widgets" not in nb.metadata and "papermill" not in nb.metadata
     for i, c in enumerate(raw["cells"]):
         if c["cell_type"] == "code":

@@ -29,10 +29,10 @@ import pandas as pd
 
 from model.analyses.data_checks import CHECKS, validate_data
 from model.artifacts import git_commit, package_versions
-from model.config import ModelConfig
-from model.errors import InputError
+from model.config import ModelConfig, parse_settings, settings_text
+from model.errors import ConfigError, InputError
 from model.inputs.panel import panel_years
-from model.report.notebooks import NOTEBOOKS, Chain, one_line, render
+from model.report.notebooks import KERNEL_NAME, NOTEBOOKS, Chain, one_line, render
 
 #: Analysis notebooks run by :func:`render_report`, in order, then the report notebook.
 ANALYSIS_NOTEBOOKS = ("fit.ipynb", "data_checks.ipynb", "stability.ipynb", "sensitivity.ipynb")
@@ -75,14 +75,18 @@ def _stability_years(data: str | Path, year: int) -> str:
 
 
 def chain_parameters(year: int, data: str | Path, previous_run: str = "",
-                     fit_parameters: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+                     fit_parameters: Mapping[str, Any] | None = None,
+                     settings: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """The parameters :func:`render_report` passes to each notebook (paths relative to the report folder).
 
     ``run_dir`` is ``"run"`` relative to the report folder (the notebooks
     run with the report folder as working folder), so the executed
-    notebooks stay valid after the folder is moved into place.
+    notebooks stay valid after the folder is moved into place.  ``settings``
+    (``--set``, :func:`model.config.parse_settings`) reach every notebook as
+    its ``settings`` parameter (:func:`model.config.settings_text`).
     """
-    return {
+    text = settings_text(settings or {})
+    params = {
         "fit.ipynb": {"year": int(year), "data_dir": str(data), "run_dir": "run", "variant": "base",
                       **dict(fit_parameters or {})},
         "data_checks.ipynb": {"year": int(year), "data_dir": str(data), "run_dir": "run",
@@ -93,11 +97,13 @@ def chain_parameters(year: int, data: str | Path, previous_run: str = "",
         REPORT_NOTEBOOK: {"year": int(year), "run_dir": "run", "data_dir": str(data),
                           "previous_run_dir": str(previous_run or "")},
     }
+    return {name: {**p, "settings": text} for name, p in params.items()}
 
 
 def render_report(year: int, data: str | Path, out: str | Path | None = None, previous: str | Path | None = None,
                   timeout: int | None = 900, notebooks: str | Path | None = None,
-                  kernel_name: str = "python3", fit_parameters: Mapping[str, Any] | None = None) -> Path:
+                  kernel_name: str = KERNEL_NAME, fit_parameters: Mapping[str, Any] | None = None,
+                  settings: Mapping[str, Any] | None = None) -> Path:
     """Render the annual model report into ``out`` (default ``reports/<year>``); return it.
 
     Steps, each timed and shown on stdout:
@@ -118,7 +124,8 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
     temporary sibling folder that replaces ``out`` only when everything
     succeeded.  ``previous`` is last year's report folder (its ``run/``) or
     a run folder.  ``fit_parameters`` are passed on to ``fit.ipynb`` (e.g.
-    ``{"rounding": "nearest"}``).
+    ``{"rounding": "nearest"}``); ``settings`` (``--set``) go to every
+    notebook and into the manifest.
     """
     t0 = time.perf_counter()
     data = Path(data).resolve()
@@ -141,7 +148,8 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
     timings["validate"] = round(time.perf_counter() - t, 3)
     _say(t0, f"validation: {validation.get('summary') or ('ok' if validation['ok'] else 'failed')}")
 
-    params = chain_parameters(year, data, prev_run, fit_parameters)
+    settings = parse_settings(settings or {})
+    params = chain_parameters(year, data, prev_run, fit_parameters, settings)
     names = (*analysis_notebooks(data, year), REPORT_NOTEBOOK)
     chain = Chain(
         out=out, notebooks=names, parameters=params,
@@ -165,6 +173,7 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
             "inputs": fit_manifest.get("inputs", {}),
             "config": fit_manifest.get("config", {}),
             "parameters": params,
+            "settings": settings,
             "validation": validation,
             "versions": package_versions(),
             "commit": git_commit(),
@@ -218,18 +227,38 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
     return t
 
 
-def check_report_parameters(year: int, run_dir: str | Path, previous_run_dir: str | Path = "") -> ModelConfig:
+def check_run_settings(run_dir: str | Path, settings: Any, manifest: str = "manifest.json") -> ModelConfig:
+    """The configuration of the run in ``run_dir``, checked against ``settings``; :class:`ConfigError` if they differ.
+
+    A notebook or verb that presents a run (the report, the clinic sheets)
+    cannot change how it was computed: a setting (``--set``, a notebook's
+    ``settings``) must be what the run was fitted with, else the error says
+    to fit again with it.  ``settings``: as :func:`model.config.parse_settings` takes.
+    """
+    m = Path(run_dir) / manifest
+    if not m.exists():
+        raise InputError(f"No run at {run_dir}: run fit.ipynb (or `python -m model fit`) first")
+    cfg = ModelConfig.from_dict(json.loads(m.read_text(encoding="utf-8"))["config"])
+    wanted = parse_settings(settings)
+    differ = cfg.replace(**wanted).diff(cfg)
+    if differ:
+        shown = "; ".join(f"{k} is {old!r}, not {new!r}" for k, (new, old) in differ.items())
+        raise ConfigError(f"the run in {run_dir} was computed with other settings ({shown}): fit it again with "
+                          f"them (`python -m model fit ... --set {settings_text(wanted)}`)")
+    return cfg
+
+
+def check_report_parameters(year: int, run_dir: str | Path, previous_run_dir: str | Path = "",
+                            settings: Any = "") -> ModelConfig:
     """Validate the report notebook's parameters; return the run's configuration.
 
     ``year`` goes through :meth:`ModelConfig.replace`; the run folder must
-    exist and be a fit of that year; ``previous_run_dir`` (if not empty)
-    must be a run folder too.
+    exist and be a fit of that year, with the ``settings`` given
+    (:func:`check_run_settings`); ``previous_run_dir`` (if not empty) must
+    be a run folder too.
     """
     ModelConfig().replace(year=int(year), planning_year=int(year) + 1)
-    m = Path(run_dir) / "manifest.json"
-    if not m.exists():
-        raise FileNotFoundError(f"run_dir {run_dir}: no manifest.json; run fit.ipynb (or `python -m model fit`) first")
-    cfg = ModelConfig.from_dict(json.loads(m.read_text(encoding="utf-8"))["config"])
+    cfg = check_run_settings(run_dir, settings)
     if cfg.year != int(year):
         raise InputError(f"run_dir {run_dir} holds a fit of {cfg.year}, not of year={year}")
     if previous_run_dir and not (Path(previous_run_dir) / "manifest.json").exists():

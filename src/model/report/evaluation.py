@@ -33,9 +33,11 @@ from model.analyses.evaluation import (
     write_evaluation,
 )
 from model.artifacts import git_commit, package_versions
-from model.errors import InputError, ValidationFailed
+from model.config import ModelConfig, parse_settings, settings_text
+from model.errors import ConfigError, InputError, ValidationFailed
 from model.inputs.panel import panel_years
-from model.report.notebooks import NOTEBOOKS, Chain, render
+from model.report.notebooks import KERNEL_NAME, NOTEBOOKS, Chain, render
+from model.report.parameters import require_data
 
 #: Name of the evaluation notebook.
 NOTEBOOK = "evaluation_2028.ipynb"
@@ -43,29 +45,38 @@ NOTEBOOK = "evaluation_2028.ipynb"
 TITLE = "Evaluation of the model 2028"
 
 
-def notebook_setup(year: int, run_dir: str | Path, data_dir: str | Path) -> dict[str, Any]:
+def notebook_setup(year: int, run_dir: str | Path, data_dir: str | Path, settings: Any = "") -> dict[str, Any]:
     """What the notebook's first cell calls: check the parameters and return the evaluation tables.
 
     ``year`` is the fit year.  When ``run_dir`` holds an evaluation of that
-    fit year (written by ``python -m model evaluate``) it is read; otherwise
-    the evaluation is computed from ``data_dir`` (every later year in the
-    data) and written to ``run_dir``.
+    fit year (written by ``python -m model evaluate``) it is read (and must
+    have been computed with ``settings``); otherwise the evaluation is
+    computed from ``data_dir`` (every later year in the data) with the
+    ``settings`` (:func:`model.config.parse_settings`) and written to
+    ``run_dir``; without data there, one sentence says what to run first.
     """
     fit_year, _ = check_evaluation_parameters(int(year))
+    wanted = parse_settings(settings)
     m = Path(run_dir) / "manifest.json"
     if not m.exists():
-        res = run_evaluation(data_dir, fit_year)
-        write_evaluation(res, run_dir)
+        require_data(data_dir)
+        res = run_evaluation(data_dir, fit_year, config=ModelConfig().with_settings(wanted))
+        write_evaluation(res, run_dir, extra={"settings": wanted})
     t = load_evaluation(run_dir)
     if int(t["manifest"]["fit_year"]) != fit_year:
         raise InputError(f"run_dir {run_dir} holds an evaluation of fit year {t['manifest']['fit_year']}, not {fit_year}")
+    differ = t["config"].replace(**wanted).diff(t["config"])
+    if differ:
+        raise ConfigError(f"the evaluation in {run_dir} was computed with other settings ("
+                          + "; ".join(f"{k} is {old!r}, not {new!r}" for k, (new, old) in differ.items())
+                          + "): compute it again with them (`python -m model evaluate ... --set ...`)")
     return t
 
 
 def render_evaluation(data: str | Path, fit_year: int = 2025, years: Iterable[int] | None = None,
                       out: str | Path | None = None, timeout: int | None = 900, validate: bool = True,
-                      notebooks: str | Path | None = None, kernel_name: str = "python3",
-                      workers: int | None = None) -> Path:
+                      notebooks: str | Path | None = None, kernel_name: str = KERNEL_NAME,
+                      workers: int | None = None, settings: Mapping[str, Any] | None = None) -> Path:
     """Validate, compute and render the evaluation into ``out`` (default ``reports/evaluation``); return it.
 
     1. validate the data folder's tables for the fit year and the later
@@ -92,7 +103,8 @@ def render_evaluation(data: str | Path, fit_year: int = 2025, years: Iterable[in
     fit_year, yrs = check_evaluation_parameters(fit_year, list(years) if years is not None else None)
     eyears = evaluation_years(panel_years(data / "persons.parquet"), fit_year, yrs)
     out = (Path(out) if out is not None else Path("reports") / "evaluation").resolve()
-    params = {"year": int(fit_year), "run_dir": "run", "data_dir": str(data)}
+    settings = parse_settings(settings or {})
+    params = {"year": int(fit_year), "run_dir": "run", "data_dir": str(data), "settings": settings_text(settings)}
     timings: dict[str, Any] = {}
 
     def say(text: str) -> None:
@@ -129,7 +141,7 @@ def render_evaluation(data: str | Path, fit_year: int = 2025, years: Iterable[in
         say("computing the evaluation (capacity reports, prediction, incentives, life expectancy)")
         t = time.perf_counter()
         try:
-            res = run_evaluation(data, fit_year, eyears, workers=workers)
+            res = run_evaluation(data, fit_year, eyears, config=ModelConfig().with_settings(settings), workers=workers)
         except Exception:
             verdict()  # a broken data folder is reported as such (waits for the verdict)
             raise
@@ -137,7 +149,7 @@ def render_evaluation(data: str | Path, fit_year: int = 2025, years: Iterable[in
         say(f"computed in {time.perf_counter() - t:.1f} s ({res.facts['reports_read']} capacity reports read)")
         state["validation"] = verdict()
         state["result"] = res
-        write_evaluation(res, tmp / "run", extra={"data": str(data)})
+        write_evaluation(res, tmp / "run", extra={"data": str(data), "settings": settings})
         (tmp / "notebooks").mkdir()
         (tmp / "validation.json").write_text(json.dumps(state["validation"], indent=2, sort_keys=True, default=str)
                                              + "\n", encoding="utf-8")
@@ -152,6 +164,7 @@ def render_evaluation(data: str | Path, fit_year: int = 2025, years: Iterable[in
             "inputs": res.files,
             "config": res.config.to_dict(),
             "parameters": {NOTEBOOK: params},
+            "settings": settings,
             "validation": state["validation"],
             "versions": package_versions(),
             "commit": git_commit(),

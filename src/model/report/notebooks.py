@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,15 +36,74 @@ from pathlib import Path
 from typing import Any
 
 from model.artifacts import AtomicFolder, sha256_file
-from model.errors import ConfigError, NotebookFailed
+from model.errors import NotebookFailed
 from model.report.html import _skip_slow_iri_checker, to_html
+from model.report.parameters import ParameterError
 
 #: The notebooks shipped with the package (model/notebooks: a link to the top-level notebooks/ in the repository).
 NOTEBOOKS = Path(str(resources.files("model").joinpath("notebooks")))
 
 
-class ParameterError(ConfigError):
-    """A notebook's parameters cell is missing, mis-tagged, duplicated, or a passed name is unknown."""
+#: The project's kernel: the name the notebooks' metadata ask for and ``make venv`` installs inside ``.venv``
+#: (``ipykernel install --sys-prefix``), so that the kernel belongs to the clone, not to the user's home.
+KERNEL_NAME = "fordelingsmodel"
+KERNEL_DISPLAY_NAME = "Python (fordelingsmodel)"
+
+
+def _same_python(argv0: str) -> bool:
+    """Whether a kernelspec's interpreter is the Python running this code (the same file, not just the same binary)."""
+    a, b = Path(argv0).absolute(), Path(sys.executable).absolute()
+    if a == b:
+        return True
+    try:  # python and python3 of one environment's bin/ (links to one binary)
+        return a.parent == b.parent and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def project_kernel_spec():
+    """The kernelspec notebooks of this package run in: the project's kernel in *this* Python.
+
+    The registered :data:`KERNEL_NAME` kernelspec when it starts this
+    interpreter (``make venv`` installs it in ``.venv``); otherwise, e.g. a
+    stale registration in the user's home pointing at another clone's (or a
+    deleted) ``.venv``, or an install without ``make``, the same kernel
+    built for ``sys.executable``.  So ``python -m model report`` always
+    executes the notebooks with the package that renders them.
+    """
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        if spec.argv and _same_python(spec.argv[0]):
+            return spec
+    except NoSuchKernel:
+        pass
+    return KernelSpec(argv=[sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f",
+                            "{connection_file}"],
+                      display_name=KERNEL_DISPLAY_NAME, language="python", metadata={"debugger": True},
+                      resource_dir=str(Path(sys.executable).parent))
+
+
+def project_kernel_manager():
+    """The kernel-manager class papermill and nbclient start the notebooks' kernel with (``kernel_manager_class``):
+    :data:`KERNEL_NAME` resolves to :func:`project_kernel_spec`, any other name as Jupyter resolves it."""
+    global _KERNEL_MANAGER
+    if _KERNEL_MANAGER is None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        class ProjectKernelManager(AsyncKernelManager):
+            @property
+            def kernel_spec(self):
+                if self._kernel_spec is None and self.kernel_name == KERNEL_NAME:
+                    self._kernel_spec = project_kernel_spec()
+                return super().kernel_spec
+
+        _KERNEL_MANAGER = ProjectKernelManager
+    return _KERNEL_MANAGER
+
+
+_KERNEL_MANAGER = None
 
 
 def notebook_failed(notebook: str, cell: int | None, source_line: str, ename: str, evalue: str,
@@ -143,10 +203,11 @@ def _first_line(source: str) -> str:
 
 
 def run_notebook(nb_path: str | Path, out_path: str | Path, parameters: Mapping[str, Any], cwd: str | Path,
-                 timeout: int | None, kernel_name: str = "python3", failed_dir: str | Path | None = None) -> Path:
+                 timeout: int | None, kernel_name: str = KERNEL_NAME, failed_dir: str | Path | None = None) -> Path:
     """Execute one notebook with papermill's Python API; return ``out_path``.
 
-    Before running, :func:`check_notebook_parameters`.  The kernel, language, cell
+    Before running, :func:`check_notebook_parameters`.  The kernel (default the project's,
+    :func:`project_kernel_spec`: this Python), language, cell
     timeout (``execution_timeout``) and working folder are explicit; no
     progress bar, no output logging.  On failure the executed notebook
     (with papermill's error banner and the traceback) is copied to
@@ -168,6 +229,7 @@ def run_notebook(nb_path: str | Path, out_path: str | Path, parameters: Mapping[
             cwd=str(cwd), progress_bar=False, log_output=False,
             # the kernel's own log: keep errors, drop the warning about local TCP transport
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            kernel_manager_class=project_kernel_manager(),
         )
         return out_path
     except Exception as e:
@@ -233,7 +295,7 @@ class Chain:
     source: Path = NOTEBOOKS
     inputs: Mapping[str, Any] = field(default_factory=dict)
     timeout: int | None = 900
-    kernel_name: str = "python3"
+    kernel_name: str = KERNEL_NAME
     say: Callable[[str], None] = print
 
     @property

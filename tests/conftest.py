@@ -8,8 +8,11 @@ folders do not clash and no test file can import another: what they share is her
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +25,12 @@ from model.inputs import synthetic
 if os.environ.get("PYTHONPATH"):
     os.environ["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in os.environ["PYTHONPATH"].split(os.pathsep)
                                                if p)
+
+# The caches of prepared years and validation stamps (model.analyses.year_cache, model.inputs.contracts.stamp)
+# go to a folder of this test session, never the user's ~/.cache; kernels and subprocesses inherit it.
+if "FORDELINGSMODEL_CACHE" not in os.environ:
+    os.environ["FORDELINGSMODEL_CACHE"] = tempfile.mkdtemp(prefix="fordelingsmodel-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["FORDELINGSMODEL_CACHE"], True)
 
 
 @pytest.fixture(scope="session")

@@ -553,13 +553,25 @@ __all__ = [
 ]
 
 
+_DIGESTS: dict[tuple, str] = {}
+
+
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file, read in chunks."""
+    """Hex sha256 of a file, read in chunks.
+
+    Remembered within the process by (path, device, inode, size, modification time in ns), so the
+    validation stamp and the run's manifest hash a 200 MB persons file once per run.
+    """
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while b := f.read(chunk):
             h.update(b)
-    return h.hexdigest()
+    _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
 
 
 # ---------------------------------------------------------------------------

@@ -44,12 +44,21 @@ def _settings(a: argparse.Namespace) -> dict:
     return settings
 
 
-def _validate_or_exit(data: Path, years: list[int] | None = None, planning_year=None) -> None:
+def _validate_or_exit(data: Path, years: list[int] | None = None, planning_year=None, model_tables: bool = False) -> None:
     """Validate ``data`` for the years the verb reads and the planning year(s) it
-    needs a projection for; exit 1 with the failure report when it fails."""
-    from model.inputs.contracts import validate_folder
+    needs a projection for; exit 1 with the failure report when it fails.
 
-    report = validate_folder(data, years=years, planning_year=planning_year)
+    ``model_tables``: validate only the tables the model reads (not the service
+    lines), with a stamp (:mod:`model.inputs.contracts.stamp`): files whose bytes
+    passed the same checks before are not checked again.
+    """
+    from model.inputs.contracts import validate_folder
+    from model.inputs.contracts.stamp import validate_folder_stamped
+
+    if model_tables:
+        report = validate_folder_stamped(data, years, planning_year=planning_year)
+    else:
+        report = validate_folder(data, years=years, planning_year=planning_year)
     if not report.ok:
         print(report.format(), file=sys.stderr)
         print(f"validation failed: nothing was written. {report.summary_line()}", file=sys.stderr)
@@ -96,8 +105,8 @@ def cmd_ingest(a: argparse.Namespace) -> int:
 
 def cmd_fit(a: argparse.Namespace) -> int:
     from model.analyses.fit import run_model, write_run
+    from model.analyses.panel import read_year
     from model.config import ModelConfig
-    from model.inputs.tables import load_inputs
 
     settings = _settings(a)
     config = ModelConfig(year=a.year, planning_year=a.planning_year or a.year + 1)
@@ -107,9 +116,11 @@ def cmd_fit(a: argparse.Namespace) -> int:
     data = Path(a.data)
     t0 = time.perf_counter()
     if not a.no_validate:
-        _validate_or_exit(data, [config.year], config.planning_year)
+        _validate_or_exit(data, [config.year], config.planning_year, model_tables=True)
     t_val = time.perf_counter() - t0
-    inputs = load_inputs(data, config.year, insurance_group=config.insurance_group, planning_year=config.planning_year)
+    # the persons read as Arrow arrays straight into atoms (no pandas frame of persons)
+    inputs = read_year(data, config.year, insurance_group=config.insurance_group, hashes=True,
+                       planning_year=config.planning_year)
     t_load = time.perf_counter() - t0 - t_val
     run = run_model(inputs, config, variant=a.variant)
     run.timings = {"validate": round(t_val, 3), "load": round(t_load, 3), **run.timings}
@@ -151,7 +162,7 @@ def cmd_stability(a: argparse.Namespace) -> int:
         config = config.variant(a.variant)
     config = config.with_settings(settings)
     if not a.no_validate:
-        _validate_or_exit(data, years, [y + config.planning_year - config.year for y in years])
+        _validate_or_exit(data, years, [y + config.planning_year - config.year for y in years], model_tables=True)
     t0 = time.perf_counter()
     panel = Panel(data, years)
     boot_years = _years(a.bootstrap_years) if a.bootstrap_years else None
@@ -183,7 +194,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     test = a.test_year if a.test_year is not None else ref
     years = sorted({ref} | ({train, test} if train is not None else set()))
     if not a.no_validate:
-        _validate_or_exit(data, years, config.planning_year)
+        _validate_or_exit(data, years, config.planning_year, model_tables=True)
     t0 = time.perf_counter()
     panel = Panel(data, years, price_year=ref)
     res = run_sensitivity(panel, variants=variants, config=config, train_year=train, test_year=test if train else None)

@@ -17,7 +17,7 @@ from model.config import ModelConfig
 from model.core import cells
 from model.core import chain as mc
 from model.core import price_list as pl
-from model.errors import EstimationError
+from model.errors import ConfigError, EstimationError
 from model.inputs.tables import Inputs
 
 
@@ -68,11 +68,13 @@ def coefficient_tables(fits: dict[str, Any], year: int) -> tuple[pd.DataFrame, p
     return pd.concat(coefs, ignore_index=True), pd.DataFrame(stats)
 
 
-def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> ModelRun:
+def run_model(inputs: Inputs | cells.YearData, config: ModelConfig, variant: str = "base") -> ModelRun:
     """Run docs/method.md steps 1-6 on one year of inputs.
 
-    In: :class:`~model.inputs.tables.Inputs` (persons of ``config.year``) and
-    the configuration.
+    In: :class:`~model.inputs.tables.Inputs` (persons of ``config.year``), or
+    the year already reduced to atoms (:class:`~model.core.cells.YearData`,
+    e.g. from :func:`model.analyses.panel.read_year`, the fast path of the
+    ``fit`` verb), and the configuration.
     Out: :class:`ModelRun` with the fits of ``variant`` and of its
     counterpart with/without regional and tender clinics, and the tables
     ``coefficients``, ``fit_statistics``, ``weights_by_cell``,
@@ -84,7 +86,12 @@ def run_model(inputs: Inputs, config: ModelConfig, variant: str = "base") -> Mod
     (:func:`model.core.chain.chain`), as in every other analysis.
     """
     marks, mark = _timer()
-    yd = cells.year_from_inputs(inputs, config.year, insurance_group=config.insurance_group)
+    if isinstance(inputs, cells.YearData):
+        if inputs.year != config.year:
+            raise ConfigError(f"run_model: the data hold {inputs.year}, the configuration asks for {config.year}")
+        yd = inputs
+    else:
+        yd = cells.year_from_inputs(inputs, config.year, insurance_group=config.insurance_group)
     mark("select")
     fc = cells.features(yd, config)
     mark("features")
@@ -216,7 +223,7 @@ def constants(config: ModelConfig, national_le: float) -> dict[str, Any]:
     }
 
 
-def write_run(run: ModelRun, out: str | Path, inputs: Inputs | None = None, extra: dict | None = None) -> Path:
+def write_run(run: ModelRun, out: str | Path, inputs: Inputs | cells.YearData | None = None, extra: dict | None = None) -> Path:
     """Write a run's tables, fit summaries and manifest to ``out`` atomically.
 
     Files: ``<table>.csv`` for :data:`OUTPUT_TABLES`, ``fit_summary_<variant>.txt``,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from model.analyses import year_cache
 from model.artifacts import sha256_file
 from model.core.cells import YearData, _build_year
 from model.errors import InputError
@@ -20,12 +21,34 @@ from model.inputs.tables import INPUT_FILES, price_factor, read_clinics, read_is
 
 
 def read_year(data_dir: str | Path, year: int, price_year: int | None = None, insurance_group: int = 1,
-              hashes: bool = False, table: pa.Table | None = None) -> YearData:
-    """Read one year of a data folder into a :class:`YearData`, fees at ``price_year``'s price level."""
+              hashes: bool = False, table: pa.Table | None = None, planning_year: int | None = None,
+              cache: bool = True) -> YearData:
+    """Read one year of a data folder into a :class:`YearData`, fees at ``price_year``'s price level.
+
+    The persons are read as Arrow arrays (only the model's columns, one pass) and reduced to atoms
+    directly, without a pandas frame of persons. ``hashes``: record each input file's sha256 in
+    ``files`` (the run's manifest). ``planning_year`` (default ``year + 1``) chooses the island-doctor
+    reports that can cover its 1 January.
+
+    ``cache``: keep the prepared year in the user's cache (:mod:`model.analyses.year_cache`), keyed by
+    the content of every file it was built from, the arguments and the package's code; a later call
+    with the same key loads it (a fraction of a second at national scale) instead of reading the
+    persons again. ``FORDELINGSMODEL_NO_CACHE=1`` turns it off.
+    """
     d = Path(data_dir)
     missing = [f for f in INPUT_FILES if not (d / f).exists()]
     if missing:
         raise FileNotFoundError(f"{d}: missing input file(s): {', '.join(missing)}")
+    plan = int(year) + 1 if planning_year is None else int(planning_year)
+    key = year_cache.key(d, int(year), price_year, insurance_group, plan) if cache and table is None else None
+    if key is not None:
+        yd = year_cache.load(key)
+        if yd is not None and yd.year != int(year):
+            yd = None
+        if yd is not None:
+            if hashes:
+                yd.files = {f: sha256_file(d / f) for f in INPUT_FILES}
+            return yd
     factor = price_factor(d, year, price_year)
     t = table if table is not None else _read_table(d / "persons.parquet", int(year))
     cols = _table_columns(t, insurance_group)
@@ -33,9 +56,12 @@ def read_year(data_dir: str | Path, year: int, price_year: int | None = None, in
     residents = cols.pop("_residents")
     files = {f: sha256_file(d / f) for f in INPUT_FILES} if hashes else {}
     clinics = read_clinics(d / "clinics.csv")
-    return _build_year(year, factor, cols, read_municipalities(d / "municipalities.csv"), clinics,
-                       read_projection(d / "population_projection.csv"), files, residents=residents,
-                       island_reports=read_island_reports(d, clinics, planning_year=int(year) + 1))
+    yd = _build_year(year, factor, cols, read_municipalities(d / "municipalities.csv"), clinics,
+                     read_projection(d / "population_projection.csv"), files, residents=residents,
+                     island_reports=read_island_reports(d, clinics, planning_year=plan))
+    if key is not None:
+        year_cache.save(key, yd)
+    return yd
 
 
 class Panel:
@@ -90,8 +116,13 @@ class Panel:
             return
         for y in years:
             y = int(y)
-            if y not in self._data and y not in self._pending:
+            if y not in self._data and y not in self._pending and not self._cached(y):
                 self._pending[y] = self._pool.submit(_read_table, self.data_dir / "persons.parquet", y)
+
+    def _cached(self, year: int) -> bool:
+        """True when the prepared year is in the user's cache (nothing to prefetch)."""
+        key = year_cache.key(self.data_dir, year, self.price_year, self.insurance_group, year + 1)
+        return key is not None and year_cache.exists(key)
 
     def get(self, year: int) -> YearData:
         year = int(year)

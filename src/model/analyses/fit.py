@@ -31,6 +31,8 @@ class ModelRun:
     tables: dict[str, pd.DataFrame]
     timings: dict[str, float]
     national_life_expectancy: float
+    #: step 3 summed to areas (:class:`model.core.chain.AreaWeights`): the input of :func:`what_if`
+    area_weights: Any = None
 
 
 def _timer():
@@ -106,7 +108,8 @@ def run_model(inputs: Inputs | cells.YearData, config: ModelConfig, variant: str
     mark("fit")
 
     # --- steps 3-6: weights -> capacities -> clinic numbers
-    result = mc.chain(yd, config, fit.params)
+    area_weights = mc.area_weights(yd, config, fit.params)
+    result = mc.capacity_tables(area_weights, config)
     mark("capacities")
 
     # --- the stages of step 3 beside the weights, the price list, the clinics' own calculation, the coefficients
@@ -130,7 +133,43 @@ def run_model(inputs: Inputs | cells.YearData, config: ModelConfig, variant: str
         },
         timings=marks,
         national_life_expectancy=result.life_expectancy.attrs["national_life_expectancy"],
+        area_weights=area_weights,
     )
+
+
+#: The output tables the what-if path recomputes (the others do not depend on capacity-stage settings).
+WHAT_IF_TABLES = ("capacity_by_municipality", "capacity_by_health_council", "clinic_minimums")
+
+
+def what_if(run: ModelRun, **changes: Any) -> ModelRun:
+    """The run again with capacity-stage settings changed, without refitting or reading persons.
+
+    In: a :class:`ModelRun` from :func:`run_model` and changes of
+    :data:`model.core.chain.CAPACITY_STAGE_FIELDS` (citizens per capacity,
+    km² per capacity, rounding, island threshold, clinic rounding step, clinic
+    cap, ...). Out: a new :class:`ModelRun` whose configuration carries the
+    changes and whose tables of :data:`WHAT_IF_TABLES` are recomputed by
+    :func:`model.core.chain.what_if` (steps 4-6 from the area sums of step 3);
+    the fits, coefficients and weights are the run's own. Its tables equal
+    those of :func:`run_model` with the changed configuration. A few
+    milliseconds at national scale (``benchmarks/speed.py`` measures it).
+    """
+    if run.area_weights is None:
+        raise ConfigError("what_if: this run has no area sums (run it with model.analyses.fit.run_model)")
+    marks, mark = _timer()
+    result = mc.what_if(run.area_weights, run.config, **changes)
+    tables = dict(run.tables)
+    old_m, old_c = run.tables["capacity_by_municipality"], run.tables["clinic_minimums"]
+    bm, ct = result.by_municipality.copy(), result.clinics.copy()
+    for new, old, key in ((bm, old_m, "municipality_code"), (ct, old_c, "clinic_id")):
+        for col in ("mean_predicted_use", "mean_normalised_weight"):  # step 3's stages: unchanged by steps 4-6
+            if col in old.columns and col not in new.columns:
+                new.insert(new.columns.get_loc("mean_weight"), col,
+                           old.set_index(key)[col].reindex(new[key]).to_numpy())
+    tables.update(capacity_by_municipality=bm, capacity_by_health_council=result.by_health_council, clinic_minimums=ct)
+    mark("what_if")
+    return ModelRun(config=result.config, variant=run.variant, fits=run.fits, tables=tables, timings=marks,
+                    national_life_expectancy=run.national_life_expectancy, area_weights=run.area_weights)
 
 
 # ---------------------------------------------------------------------------

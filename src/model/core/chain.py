@@ -161,6 +161,88 @@ def weight_sums(yd: YearData, config: ModelConfig, pred: np.ndarray) -> WeightSu
                       clinic=np.asarray(sums.clinic_f @ pred) * scale, valid=(pred[sums.n_cell > 0] > 0).all(axis=0))
 
 
+#: ModelConfig fields that act only after the weights (steps 4-6): changing them needs no refit and no pass
+#: over the persons (:func:`what_if`). Every other field changes the fit or the weights.
+CAPACITY_STAGE_FIELDS: tuple[str, ...] = ("citizens_per_capacity", "km2_per_capacity", "rounding", "rounding_tolerance",
+                                          "island_min_patients", "clinic_rounding_step", "clinic_cap",
+                                          "national_goal_gps", "min_cell_size")
+
+
+@dataclass(frozen=True)
+class AreaWeights:
+    """Step 3's result summed to areas: everything steps 4-6 need, without a person-level array.
+
+    Per municipality (in ``muni_codes`` order): ``citizens``, ``residents``,
+    ``unlisted``, ``sum_weight``; per clinic (``clinic_ids`` order):
+    ``listed`` and ``sum_weight_clinic``; the life-expectancy table, the
+    reference tables and the national mean predicted use. A few hundred KB
+    at national scale: :func:`capacity_tables` turns it into the output
+    tables in milliseconds (the what-if path).
+    """
+
+    year: int
+    muni_codes: list[str]
+    clinic_ids: list[str]
+    citizens: np.ndarray
+    residents: np.ndarray
+    unlisted: np.ndarray
+    sum_weight: np.ndarray
+    listed: np.ndarray
+    sum_weight_clinic: np.ndarray
+    life_expectancy: pd.DataFrame
+    municipalities: pd.DataFrame
+    projection: pd.DataFrame
+    clinics: pd.DataFrame
+    island_reports: pd.DataFrame | None
+    mean_predicted_use: float
+    params: pd.Series
+
+
+def area_weights(yd: YearData, config: ModelConfig, params: pd.Series) -> AreaWeights:
+    """docs/method.md step 3 for the coefficients ``params``, summed per municipality and clinic.
+
+    In: the year, the configuration, the coefficients. Out: :class:`AreaWeights`.
+    Raises :class:`~model.errors.EstimationError` when a populated cell's predicted use is not positive.
+    """
+    pred = cell_predictions(features(yd, config), config, params)
+    w = weight_sums(yd, config, pred)
+    if not w.valid[0]:
+        raise EstimationError("the coefficients predict non-positive use for some cells; weights would be meaningless")
+    return AreaWeights(
+        year=yd.year, muni_codes=list(yd.muni_codes), clinic_ids=list(yd.clinic_ids),
+        citizens=yd.citizens_by_municipality(), residents=yd.residents, unlisted=yd.unlisted_by_municipality(),
+        sum_weight=w.municipality[:, 0], listed=yd.listed_by_clinic(), sum_weight_clinic=w.clinic[:, 0],
+        life_expectancy=_le(yd, config), municipalities=yd.municipalities, projection=yd.projection,
+        clinics=yd.clinics, island_reports=yd.island_reports, mean_predicted_use=float(w.mean_predicted[0]),
+        params=params)
+
+
+def capacity_tables(aw: AreaWeights, config: ModelConfig) -> ChainResult:
+    """docs/method.md steps 4-6 from the area sums of step 3: capacities per municipality and health council,
+    clinic minimum patient numbers.
+
+    In: :class:`AreaWeights` and the configuration (only its capacity-stage
+    fields, :data:`CAPACITY_STAGE_FIELDS`, may differ from the configuration
+    the weights were computed with). Out: :class:`ChainResult`.
+    """
+    citizens = aw.citizens
+    by_muni = pd.DataFrame({"municipality_code": aw.muni_codes, "citizens": citizens, "residents": aw.residents,
+                            "sum_weight": aw.sum_weight})
+    bm = cap.capacity_by_municipality(by_muni, aw.municipalities, aw.projection, aw.life_expectancy, config)
+    order = pd.Index(aw.muni_codes).get_indexer(bm["municipality_code"])
+    bm.insert(bm.columns.get_loc("residents") + 1, "unlisted_citizens", aw.unlisted[order])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        muni_mean_w = aw.sum_weight / np.where(citizens > 0, citizens, np.nan)
+    bm.insert(4, "mean_weight", muni_mean_w[order])
+    listed = pd.DataFrame({"clinic_id": aw.clinic_ids, "listed_patients": aw.listed, "sum_weight": aw.sum_weight_clinic})
+    listed = listed[aw.listed > 0]
+    ct = cl.clinic_table(aw.clinics, listed, pd.Series(muni_mean_w, index=aw.muni_codes), aw.municipalities, config,
+                         island_reports=aw.island_reports)
+    hc = cap.capacity_by_health_council(bm, aw.municipalities, ct, config)
+    return ChainResult(year=aw.year, config=config, params=aw.params, by_municipality=bm, by_health_council=hc,
+                       clinics=ct, life_expectancy=aw.life_expectancy, mean_predicted_use=aw.mean_predicted_use)
+
+
 def chain(yd: YearData, config: ModelConfig, params: pd.Series) -> ChainResult:
     """docs/method.md steps 3-6 for the coefficients ``params`` on the year's population: the one implementation.
 
@@ -168,35 +250,34 @@ def chain(yd: YearData, config: ModelConfig, params: pd.Series) -> ChainResult:
     the coefficients.  Out: :class:`ChainResult` with the tables of
     ``capacity_by_municipality.csv``, ``capacity_by_health_council.csv`` and
     ``clinic_minimums.csv``.  Steps: predicted use per cell ->
-    :func:`weight_sums` (step 3) -> :func:`model.core.capacity.capacity_by_municipality`
-    (step 4) -> :func:`model.core.clinics.clinic_table` (step 6) ->
+    :func:`weight_sums` (step 3, :func:`area_weights`) -> :func:`capacity_tables`:
+    :func:`model.core.capacity.capacity_by_municipality` (step 4) ->
+    :func:`model.core.clinics.clinic_table` (step 6) ->
     :func:`model.core.capacity.capacity_by_health_council` (step 5).  The
     annual fit, every stability year, every sensitivity variant and the
     evaluation call it; the bootstrap calls :func:`draws`, which runs the
-    same steps on a matrix of coefficient draws.
+    same steps on a matrix of coefficient draws; :func:`what_if` reruns steps 4-6 alone.
     """
-    pred = cell_predictions(features(yd, config), config, params)
-    w = weight_sums(yd, config, pred)
-    if not w.valid[0]:
-        raise EstimationError("the coefficients predict non-positive use for some cells; weights would be meaningless")
-    le = _le(yd, config)
-    citizens = yd.citizens_by_municipality()
-    by_muni = pd.DataFrame({"municipality_code": yd.muni_codes, "citizens": citizens, "residents": yd.residents,
-                            "sum_weight": w.municipality[:, 0]})
-    bm = cap.capacity_by_municipality(by_muni, yd.municipalities, yd.projection, le, config)
-    order = pd.Index(yd.muni_codes).get_indexer(bm["municipality_code"])
-    bm.insert(bm.columns.get_loc("residents") + 1, "unlisted_citizens", yd.unlisted_by_municipality()[order])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        muni_mean_w = w.municipality[:, 0] / np.where(citizens > 0, citizens, np.nan)
-    bm.insert(4, "mean_weight", muni_mean_w[order])
-    listed_n = yd.listed_by_clinic()
-    listed = pd.DataFrame({"clinic_id": yd.clinic_ids, "listed_patients": listed_n, "sum_weight": w.clinic[:, 0]})
-    listed = listed[listed_n > 0]
-    ct = cl.clinic_table(yd.clinics, listed, pd.Series(muni_mean_w, index=yd.muni_codes), yd.municipalities, config,
-                         island_reports=yd.island_reports)
-    hc = cap.capacity_by_health_council(bm, yd.municipalities, ct, config)
-    return ChainResult(year=yd.year, config=config, params=params, by_municipality=bm, by_health_council=hc,
-                       clinics=ct, life_expectancy=le, mean_predicted_use=float(w.mean_predicted[0]))
+    return capacity_tables(area_weights(yd, config, params), config)
+
+
+def what_if(aw: AreaWeights, config: ModelConfig, **changes) -> ChainResult:
+    """Steps 4-6 again with capacity-stage settings changed: the what-if path (milliseconds, no persons).
+
+    In: the area sums of a fit (:func:`area_weights`), the configuration they
+    were computed with and the changes, e.g. ``citizens_per_capacity=1500,
+    km2_per_capacity=None, rounding="nearest", island_min_patients=300,
+    clinic_rounding_step=100, clinic_cap=2000`` (fields of
+    :data:`CAPACITY_STAGE_FIELDS`, validated by ModelConfig). Out: the
+    :class:`ChainResult` with the changed configuration, equal to a full run
+    with those settings. Raises :class:`~model.errors.ConfigError` for a field
+    that changes the weights (those need a refit).
+    """
+    other = sorted(set(changes) - set(CAPACITY_STAGE_FIELDS))
+    if other:
+        raise ConfigError(f"what_if: {', '.join(other)} change(s) the fit or the weights and need a refit; "
+                          f"the what-if path takes {', '.join(CAPACITY_STAGE_FIELDS)}")
+    return capacity_tables(aw, config.replace(**changes))
 
 
 def with_predicted_use(yd: YearData, result: ChainResult) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -56,7 +56,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from model.errors import ConfigError, EstimationError, InputError
 
@@ -369,17 +369,24 @@ class CellOLSResults:
     def tvalues(self) -> pd.Series:
         return (self.params / self.bse).rename("tvalues")
 
-    def _dist(self):
-        return stats.t(self.df_resid_inference) if self.use_t else stats.norm()
+    def _sf(self, x: np.ndarray) -> np.ndarray:
+        """Upper tail of the reference distribution (t with the inference df, or normal): scipy.stats' own
+        formulas (``t.sf`` = ``stdtr(df, -x)``, ``norm.sf`` = ``ndtr(-x)``) from ``scipy.special``, which
+        imports in half the time of ``scipy.stats``."""
+        return special.stdtr(self.df_resid_inference, -x) if self.use_t else special.ndtr(-x)
+
+    def _ppf(self, q: float) -> float:
+        """Quantile of the reference distribution (``t.ppf`` = ``stdtrit``, ``norm.ppf`` = ``ndtri``)."""
+        return float(special.stdtrit(self.df_resid_inference, q) if self.use_t else special.ndtri(q))
 
     @property
     def pvalues(self) -> pd.Series:
-        p = 2 * self._dist().sf(np.abs(self.tvalues.to_numpy()))
+        p = 2 * self._sf(np.abs(self.tvalues.to_numpy()))
         return pd.Series(p, index=self.terms, name="pvalues")
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Two-sided (1 - alpha) intervals: DataFrame with columns 0 (low), 1 (high)."""
-        q = self._dist().ppf(1 - alpha / 2)
+        q = self._ppf(1 - alpha / 2)
         half = q * self.bse.to_numpy()
         return pd.DataFrame({0: self._params - half, 1: self._params + half}, index=self.terms)
 
@@ -413,7 +420,7 @@ class CellOLSResults:
             return np.nan, np.nan
         if self.cov_type == "nonrobust":
             F = self.mse_model / self.mse_resid
-            return F, float(stats.f.sf(F, self.df_model, self.df_resid))
+            return F, float(special.fdtrc(self.df_model, self.df_resid, F))
         if self.k_constant and self.const_idx is None:  # implicit constant: statsmodels gives nan
             return np.nan, np.nan
         idx = [j for j in range(len(self.terms)) if j != self.const_idx]
@@ -422,7 +429,7 @@ class CellOLSResults:
             return np.nan, np.nan
         wald = float(b @ np.linalg.solve(cov, b))
         F = wald / len(idx)
-        return F, float(stats.f.sf(F, len(idx), self.df_resid_inference))
+        return F, float(special.fdtrc(len(idx), self.df_resid_inference, F))
 
     @property
     def fvalue(self) -> float:

@@ -65,6 +65,8 @@ def _validate_or_exit(data: Path, years: list[int] | None = None, planning_year=
         raise SystemExit(1)
     if report.warnings:
         print(report.format(), file=sys.stderr)
+    if getattr(report, "from_stamp", False):
+        print(report.note, file=sys.stderr)
 
 
 def cmd_synth(a: argparse.Namespace) -> int:

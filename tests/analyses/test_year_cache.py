@@ -78,7 +78,9 @@ def test_validation_stamp(data, monkeypatch, tmp_path):
     first = validate_folder_stamped(data, [2025], planning_year=2026)
     assert first.ok and not isinstance(first, StampedReport)
     second = validate_folder_stamped(data, [2025], planning_year=2026)
-    assert isinstance(second, StampedReport) and second.ok and "validated before" in second.summary_line()
+    assert isinstance(second, StampedReport) and second.ok and "validated before" in second.note
+    assert second.summary_line() == first.summary_line() and second.n_warnings == first.n_warnings
+    pd.testing.assert_frame_equal(second.summary_frame(), first.summary_frame(), check_dtype=False)
     assert "services" not in MODEL_TABLES
     # a changed byte validates again, and a failure is never stamped
     text = (data / "clinics.csv").read_text(encoding="utf-8").splitlines()

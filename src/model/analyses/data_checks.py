@@ -31,7 +31,7 @@ from model.artifacts import AtomicFolder, write_csv
 from model.config import ModelConfig
 from model.core.clinics import open_clinics
 from model.errors import ValidationFailed
-from model.inputs.contracts import validate_folder
+from model.inputs.contracts.stamp import validate_folder_stamped
 from model.inputs.tables import read_clinics, read_municipalities, read_persons
 
 #: Sub-folder of a run folder that ``data_checks.ipynb`` writes.
@@ -68,9 +68,11 @@ def validate_data(data: Path, year: int) -> dict[str, Any]:
     ``fee_index.csv`` and the capacity reports, with the links between
     them. ``services.parquet`` (the service lines, up to 100 million a
     year) is not read by the report's model and is left out here; it is
-    validated by ``python -m model validate`` and by ``ingest``.
+    validated by ``python -m model validate`` and by ``ingest``. A folder
+    whose bytes passed the same checks before is not checked again
+    (:func:`model.inputs.contracts.stamp.validate_folder_stamped`).
     """
-    report = validate_folder(Path(data), years=[year], tables=REPORT_TABLES, planning_year=int(year) + 1)
+    report = validate_folder_stamped(Path(data), [year], tables=REPORT_TABLES, planning_year=int(year) + 1)
     summary = validation_summary(report)
     if not summary["ok"]:
         text = report.format() if hasattr(report, "format") else summary.get("summary", "")

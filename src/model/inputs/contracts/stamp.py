@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
+
 from model.artifacts import sha256_file
 from model.inputs.contracts.folder import _capacity_report_sheets, _selected_tables, validate_folder
 from model.inputs.contracts.report import ValidationReport
@@ -47,8 +49,16 @@ class StampedReport:
     text: str
     summary: str
     n_warnings: int
+    by_rule: tuple[tuple, ...] = ()
     ok: bool = True
     from_stamp: bool = True
+    n_errors: int = 0
+    stamp: str = ""
+
+    @property
+    def note(self) -> str:
+        """One line for the console: these bytes passed these checks before (the report itself is unchanged)."""
+        return f"validated before: unchanged files and contracts (stamp {self.stamp[:12]}), checks skipped"
 
     @property
     def warnings(self) -> list[str]:
@@ -59,6 +69,10 @@ class StampedReport:
 
     def summary_line(self) -> str:
         return self.summary
+
+    def summary_frame(self) -> pd.DataFrame:
+        """:meth:`ValidationReport.summary_frame` as it was when the stamp was written."""
+        return pd.DataFrame(list(self.by_rule), columns=["severity", "file", "column", "rule", "count", "listed"])
 
 
 def stamp_dir() -> Path:
@@ -127,8 +141,8 @@ def validate_folder_stamped(folder: str | Path, years: Iterable[int] | None = No
     if path is not None and path.is_file():
         try:
             s = json.loads(path.read_text(encoding="utf-8"))
-            return StampedReport(text=s["text"], summary=s["summary"] + " (validated before: unchanged files, stamp "
-                                 f"{key[:12]})", n_warnings=int(s["warnings"]))
+            return StampedReport(text=s["text"], summary=s["summary"], n_warnings=int(s["warnings"]),
+                                 by_rule=tuple(tuple(r) for r in s["by_rule"]), stamp=key)
         except (OSError, ValueError, KeyError):
             pass  # a damaged stamp: validate again
     report = validate_folder(folder, years=years, tables=tables, planning_year=planning_year)
@@ -136,8 +150,11 @@ def validate_folder_stamped(folder: str | Path, years: Iterable[int] | None = No
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
+            by_rule = [[str(r.severity), r.file, r.column, str(r.rule), int(r.count), int(r.listed)]
+                       for r in report.summary_frame().itertuples(index=False)]
             tmp.write_text(json.dumps({"text": report.format(), "summary": report.summary_line(),
-                                       "warnings": report.n_warnings, "folder": folder.name}), encoding="utf-8")
+                                       "warnings": report.n_warnings, "folder": folder.name, "by_rule": by_rule}),
+                           encoding="utf-8")
             os.replace(tmp, path)
         except OSError:
             pass

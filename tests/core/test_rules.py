@@ -1,4 +1,4 @@
-"""The rules of MODEL.md steps 3-6 at their edges, and invariances of the chain."""
+"""The rules of docs/method.md steps 3-6 at their edges, and invariances of the chain."""
 
 import numpy as np
 import pandas as pd

@@ -455,7 +455,7 @@ def appendix_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 # Derived life expectancy: remaining at 65 and by sex, per municipality
 # =============================================================================
 
-#: Public national figures (CALIBRATION.md; Statistics Denmark, 2019/20): life expectancy at birth and
+#: Public national figures (Statistics Denmark, 2019/20): life expectancy at birth and
 #: remaining at 60, by sex.
 NATIONAL_LIFE_TABLE = {"men": (79.5, 22.3), "women": (83.6, 25.4)}
 
@@ -485,7 +485,7 @@ def derive_life_expectancy_variants(municipalities: pd.DataFrame) -> pd.DataFram
     Public inputs: each municipality's life expectancy at birth (HISBK,
     period ending 2023; ``municipalities.csv``) and the national life
     expectancy at birth and remaining at 60 by sex (79.5/22.3 men,
-    83.6/25.4 women, 2019/20; CALIBRATION.md).  Municipal figures by sex and
+    83.6/25.4 women, 2019/20; Statistics Denmark).  Municipal figures by sex and
     remaining at 65 are **not** in our sources, so they are derived under
     this assumption:
 
@@ -544,7 +544,7 @@ LIFE_EXPECTANCY_HEADER = """\
 # NOT published figures: derived by model.analyses.sensitivity.derive_life_expectancy_variants under an assumption.
 # Public inputs: life expectancy at birth per municipality (Statistics Denmark HISBK, period ending 2023, as in
 #   municipalities.csv) and national life expectancy at birth and remaining at 60 by sex, 2019/20 (Statistics
-#   Denmark, via CALIBRATION.md: men 79.5 and 22.3, women 83.6 and 25.4).
+#   Denmark: men 79.5 and 22.3, women 83.6 and 25.4).
 # Municipal remaining life expectancy at 65, and municipal figures by sex, are not public in our sources.
 # Assumption: Gompertz mortality per sex fitted to the national figures; each municipality's mortality is the
 #   national one times a constant factor (hazard_ratio, proportional hazards at every age, both sexes), chosen so

@@ -1,4 +1,4 @@
-"""Measures of how well weights predict use (PRACTICES.md, "Measures for models of this kind").
+"""Measures of how well weights predict use (the measures used for risk-adjustment models of this kind; docs/method.md).
 
 Person i, observed use y, predicted ŷ, group G, n persons:
 

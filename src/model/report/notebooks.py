@@ -1,6 +1,6 @@
 """Executing notebooks with papermill: one notebook (:func:`run_notebook`) and a chain of them (:func:`render`).
 
-The papermill traps of PRACTICES.md are handled here: the parameters cell
+The papermill traps (a misspelt parameter, a cell tagged ``parameter``, an implicit kernel) are handled here: the parameters cell
 and every parameter name are checked before running
 (:func:`check_notebook_parameters`), kernel, language, timeout and working folder are
 explicit, and a failure names the notebook, the cell of the source notebook

@@ -71,7 +71,7 @@ What is calibrated to real public figures
   at least one citizen per municipality).
 * National age and sex structure: FOLK1A 1 January 2025, 5-year bands, spread
   to single years (about 58,000-61,000 per year of age at 0-4).
-* From ``CALIBRATION.md``: origin (MENAPT about 5.1 %, western 5.9 %, other
+* Public figures (docs/synthetic_data_calibration.md): origin (MENAPT about 5.1 %, western 5.9 %, other
   non-western 5.3 %, more in the capital region, about 7 % in Morsø,
   Jammerbugt, Læsø and Rebild); disability pension about 5.9 % and
   temporarily outside the labour market about 4 % of ages 16-67; about one

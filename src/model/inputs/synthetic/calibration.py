@@ -32,7 +32,7 @@ _DST_80PLUS = ("Statistics Denmark, Nyt fra Danmarks Statistik: 59 pct. flere ov
 _MEMO = "Ministry of the Interior and Health, draft distribution model, memo §4.6.4 (449.2 capacities)"
 _UGESKRIFT = "Ugeskrift for Læger, 4 June 2025: Aabenraa 1,450 patients per capacity in the draft model"
 _CALIB = "Danish Regions (2017 and later reports; list sizes 2014)"
-#: Citizens in regional and tender clinics in 2017 (Danish Regions; docs/synthetic_data_calibration.md), by region in _REGION_ORDER.
+#: Citizens in regional and tender clinics in 2017 (Danish Regions), by region in _REGION_ORDER.
 _REGIONAL_2017 = (2_800, 24_000, 10_600, 8_200, 43_700)
 #: Average list size per full-time capacity by region, 2014: only the range 1,563-1,714 is published.
 _LIST_RANGE_2014 = (1_563, 1_714)
@@ -174,9 +174,9 @@ def _national_rows(latest: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     return [
         _row("MENAPT origin (%)", "Ministry of Immigration and Integration; Statistics Denmark (2025)", 5.1,
              round(100 * float((latest["origin"] == 1).mean()), 1), "sourced"),
-        _row("Citizens with a selected chronic somatic disease", "Danish Health Data Authority (2023): about 1 million", 1_000_000,
+        _row("Citizens with a selected chronic somatic disease", "Health Data Authority (2023): about 1 million", 1_000_000,
              int(round(float((latest["somatic"] >= 1).sum()) * scale, -3)), "sourced"),
-        _row("Share of those aged 80+ with a selected chronic disease (%)", "Danish Health Data Authority (2023): half", 50.0,
+        _row("Share of those aged 80+ with a selected chronic disease (%)", "Health Data Authority (2023): half", 50.0,
              _pct((latest["somatic"][a >= 80] >= 1).sum(), (a >= 80).sum()), "sourced"),
         _row("Share without GP use in the year (%)", "Statistics Denmark SYGP1/FOLK1A (2023/24): about 15", 15.0,
              round(100 * float(latest["zero"].mean()), 1), "sourced"),

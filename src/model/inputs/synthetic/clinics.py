@@ -48,7 +48,7 @@ PRACTICE_FORM_DANISH: dict[str, str] = {
 }
 _LIST_PER_CAPACITY = {0: 1580.0, 1: 1720.0, 2: 1600.0, 3: 1620.0, 4: 1700.0}
 _CAPACITY_DIST = (np.arange(1, 9), np.array([0.42, 0.22, 0.15, 0.10, 0.06, 0.03, 0.01, 0.01]))
-#: Target share of each region's citizens in regional and tender clinics: the 2017 split by region (Danish Regions; docs/synthetic_data_calibration.md)
+#: Target share of each region's citizens in regional and tender clinics: the 2017 split by region (Danish Regions)
 #: applied to about 210,000 citizens in all ("over 200,000 in later reports").
 _REGIONAL_SHARE = {0: 0.0037, 1: 0.078, 2: 0.017, 3: 0.0121, 4: 0.1785}
 _TENDER_PROB = {0: 0.0, 1: 0.4, 2: 0.3, 3: 0.3, 4: 0.5}

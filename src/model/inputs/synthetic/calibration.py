@@ -133,7 +133,8 @@ def _official_rows(ctx: _Context, plan: pd.DataFrame, latest: dict[str, np.ndarr
     binds = int((floor > need)[snj].sum())
     rows.append(_row("Sønderjylland: the 35 km² floor binds and leaves room for new capacity", "memo §4.5.3",
                      "floor binds; headroom > 0",
-                     f"floor binds in {binds} municipalit{"y" if binds == 1 else "ies"}; headroom {capacities - cap_m[snj].sum():.0f}",
+                     f"floor binds in {binds} municipalit{'y' if binds == 1 else 'ies'}; "
+                     f"headroom {capacities - cap_m[snj].sum():.0f}",
                      "sourced"))
     return rows
 

@@ -202,7 +202,7 @@ def test_life_expectancy_variants_file_is_the_documented_derivation():
     derived = se.derive_life_expectancy_variants(reference.municipalities())
     pd.testing.assert_frame_equal(shipped, derived, check_dtype=False, atol=1e-9)
     header = wt.LIFE_EXPECTANCY_VARIANTS.read_text(encoding="utf-8").split("municipality_code")[0]
-    assert "NOT published" in header and "HISBK" in header and "CALIBRATION" in header and "Gompertz" in header
+    assert "NOT published" in header and "HISBK" in header and "Assumption" in header and "Gompertz" in header
     m = reference.municipalities().merge(shipped, on="municipality_code")
     have = m["life_expectancy_at_birth"].notna()
     assert (have == m["remaining_life_expectancy_65"].notna()).all() and (~have).sum() == 4

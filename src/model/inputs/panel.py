@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from model.config import ENGINE_OPTIONAL_COLUMNS, ENGINE_PERSON_COLUMNS, TEXT_PERSON_COLUMNS
 from model.errors import InputError
+from model.inputs.readers import check_parquet_columns
 
 
 def panel_years(path: str | Path) -> list[int]:
@@ -50,6 +51,8 @@ def _read_table(path: Path, year: int) -> pa.Table:
             pure = pure and st.min == st.max
     present = set(md.schema.to_arrow_schema().names)
     cols = [c for c in ENGINE_PERSON_COLUMNS if c in present or c not in ENGINE_OPTIONAL_COLUMNS] + ([] if pure else ["year"])
+    # how the file stores its columns: duplicates, missing columns, numbers stored as text (named, not a KeyError)
+    check_parquet_columns(path, "persons", cols).raise_if_errors()
     t = f.read_row_groups(groups, columns=cols, use_threads=True) if groups else None
     if t is not None and not pure:
         t = t.filter(pc.equal(t["year"], year)).drop_columns(["year"])

@@ -607,3 +607,30 @@ def package_versions() -> dict[str, str]:
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     """Deterministic CSV: fixed float format, LF line endings, UTF-8."""
     df.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+
+
+# ---------------------------------------------------------------------------
+# what a data folder is: the project's synthetic data or an extract
+
+
+def data_origin(folder: str | os.PathLike | None) -> dict:
+    """What the data in ``folder`` are, as the folder's own files say (not its name).
+
+    Out: ``{"folder": <the folder's name only>, "synthetic": bool, ...}``; for
+    the project's synthetic data (a ``synthetic_manifest.json`` written by
+    ``synth``) also ``persons``, ``years`` and ``seed`` from that manifest.
+    A folder without it is treated as a register extract (``synthetic`` False).
+    Only the folder's name is kept: published pages never show a machine's path.
+    """
+    if folder is None:
+        return {"folder": None, "synthetic": False}
+    f = Path(folder)
+    out: dict = {"folder": f.resolve().name, "synthetic": False}
+    m = f / "synthetic_manifest.json"
+    if m.is_file():
+        try:
+            p = json.loads(m.read_text(encoding="utf-8")).get("parameters", {})
+        except (OSError, ValueError):
+            p = {}
+        out.update(synthetic=True, persons=p.get("persons"), years=p.get("years"), seed=p.get("seed"))
+    return out

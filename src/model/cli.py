@@ -126,7 +126,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
     t_load = time.perf_counter() - t0 - t_val
     run = run_model(inputs, config, variant=a.variant)
     run.timings = {"validate": round(t_val, 3), "load": round(t_load, 3), **run.timings}
-    write_run(run, a.out, inputs, extra={"settings": settings})
+    write_run(run, a.out, inputs, extra={"settings": settings}, data_dir=a.data)
     hc = run.tables["capacity_by_health_council"]
     f = run.fits[a.variant]
     print(f"fit {a.variant} {config.year}: {int(f.nobs):,} persons in {int(f.n_cells):,} cells, "

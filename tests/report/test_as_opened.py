@@ -158,7 +158,9 @@ def test_unknown_injected_parameter_is_found_in_the_input_history():
     check_parameters({}, FIT_PARAMS)  # outside IPython: nothing to check
 
 
-def test_require_data_says_what_to_run_first(tmp_path):
+def test_require_data_says_what_to_run_first(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # as from a clone's notebooks/ without data (whatever lies around the clone)
     with pytest.raises(ValueError, match=r"^No data at ../data/default: run `make data` first \(or try data_dir"):
         require_data("../data/default")
     (tmp_path / "mine").mkdir()

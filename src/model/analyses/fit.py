@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.artifacts import AtomicFolder, git_commit, package_versions, sha256_file, write_csv
+from model.artifacts import AtomicFolder, data_origin, git_commit, package_versions, sha256_file, write_csv
 from model.config import ModelConfig
 from model.core import cells
 from model.core import chain as mc
@@ -262,13 +262,15 @@ def constants(config: ModelConfig, national_le: float) -> dict[str, Any]:
     }
 
 
-def write_run(run: ModelRun, out: str | Path, inputs: Inputs | cells.YearData | None = None, extra: dict | None = None) -> Path:
+def write_run(run: ModelRun, out: str | Path, inputs: Inputs | cells.YearData | None = None, extra: dict | None = None,
+              data_dir: str | Path | None = None) -> Path:
     """Write a run's tables, fit summaries and manifest to ``out`` atomically.
 
     Files: ``<table>.csv`` for :data:`OUTPUT_TABLES`, ``fit_summary_<variant>.txt``,
     ``constants.json`` and ``manifest.json`` (input hashes, configuration,
-    package versions, commit, timings per stage).  Person-level data is
-    never written.
+    package versions, commit, timings per stage, and with ``data_dir`` what
+    the data are: :func:`model.artifacts.data_origin`, synthetic or an
+    extract, by folder name only).  Person-level data is never written.
     """
     check_outputs(run.tables)  # no inf/nan in binding columns, no negative minimum: before anything is written
     t0 = time.perf_counter()
@@ -288,6 +290,8 @@ def write_run(run: ModelRun, out: str | Path, inputs: Inputs | cells.YearData | 
             "commit": git_commit(),
             "timings_seconds": {**run.timings, "write": round(time.perf_counter() - t0, 4)},
         }
+        if data_dir is not None:
+            manifest["data"] = data_origin(data_dir)
         if extra:
             manifest.update(extra)
         manifest["outputs"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}

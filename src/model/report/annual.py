@@ -28,10 +28,12 @@ from typing import Any
 import pandas as pd
 
 from model.analyses.data_checks import CHECKS, validate_data
-from model.artifacts import git_commit, package_versions
+from model.artifacts import data_origin, git_commit, package_versions
 from model.config import ModelConfig, parse_settings, settings_text
 from model.errors import ConfigError, InputError
 from model.inputs.panel import panel_years
+from model.report.html import data_banner, nav_html
+from model.report.method import DOCS, DOCUMENTS, render_docs
 from model.report.notebooks import KERNEL_NAME, NOTEBOOKS, Chain, one_line, render
 
 #: Analysis notebooks run by :func:`render_report`, in order, then the report notebook.
@@ -53,6 +55,20 @@ CLINIC_PROFILES = "clinic_profiles"
 #: optional).  Listed here so that reading a run does not import the fitting code (scipy, statsmodels).
 REQUIRED_TABLES = ("coefficients", "fit_statistics", "weights_by_cell", "capacity_by_health_council",
                    "capacity_by_municipality", "clinic_minimums", "life_expectancy")
+
+
+#: Labels of the report's pages in the navigation line on every page, in order.
+PAGE_LABELS = {"annual_report.html": "Annual report", "fit.html": "Model fit", "data_checks.html": "Data checks",
+               "stability.html": "Stability", "sensitivity.html": "Sensitivity", "method.html": "Method",
+               "method.da.html": "Metode (dansk)"}
+
+
+def report_pages(notebooks: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The navigation line's (label, file) for a report of ``notebooks``: the report first, then the
+    appendices, then the method document."""
+    files = ["annual_report.html"] + [Path(n).stem + ".html" for n in notebooks if n != REPORT_NOTEBOOK]
+    files += [page for name, page in DOCUMENTS.items() if name.startswith("method") and (DOCS / name).is_file()]
+    return tuple((PAGE_LABELS[f], f) for f in files if f in PAGE_LABELS)
 
 
 def _say(t0: float, text: str) -> None:
@@ -151,9 +167,11 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
     settings = parse_settings(settings or {})
     params = chain_parameters(year, data, prev_run, fit_parameters, settings)
     names = (*analysis_notebooks(data, year), REPORT_NOTEBOOK)
+    html_names = {n: "annual_report.html" if n == REPORT_NOTEBOOK else Path(n).stem + ".html" for n in names}
+    pages = report_pages(names)
     chain = Chain(
         out=out, notebooks=names, parameters=params,
-        html={n: "annual_report.html" if n == REPORT_NOTEBOOK else Path(n).stem + ".html" for n in names},
+        html=html_names, pages=pages, banner=data_banner(data_origin(data)),
         titles={n: TITLES[n].format(year=year) for n in names},
         source=Path(notebooks) if notebooks is not None else NOTEBOOKS,
         inputs={"--data": data, "--previous": previous}, timeout=timeout, kernel_name=kernel_name,
@@ -162,6 +180,7 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
     def prepare(tmp: Path) -> None:
         (tmp / "validation.json").write_text(json.dumps(validation, indent=2, sort_keys=True, default=str) + "\n",
                                              encoding="utf-8")
+        render_docs(tmp, nav={page: nav_html(list(pages), page) for page in DOCUMENTS.values()})
 
     def manifest(tmp: Path, nb_timings: dict[str, Any], stderr: dict[str, list[str]]) -> dict[str, Any]:
         fit_manifest = json.loads((tmp / "run" / "manifest.json").read_text(encoding="utf-8"))

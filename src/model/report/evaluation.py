@@ -32,10 +32,11 @@ from model.analyses.evaluation import (
     validation_job,
     write_evaluation,
 )
-from model.artifacts import git_commit, package_versions
+from model.artifacts import data_origin, git_commit, package_versions
 from model.config import ModelConfig, parse_settings, settings_text
 from model.errors import ConfigError, InputError, ValidationFailed
 from model.inputs.panel import panel_years
+from model.report.html import data_banner
 from model.report.notebooks import KERNEL_NAME, NOTEBOOKS, Chain, render
 from model.report.parameters import require_data
 
@@ -112,7 +113,8 @@ def render_evaluation(data: str | Path, fit_year: int = 2025, years: Iterable[in
 
     chain = Chain(out=out, notebooks=(NOTEBOOK,), parameters={NOTEBOOK: params}, html={NOTEBOOK: "evaluation_2028.html"},
                   titles={NOTEBOOK: TITLE}, source=Path(notebooks) if notebooks is not None else NOTEBOOKS,
-                  inputs={"--data": data}, timeout=timeout, kernel_name=kernel_name, say=say)
+                  inputs={"--data": data}, timeout=timeout, kernel_name=kernel_name, say=say,
+                  banner=data_banner(data_origin(data)))
     state: dict[str, Any] = {"validation": {"available": False, "ok": True,
                                             "summary": "not validated (validate=False)"}}
 

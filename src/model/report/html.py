@@ -93,14 +93,79 @@ def outside_requests(html: str) -> list[str]:
     return [html[max(0, m.start() - 40): m.end() + 60] for m in _OUTSIDE.finditer(html)]
 
 
-def to_html(executed_nb: str | Path | Any, html_path: str | Path, title: str) -> list[str]:
+#: The banner on every published page computed from the project's synthetic data (``synthetic_manifest.json``).
+SYNTHETIC_BANNER = {
+    "en": ("<strong>Synthetic data.</strong> Every figure on this page was computed from the project's synthetic "
+           "national data ({what}), made by a random generator calibrated to public statistics. No real person, "
+           "clinic or fee is in them. The page shows how the model works; its numbers are <em>not</em> official "
+           "results."),
+    "da": ("<strong>Syntetiske data.</strong> Alle tal på denne side er beregnet på projektets syntetiske "
+           "landsdækkende data ({what}), lavet af en tilfældighedsgenerator kalibreret til offentlig statistik. "
+           "Ingen rigtige personer, klinikker eller honorarer indgår. Siden viser, hvordan modellen virker; "
+           "tallene er <em>ikke</em> officielle resultater."),
+}
+
+
+def data_banner(origin: dict | None, lang: str = "en") -> str | None:
+    """The banner's HTML for data described by :func:`model.artifacts.data_origin`; None for a register extract."""
+    if not origin or not origin.get("synthetic"):
+        return None
+    bits = []
+    if origin.get("persons"):
+        n = f"{int(origin['persons']):,}"
+        bits.append((n.replace(",", ".") + " syntetiske borgere") if lang == "da" else f"{n} synthetic citizens")
+    years = origin.get("years") or []
+    if years:
+        bits.append(f"{min(years)}-{max(years)}" if len(years) > 1 else f"{years[0]}")
+    if origin.get("seed") is not None:
+        bits.append(f"seed {origin['seed']}")
+    if origin.get("folder"):
+        bits.append(("mappen " if lang == "da" else "folder ") + f"<code>{origin['folder']}</code>")
+    return SYNTHETIC_BANNER["da" if lang == "da" else "en"].format(what=", ".join(bits))
+
+
+def nav_html(pages: list[tuple[str, str]], current: str | None = None) -> str:
+    """The navigation line between a report's pages: ``pages`` as (label, file); the ``current`` file is not a link."""
+    import html as html_lib
+
+    return " ".join(f"<span>{html_lib.escape(label)}</span>" if href == current
+                    else f'<a href="{html_lib.escape(href)}">{html_lib.escape(label)}</a>' for label, href in pages)
+
+
+def redact_paths(text: str, roots: dict[str | Path, str]) -> str:
+    """``text`` with each absolute path of ``roots`` replaced by its display name (longest first).
+
+    ``roots``: ``{path: shown}``, e.g. ``{"/srv/data/extract2025": "extract2025"}``; a published page
+    names folders, never a machine's paths (home folders, servers, temporary folders).
+    """
+    shown = {str(k): v for k, v in roots.items() if str(k) not in ("", "/", ".")}
+    for root in sorted(shown, key=len, reverse=True):
+        text = text.replace(root, shown[root])
+    return text
+
+
+_ABSOLUTE = re.compile(r"(?<![\w.:/])/(?:home|root|tmp|work|srv|var|mnt|Users|opt|data|media|private)/[^\s\"'<>)]*")
+
+
+def absolute_paths(html: str) -> list[str]:
+    """Absolute file paths in a page's text (embedded images skipped): for tests and the render's last check."""
+    text = re.sub(r'data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+', "", html)
+    return sorted(set(_ABSOLUTE.findall(text)))
+
+
+def to_html(executed_nb: str | Path | Any, html_path: str | Path, title: str, banner: str | None = None,
+            nav: str | None = None, redact: dict[str | Path, str] | None = None) -> list[str]:
     """Convert an executed notebook to a reviewer's HTML page; return the stderr texts dropped.
 
     nbconvert's ``HTMLExporter`` with the ``lab`` template (extended by
     ``templates/report_offline.html.j2``: no require.js, MathJax or mermaid
     scripts), code and prompts excluded, figures as embedded PNG.  CSS
     comments carrying URLs are removed, and the page is checked to make no
-    outside request (:class:`NotebookFailed` otherwise).
+    outside request (:class:`NotebookFailed` otherwise).  ``banner``: HTML
+    shown at the top of the page, staying in view while scrolling (the
+    synthetic-data banner, :func:`data_banner`); ``nav``: the navigation line
+    (:func:`nav_html`); ``redact``: absolute paths to show by name only
+    (:func:`redact_paths`).
     """
     _skip_slow_iri_checker()
     import nbformat  # slow imports (see the module docstring)
@@ -114,8 +179,11 @@ def to_html(executed_nb: str | Path | Any, html_path: str | Path, title: str) ->
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
         exclude_anchor_links=True, mathjax_url="", require_js_url="",
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    resources = {"metadata": {"name": title}, "banner": banner or "", "nav": nav or ""}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
     body = _URL_COMMENT.sub("", body)
+    if redact:
+        body = redact_paths(body, redact)
     bad = outside_requests(body)
     if bad:
         raise NotebookFailed(f"{title}: the HTML would make outside requests: {bad[:3]}")

@@ -37,7 +37,7 @@ from typing import Any
 
 from model.artifacts import AtomicFolder, sha256_file
 from model.errors import NotebookFailed
-from model.report.html import _skip_slow_iri_checker, to_html
+from model.report.html import _skip_slow_iri_checker, nav_html, to_html
 from model.report.parameters import ParameterError
 
 #: The notebooks shipped with the package (model/notebooks: a link to the top-level notebooks/ in the repository).
@@ -297,6 +297,24 @@ class Chain:
     timeout: int | None = 900
     kernel_name: str = KERNEL_NAME
     say: Callable[[str], None] = print
+    #: HTML banner on every page (:func:`model.report.html.data_banner`: synthetic data), None for none
+    banner: str | None = None
+    #: the navigation line's pages as (label, file), in order; extra files (e.g. the method document) may be listed
+    pages: tuple[tuple[str, str], ...] = ()
+
+    def redactions(self, tmp: Path | None = None) -> dict[str, str]:
+        """Absolute paths a published page shows by name only: inputs, the report folder, its temporary
+        folder, the working folder and the home folder."""
+        out = {str(Path.home()): "~", str(Path.cwd()): "."}
+        for p in self.inputs.values():
+            if p:
+                out[str(Path(p).resolve())] = Path(p).resolve().name
+                out[str(p)] = Path(p).resolve().name
+        out[str(self.out)] = self.out.name
+        if tmp is not None:
+            out[str(tmp)] = self.out.name
+            out[str(tmp.resolve())] = self.out.name
+        return out
 
     @property
     def failed_dir(self) -> Path:
@@ -345,7 +363,9 @@ def render(chain: Chain, manifest: Callable[[Path, dict[str, Any], dict[str, lis
             t_exec = time.perf_counter() - t
             chain.say(f"{name}: executed in {t_exec:.1f} s; converting to HTML")
             t = time.perf_counter()
-            stderr = to_html(executed, tmp / chain.html[name], chain.titles[name])
+            stderr = to_html(executed, tmp / chain.html[name], chain.titles[name], banner=chain.banner,
+                             nav=nav_html(list(chain.pages), chain.html[name]) if chain.pages else None,
+                             redact=chain.redactions(tmp))
             if stderr:
                 stderr_log[name] = stderr
                 chain.say(f"{name}: {len(stderr)} warning output(s) left out of the HTML (see manifest.json)")

@@ -58,7 +58,7 @@ test: lint
 	$(PY) -m pytest
 
 report: venv $(REPORT_DATA)
-	$(PY) -m model report --year $(YEAR) --data $(DATA) --out $(OUT)
+	$(PY) -m model report --year $(YEAR) --data $(DATA) --out $(OUT) $(if $(PREVIOUS),--previous $(PREVIOUS))
 
 # The 2028 evaluation on its own embedded data: national-scale synthetic data through 2028 (the fit year
 # 2025, later years under the 2027 fee structure, the regions' capacity reports over time), generated once.

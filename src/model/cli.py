@@ -223,7 +223,9 @@ def cmd_report(a: argparse.Namespace) -> int:
     from model.report.annual import render_report
 
     render_report(year=a.year, data=Path(a.data), out=Path(a.out) if a.out else None,
-                  previous=Path(a.previous) if a.previous else None, timeout=a.timeout, settings=_settings(a))
+                  previous=Path(a.previous) if a.previous else None, timeout=a.timeout, settings=_settings(a),
+                  languages=("en", "da") if a.language == "both" else (a.language,),
+                  compute_previous_year=not a.no_previous_year)
     return 0
 
 
@@ -353,7 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--year", type=int, default=2025)
     s.add_argument("--data", default="data/default")
     s.add_argument("--out", default=None, help="default reports/<year>")
-    s.add_argument("--previous", default=None, help="last year's report folder, for 'what changed'")
+    s.add_argument("--previous", default=None, help="last year's report folder, for 'what changed' (default: the "
+                   "year before is fitted from the same data and settings, when the data hold it)")
+    s.add_argument("--no-previous-year", action="store_true",
+                   help="without --previous, leave 'what changed since last year' empty instead of fitting the year before")
+    s.add_argument("--language", choices=("en", "da", "both"), default="both",
+                   help="the annual report's language(s): annual_report.html (en), annual_report.da.html (da); default both")
     s.add_argument("--force", action="store_true", help=_FORCE_HELP)
     s.add_argument("--timeout", type=int, default=900, help="execution timeout per cell, seconds")
     _add_set(s)

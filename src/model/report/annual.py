@@ -49,6 +49,8 @@ TITLES = {
     "sensitivity.ipynb": "Sensitivity analyses {year}",
     "annual_report.ipynb": "Annual model report {year}: GP capacity (BEK 975/2025)",
 }
+#: Titles of the pages in other languages.
+TITLES_DA = {"annual_report.ipynb": "Årlig modelrapport {year}: lægekapacitet (BEK 975/2025)"}
 #: Run-folder table with each clinic's listed patients per term (``model.analyses.fit.clinic_profiles``).
 CLINIC_PROFILES = "clinic_profiles"
 #: Tables of ``model.analyses.fit.OUTPUT_TABLES`` the report cannot do without (``clinic_profiles`` is
@@ -58,15 +60,29 @@ REQUIRED_TABLES = ("coefficients", "fit_statistics", "weights_by_cell", "capacit
 
 
 #: Labels of the report's pages in the navigation line on every page, in order.
-PAGE_LABELS = {"annual_report.html": "Annual report", "fit.html": "Model fit", "data_checks.html": "Data checks",
+PAGE_LABELS = {"annual_report.html": "Annual report", "annual_report.da.html": "Årsrapport (dansk)",
+               "fit.html": "Model fit", "data_checks.html": "Data checks",
                "stability.html": "Stability", "sensitivity.html": "Sensitivity", "method.html": "Method",
                "method.da.html": "Metode (dansk)"}
 
 
-def report_pages(notebooks: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """The navigation line's (label, file) for a report of ``notebooks``: the report first, then the
-    appendices, then the method document."""
-    files = ["annual_report.html"] + [Path(n).stem + ".html" for n in notebooks if n != REPORT_NOTEBOOK]
+#: Danish labels of the appendices (the appendices themselves stay in English).
+PAGE_LABELS_DA = {"fit.html": "Estimation", "data_checks.html": "Datakontrol", "stability.html": "Stabilitet",
+                  "sensitivity.html": "Følsomhed", "evaluation_2028.html": "Evaluering 2028"}
+
+
+def appendix_links(report_dir: str | Path, language: str = "en") -> list[tuple[str, str]]:
+    """(label, file) of the appendices present in ``report_dir`` (the report folder the notebook renders into)."""
+    d = Path(report_dir)
+    files = ["fit.html", "data_checks.html", "stability.html", "sensitivity.html"]
+    return [((PAGE_LABELS_DA if language == "da" else PAGE_LABELS)[f], f) for f in files if (d / f).is_file()]
+
+
+def report_pages(notebooks: tuple[str, ...], languages: tuple[str, ...] = ("en",)) -> tuple[tuple[str, str], ...]:
+    """The navigation line's (label, file) for a report of ``notebooks``: the report (each language) first,
+    then the appendices, then the method document."""
+    files = [report_page(lang) for lang in languages]
+    files += [Path(n).stem + ".html" for n in notebooks if not n.startswith(REPORT_NOTEBOOK)]
     files += [page for name, page in DOCUMENTS.items() if name.startswith("method") and (DOCS / name).is_file()]
     return tuple((PAGE_LABELS[f], f) for f in files if f in PAGE_LABELS)
 
@@ -92,7 +108,8 @@ def _stability_years(data: str | Path, year: int) -> str:
 
 def chain_parameters(year: int, data: str | Path, previous_run: str = "",
                      fit_parameters: Mapping[str, Any] | None = None,
-                     settings: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+                     settings: Mapping[str, Any] | None = None, languages: tuple[str, ...] = ("en",),
+                     previous_computed: bool = False) -> dict[str, dict[str, Any]]:
     """The parameters :func:`render_report` passes to each notebook (paths relative to the report folder).
 
     ``run_dir`` is ``"run"`` relative to the report folder (the notebooks
@@ -110,17 +127,61 @@ def chain_parameters(year: int, data: str | Path, previous_run: str = "",
         "stability.ipynb": {"year": int(year), "data_dir": str(data), "run_dir": "run",
                             "years": _stability_years(data, int(year))},
         "sensitivity.ipynb": {"year": int(year), "data_dir": str(data), "run_dir": "run"},
-        REPORT_NOTEBOOK: {"year": int(year), "run_dir": "run", "data_dir": str(data),
-                          "previous_run_dir": str(previous_run or "")},
     }
+    for lang in languages:
+        params[report_entry(lang)] = {"year": int(year), "run_dir": "run", "data_dir": str(data),
+                                      "previous_run_dir": str(previous_run or ""),
+                                      "previous_computed": bool(previous_computed), "language": lang}
     return {name: {**p, "settings": text} for name, p in params.items()}
+
+
+#: Languages of the annual report (``--language``); ``make report`` renders both.
+LANGUAGES = ("en", "da")
+#: Where the previous year's fit goes when the render computes it (no ``previous`` given).
+PREVIOUS_RUN = "previous_run"
+
+
+def report_entry(lang: str) -> str:
+    """The chain entry of the report notebook in ``lang``: English first as itself, Danish as ``annual_report.ipynb#da``."""
+    return REPORT_NOTEBOOK if lang == "en" else f"{REPORT_NOTEBOOK}#{lang}"
+
+
+def report_page(lang: str) -> str:
+    """The report's page in ``lang``: ``annual_report.html`` / ``annual_report.da.html``."""
+    return "annual_report.html" if lang == "en" else f"annual_report.{lang}.html"
+
+
+def compute_previous(data: str | Path, year: int, settings: Mapping[str, Any], out: Path) -> bool:
+    """Fit the year before ``year`` from ``data`` with ``settings`` into ``out`` (a run folder); False if absent.
+
+    For the report's "what changed since last year" when no previous report is given: the previous year's
+    fit on the same data folder and settings (the prepared year is cached, so this costs a few seconds).
+    """
+    from model.analyses.fit import run_model, write_run  # the fitting code only when needed
+    from model.analyses.panel import read_year
+
+    prev_year = int(year) - 1
+    if prev_year not in panel_years(Path(data) / "persons.parquet"):
+        return False
+    cfg = ModelConfig().replace(**dict(settings)).replace(year=prev_year, planning_year=prev_year + 1)
+    yd = read_year(data, prev_year, insurance_group=cfg.insurance_group, hashes=True, planning_year=cfg.planning_year)
+    write_run(run_model(yd, cfg), out, yd, extra={"settings": dict(settings), "computed_for": "previous year"},
+              data_dir=data)
+    return True
 
 
 def render_report(year: int, data: str | Path, out: str | Path | None = None, previous: str | Path | None = None,
                   timeout: int | None = 900, notebooks: str | Path | None = None,
                   kernel_name: str = KERNEL_NAME, fit_parameters: Mapping[str, Any] | None = None,
-                  settings: Mapping[str, Any] | None = None) -> Path:
+                  settings: Mapping[str, Any] | None = None, languages: tuple[str, ...] = LANGUAGES,
+                  compute_previous_year: bool = True) -> Path:
     """Render the annual model report into ``out`` (default ``reports/<year>``); return it.
+
+    ``languages``: the report's languages (``annual_report.html`` in English,
+    ``annual_report.da.html`` in Danish; the appendices are in English).
+    ``compute_previous_year``: with no ``previous`` report, fit the year before
+    from the same data and settings into ``previous_run/`` so that "what changed
+    since last year" is filled (:func:`compute_previous`).
 
     Steps, each timed and shown on stdout:
 
@@ -165,14 +226,23 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
     _say(t0, f"validation: {validation.get('summary') or ('ok' if validation['ok'] else 'failed')}")
 
     settings = parse_settings(settings or {})
-    params = chain_parameters(year, data, prev_run, fit_parameters, settings)
-    names = (*analysis_notebooks(data, year), REPORT_NOTEBOOK)
-    html_names = {n: "annual_report.html" if n == REPORT_NOTEBOOK else Path(n).stem + ".html" for n in names}
-    pages = report_pages(names)
+    languages = tuple(dict.fromkeys(languages)) or ("en",)
+    bad = [lang for lang in languages if lang not in LANGUAGES]
+    if bad:
+        raise ConfigError(f"--language {', '.join(bad)}: the report is written in {' and '.join(LANGUAGES)}")
+    auto_prev = not prev_run and compute_previous_year and (int(year) - 1) in panel_years(data / "persons.parquet")
+    params = chain_parameters(year, data, PREVIOUS_RUN if auto_prev else prev_run, fit_parameters, settings,
+                              languages, previous_computed=auto_prev)
+    reports = tuple(report_entry(lang) for lang in languages)
+    names = (*analysis_notebooks(data, year), *reports)
+    html_names = {n: Path(n).stem + ".html" for n in names}
+    html_names.update({report_entry(lang): report_page(lang) for lang in languages})
+    pages = report_pages(names, languages)
     chain = Chain(
         out=out, notebooks=names, parameters=params,
-        html=html_names, pages=pages, banner=data_banner(data_origin(data)),
-        titles={n: TITLES[n].format(year=year) for n in names},
+        html=html_names, pages=pages,
+        banner={n: data_banner(data_origin(data), "da" if n.endswith("#da") else "en") for n in names},
+        titles={n: (TITLES[n] if n in TITLES else TITLES_DA[n.split("#")[0]]).format(year=year) for n in names},
         source=Path(notebooks) if notebooks is not None else NOTEBOOKS,
         inputs={"--data": data, "--previous": previous}, timeout=timeout, kernel_name=kernel_name,
         say=lambda text: _say(t0, text))
@@ -181,6 +251,9 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
         (tmp / "validation.json").write_text(json.dumps(validation, indent=2, sort_keys=True, default=str) + "\n",
                                              encoding="utf-8")
         render_docs(tmp, nav={page: nav_html(list(pages), page) for page in DOCUMENTS.values()})
+        if auto_prev:
+            _say(t0, f"previous year: fitting {int(year) - 1} for 'what changed since last year'")
+            compute_previous(data, year, settings, tmp / PREVIOUS_RUN)
 
     def manifest(tmp: Path, nb_timings: dict[str, Any], stderr: dict[str, list[str]]) -> dict[str, Any]:
         fit_manifest = json.loads((tmp / "run" / "manifest.json").read_text(encoding="utf-8"))
@@ -188,7 +261,7 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
             "command": "report",
             "year": int(year),
             "data": str(data),
-            "previous_run": prev_run or None,
+            "previous_run": prev_run or (f"{PREVIOUS_RUN} (the year before, computed by this render)" if auto_prev else None),
             "inputs": fit_manifest.get("inputs", {}),
             "config": fit_manifest.get("config", {}),
             "parameters": params,

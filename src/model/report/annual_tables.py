@@ -225,21 +225,40 @@ _TERM_TEXT = {
 }
 
 
-def describe_term(term: str) -> str:
-    """Plain-English label of a regression term."""
-    if term in _TERM_TEXT:
-        return _TERM_TEXT[term]
+_TERM_TEXT_DA = {
+    "origin_menapt": "Indvandrer eller efterkommer fra et MENAPT-land",
+    "widowed_divorced": "Enke(mand) eller fraskilt",
+    "single": "Ugift",
+    "labour_temporarily_outside": "Midlertidigt uden for arbejdsmarkedet (16-67)",
+    "labour_permanently_outside": "Varigt uden for arbejdsmarkedet (16-67)",
+    "psychiatric": "Udvalgt psykisk sygdom (inkl. demens)",
+    "psychiatric_extended": "Psykisk sygdom, udvidet afgrænsning",
+    "cancer_5y": "Kræft inden for de seneste 5 år",
+    "cancer_10y": "Kræft inden for de seneste 10 år",
+    "Intercept": "Referenceperson (konstant)",
+}
+
+
+def describe_term(term: str, lang: str = "en") -> str:
+    """Plain-language label of a regression term (``lang`` "en" or "da")."""
+    da = lang == "da"
+    table = _TERM_TEXT_DA if da else _TERM_TEXT
+    if term in table:
+        return table[term]
     m = re.match(r"^somatic_(\d+)(plus|-\d+)?$", term)
     if m:
         lo, rest = m.group(1), m.group(2) or ""
-        n = f"{lo} or more" if rest == "plus" else (f"{lo}{rest}" if rest else lo)
-        return f"{n} selected chronic somatic diseases"
+        more = " eller flere" if da else " or more"
+        n = f"{lo}{more}" if rest == "plus" else (f"{lo}{rest}" if rest else lo)
+        return f"{n} udvalgte kroniske somatiske sygdomme" if da else f"{n} selected chronic somatic diseases"
     m = re.match(r"^(male|female|age)_(.+)$", term)
     if m:
+        if da:
+            return {"male": "Mænd", "female": "Kvinder", "age": "Alle"}[m.group(1)] + f" på {m.group(2)} år"
         who = {"male": "Men", "female": "Women", "age": "Everyone"}[m.group(1)]
         return f"{who} aged {m.group(2)}"
     if term.startswith("origin_"):
-        return "Origin: " + term.removeprefix("origin_").replace("_", " ")
+        return ("Herkomst: " if da else "Origin: ") + term.removeprefix("origin_").replace("_", " ")
     return term.replace("_", " ")
 
 
@@ -388,6 +407,14 @@ def profile_comparison(t: Mapping[str, Any], share: float = 0.1) -> pd.DataFrame
     return df
 
 
+def _choice_values(cfg: ModelConfig) -> dict[str, str]:
+    """The settings the assumptions log's texts name, formatted (they follow the run, never a stale default)."""
+    km2 = cfg.km2_per_capacity
+    return {"cpc": f"{cfg.citizens_per_capacity:,.0f}", "km2": "no" if km2 is None else f"{km2:,g}",
+            "island": f"{cfg.island_min_patients:,}", "step": f"{cfg.clinic_rounding_step:,}",
+            "rounding": "up" if cfg.rounding == "up" else "to the nearest whole number"}
+
+
 def assumptions_table(config: ModelConfig | None = None) -> pd.DataFrame:
     """Section 9: every design choice of the method (docs/method.md), the field that changes it, its value and effect."""
     cfg = config or ModelConfig()
@@ -395,7 +422,8 @@ def assumptions_table(config: ModelConfig | None = None) -> pd.DataFrame:
     for a in ASSUMPTIONS:
         fields = a["fields"]
         val = "; ".join(f"{f} = {getattr(cfg, f)!r}" for f in fields) if fields else "(fixed in code)"
-        rows.append({"Choice": a["choice"], "Source": a["source"], "Setting (ModelConfig field = value)": val,
+        rows.append({"Choice": a["choice"].format(**_choice_values(cfg)), "Source": a["source"],
+                     "Setting (ModelConfig field = value)": val,
                      "What it does to the results": a["effect"]})
     return pd.DataFrame(rows)
 
@@ -458,20 +486,20 @@ ASSUMPTIONS: tuple[dict[str, Any], ...] = (
      "effect": "Affects Ærø, Fanø, Samsø and Læsø (see section 2)."},
     {"choice": "Need uses the expected population at the end of the planning year", "source": "§4.2.2",
      "fields": ["planning_year"], "effect": "Growing areas get capacity ahead of their growth."},
-    {"choice": "One capacity per 1,600 disease-weighted citizens", "source": "§4.6.4",
+    {"choice": "One capacity per {cpc} disease-weighted citizens", "source": "§4.6.4",
      "fields": ["citizens_per_capacity"], "effect": "Fixed by the executive order."},
-    {"choice": "Health-council capacities rounded up (with a tiny tolerance)", "source": "§4.6.4",
+    {"choice": "Health-council capacities rounded {rounding} (with a tiny tolerance)", "source": "§4.6.4",
      "fields": ["rounding", "rounding_tolerance"], "effect": "Rounding to nearest gives up to one capacity less per council."},
-    {"choice": "Area floor of one capacity per 35 km², applied per municipality, on Statistics Denmark's "
+    {"choice": "Area floor of one capacity per {km2} km², applied per municipality, on Statistics Denmark's "
                "official areas (ARE207)", "source": "§4.2.2, §4.5.3, design choice (reading)",
      "fields": ["km2_per_capacity"],
      "effect": "Raises the number in large, thinly populated municipalities (e.g. Tønder, 1,281.8 km²)."},
-    {"choice": "Island doctors with fewer than 500 listed patients left out of the counted allocation, from the "
+    {"choice": "Island doctors with fewer than {island} listed patients left out of the counted allocation, from the "
                "regions' annex-2 reports (valid from the report date and one year on); the clinic register's "
                "island flag with the listed count where no report covers a clinic",
      "source": "§4.2.4, R§3", "fields": ["island_min_patients"],
      "effect": "Raises the headroom where they are; each deduction names its source."},
-    {"choice": "Clinic minimum = capacities x 1,600 / mean weight of listed patients, rounded to nearest 50",
+    {"choice": "Clinic minimum = capacities x {cpc} / mean weight of listed patients, rounded to the nearest {step}",
      "source": "§4.3.1, §4.3.9, design choice (formula, step)", "fields": ["clinic_rounding_step", "clinic_cap"],
      "effect": "Heavier patients give a lower number; the step keeps small changes from moving it."},
     {"choice": "A split clinic uses its parent's calculation while it has no full year of its own listed patients "
@@ -553,3 +581,30 @@ def provenance_tables(t: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
                         {"Item": "Variant", "Value": m.get("variant", "")},
                         {"Item": "Code commit", "Value": m.get("commit") or "(not in a git checkout)"}])
     return {"run": run, "inputs": inputs, "config": config, "versions": versions}
+
+
+def uncertainty_table(stab: Mapping[str, pd.DataFrame] | None, year: int) -> pd.DataFrame | None:
+    """Section 1: how sure each health council's rounded number is, from the cluster bootstrap of the stability run.
+
+    Out: per health council the binding number, the bootstrap's interval of the rounded number (its
+    ``confidence`` level, e.g. 95 %), the share of draws whose rounded number equals this run's (1 - the
+    chance that it differs) and whether headroom could change sign. None when no bootstrap ran.
+    The interval covers the coefficients' sampling error only, not changes from year to year.
+    """
+    if stab is None or "bootstrap_health_council" not in stab:
+        return None
+    b = stab["bootstrap_health_council"]
+    b = b[b["year"] == int(year)] if "year" in b.columns else b
+    if not len(b):
+        return None
+    level = f"{100 * float(b['confidence'].iloc[0]):.0f}" if "confidence" in b.columns else "95"
+    out = pd.DataFrame({
+        "Health council": b["health_council"].to_numpy(),
+        "Capacities": b["capacities"].astype(int).to_numpy(),
+        f"Capacities, {level}% interval": [f"{int(lo)}-{int(hi)}" for lo, hi in
+                                            zip(b["capacities_ci_low"], b["capacities_ci_high"])],
+        "Rounded number as here (share of draws)": (1.0 - b["prob_rounded_differs"].astype(float)).to_numpy(),
+        "Headroom": b["headroom"].to_numpy(),
+        "Headroom could change sign": (b["prob_headroom_sign_differs"].astype(float) > 0).to_numpy(),
+    })
+    return out.sort_values("Health council").reset_index(drop=True)

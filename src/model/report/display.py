@@ -154,14 +154,31 @@ def _fmt_value(v: Any, digits: int | None, lang: str = "en") -> str:
     return s
 
 
+_YEAR_LABEL = re.compile(r"^(year|years|år|data year|planning year)$|\byear\b", re.I)
+
+
+def is_year_column(label: Any, col: pd.Series) -> bool:
+    """A column of calendar years (label says year, integer values 1900-2100): shown without separators."""
+    if not isinstance(label, str) or not _YEAR_LABEL.search(label) or not pd.api.types.is_numeric_dtype(col):
+        return False
+    v = pd.to_numeric(col, errors="coerce").dropna()
+    return bool(len(v)) and bool(((v >= 1900) & (v <= 2100) & (v == v.round())).all())
+
+
 def format_table(df: pd.DataFrame, digits: Mapping[str, int] | int | None = None, lang: str = "en") -> pd.DataFrame:
-    """Every cell as display text: thousands separators, fixed decimals, yes/no, blanks for missing."""
+    """Every cell as display text: thousands separators, fixed decimals, yes/no, blanks for missing.
+
+    Years (:func:`is_year_column`) have no separator (2025, not 2,025); a column of whole numbers is
+    shown without decimals whatever ``digits`` says (250 capacities, not 250.0).
+    """
     out = pd.DataFrame(index=df.index)
     for c in df.columns:
         d = digits.get(c) if isinstance(digits, Mapping) else digits
         col = df[c]
-        if pd.api.types.is_float_dtype(col) and d is None and col.dropna().apply(float.is_integer).all() \
-                and len(col.dropna()):
+        if is_year_column(c, col):
+            out[c] = ["" if pd.isna(v) else str(int(v)) for v in col.astype(object)]
+            continue
+        if pd.api.types.is_float_dtype(col) and len(col.dropna()) and col.dropna().apply(float.is_integer).all():
             col = col.astype("Int64")
         out[c] = [_fmt_value(v.item() if hasattr(v, "item") else v, d, lang) for v in col.astype(object)]
     return out
@@ -185,7 +202,7 @@ def count_columns(df: pd.DataFrame) -> list[str]:
 
 def table_html(df: pd.DataFrame, caption: str | None = None, digits: Mapping[str, int] | int | None = None,
                counts: Sequence[str] | str = "auto", hide: Sequence[str] = (), k: int = 5, index: bool = False,
-               lang: str = "en", group: str | None = None) -> str:
+               lang: str = "en", group: str | None = None, labels: Any = None) -> str:
     """HTML of a table for a report: small counts and their complements masked, numbers formatted.
 
     ``counts="auto"`` masks the columns of :func:`count_columns`; a list
@@ -193,7 +210,8 @@ def table_html(df: pd.DataFrame, caption: str | None = None, digits: Mapping[str
     is :func:`suppress_with_complements` with ``group`` as the group column
     (None: the whole table is one group, its total the country's), so a
     count shown ``<5`` cannot be recovered from a total; when a complement
-    was hidden the caption says what ``x`` means.  Deterministic (plain ``DataFrame.to_html``,
+    was hidden the caption says what ``x`` means.  ``labels``: a mapping or
+    function giving each column's label on the page.  Deterministic (plain ``DataFrame.to_html``,
     no random ids); numeric columns are right-aligned (class ``num``).
     """
     if index:
@@ -211,6 +229,8 @@ def table_html(df: pd.DataFrame, caption: str | None = None, digits: Mapping[str
     if counts and any((shown[c].astype(object) == HIDDEN).any() for c in counts):
         caption = ((caption.rstrip(".") + ". ") if caption else "") + HIDDEN_NOTE.format(k=k)
     text = format_table(shown, digits, lang)
+    if labels is not None:  # column labels for the page (e.g. Danish), after the English ones did their work
+        text.columns = [labels(c) if callable(labels) else labels.get(c, c) for c in text.columns]
     body = text.to_html(index=False, escape=True, border=0, na_rep="", classes="report-table")
     if caption:
         body = body.replace(">\n  <thead>", f">\n  <caption>{html_lib.escape(caption)}</caption>\n  <thead>", 1)

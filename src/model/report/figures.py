@@ -168,7 +168,7 @@ def figure_clinic_boxplot(t: Mapping[str, Any]):
     ax.boxplot(data, vert=False, widths=0.6, showfliers=True, flierprops={"markersize": 2, "alpha": 0.5})
     ax.set_yticks(range(1, len(order) + 1), order)
     ax.axvline(t["config"].citizens_per_capacity, color="grey", linestyle="--", linewidth=0.8)
-    ax.set_xlabel("minimum patient number per capacity (dashed: 1,600)")
+    ax.set_xlabel(f"minimum patient number per capacity (dashed: {t['config'].citizens_per_capacity:,.0f})")
     ax.set_title("Clinic minimum patient numbers per capacity, by health council")
     fig.tight_layout()
     return fig

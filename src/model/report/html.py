@@ -47,7 +47,8 @@ def clean_for_html(nb) -> tuple[Any, list[str]]:
 
     Removes papermill's start/end times, durations and statuses and the
     kernel's execution timestamps (notebook and cell metadata), drops code
-    cells without output (e.g. the injected parameters), drops ``stderr``
+    cells without output (e.g. the injected parameters) and cells tagged
+    ``notebook-only`` (words for a user who opens the notebook), drops ``stderr``
     streams (warnings; returned so the caller can log them) and numbers the
     cells' ids deterministically (papermill's injected cell gets a random one).
     """
@@ -61,6 +62,8 @@ def clean_for_html(nb) -> tuple[Any, list[str]]:
     cells = []
     for c in nb.cells:
         md = c.get("metadata", {})
+        if "notebook-only" in md.get("tags", []):  # e.g. the note for a user who opens the notebook
+            continue
         md.pop("execution", None)
         if "papermill" in md:
             for k in _TIMING_KEYS:

@@ -273,12 +273,25 @@ def _readable_dirs(root: Path) -> None:
         d.chmod(0o777 & ~mask)
 
 
+def source_name(name: str) -> str:
+    """The notebook file of a chain entry: ``"annual_report.ipynb#da"`` (the same notebook run again, here in
+    Danish) is ``annual_report.ipynb``."""
+    return name.split("#", 1)[0]
+
+
+def executed_name(name: str) -> str:
+    """The executed notebook's file of a chain entry: ``"annual_report.ipynb#da"`` -> ``annual_report.da.ipynb``."""
+    src, _, tag = name.partition("#")
+    return f"{Path(src).stem}.{tag}.ipynb" if tag else src
+
+
 @dataclass
 class Chain:
     """A chain of notebooks executed into one report folder by :func:`render`.
 
     ``out``: the report folder; ``notebooks``: the notebook names in the
-    order they run, each with its ``parameters`` (paths relative to the
+    order they run (``name#tag`` runs a notebook again, e.g. in another language,
+    executed as ``<stem>.<tag>.ipynb``), each with its ``parameters`` (paths relative to the
     report folder, the notebooks' working folder), the ``html`` file it
     becomes and the ``titles`` of that page; ``source``: the folder of the
     notebooks; ``inputs``: the input paths the output may not touch (for
@@ -297,8 +310,9 @@ class Chain:
     timeout: int | None = 900
     kernel_name: str = KERNEL_NAME
     say: Callable[[str], None] = print
-    #: HTML banner on every page (:func:`model.report.html.data_banner`: synthetic data), None for none
-    banner: str | None = None
+    #: HTML banner on every page (:func:`model.report.html.data_banner`: synthetic data), None for none; a
+    #: mapping gives each notebook its own (e.g. in its language)
+    banner: str | Mapping[str, str | None] | None = None
     #: the navigation line's pages as (label, file), in order; extra files (e.g. the method document) may be listed
     pages: tuple[tuple[str, str], ...] = ()
 
@@ -323,7 +337,7 @@ class Chain:
     def check(self) -> None:
         """:func:`check_notebook_parameters` of every notebook: fail before any work on a bad parameter."""
         for name in self.notebooks:
-            check_notebook_parameters(self.source / name, self.parameters[name])
+            check_notebook_parameters(self.source / source_name(name), self.parameters[name])
 
 
 def render(chain: Chain, manifest: Callable[[Path, dict[str, Any], dict[str, list[str]]], dict[str, Any]],
@@ -351,11 +365,11 @@ def render(chain: Chain, manifest: Callable[[Path, dict[str, Any], dict[str, lis
             prepare(tmp)
         (tmp / "notebooks").mkdir(exist_ok=True)
         for name in chain.notebooks:
-            executed = tmp / "notebooks" / name
+            executed = tmp / "notebooks" / executed_name(name)
             chain.say(f"{name}: executing")
             t = time.perf_counter()
             try:
-                run_notebook(chain.source / name, executed, chain.parameters[name], cwd=tmp, timeout=chain.timeout,
+                run_notebook(chain.source / source_name(name), executed, chain.parameters[name], cwd=tmp, timeout=chain.timeout,
                              kernel_name=chain.kernel_name, failed_dir=chain.failed_dir)
             except NotebookFailed:
                 chain.say(f"{name}: FAILED; nothing was written to {out}")
@@ -363,7 +377,8 @@ def render(chain: Chain, manifest: Callable[[Path, dict[str, Any], dict[str, lis
             t_exec = time.perf_counter() - t
             chain.say(f"{name}: executed in {t_exec:.1f} s; converting to HTML")
             t = time.perf_counter()
-            stderr = to_html(executed, tmp / chain.html[name], chain.titles[name], banner=chain.banner,
+            banner = chain.banner.get(name) if isinstance(chain.banner, Mapping) else chain.banner
+            stderr = to_html(executed, tmp / chain.html[name], chain.titles[name], banner=banner,
                              nav=nav_html(list(chain.pages), chain.html[name]) if chain.pages else None,
                              redact=chain.redactions(tmp))
             if stderr:
@@ -376,7 +391,7 @@ def render(chain: Chain, manifest: Callable[[Path, dict[str, Any], dict[str, lis
                                            encoding="utf-8")
         _readable_dirs(tmp)
     for name in chain.notebooks:  # failures of earlier renders are now stale
-        (chain.failed_dir / f"{Path(name).stem}.failed.ipynb").unlink(missing_ok=True)
+        (chain.failed_dir / f"{Path(source_name(name)).stem}.failed.ipynb").unlink(missing_ok=True)
     if chain.failed_dir.is_dir() and not any(chain.failed_dir.iterdir()):
         chain.failed_dir.rmdir()
     return out

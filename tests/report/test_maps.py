@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import colors as mcolors
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib import colors as mcolors  # noqa: E402
-
-from model.inputs import reference  # noqa: E402
-from model.report import maps  # noqa: E402
+from model.inputs import reference
+from model.report import maps
 
 
 @pytest.fixture(autouse=True)

@@ -306,6 +306,16 @@ class Explorer:
                                   title=f"Headroom per health council, {self.config.planning_year}",
                                   hatch_where=~may, hatch_label="May not allocate new capacity")
 
+    def show(self) -> None:
+        """Display the scenario as still output: the national line, the table (masked) and the headroom map."""
+        from IPython.display import HTML, display
+
+        from model.report.figures import show_figure
+
+        display(HTML(summary_html(self.summary())))
+        display(HTML(self.table_html()))
+        show_figure(self.figure().figure)
+
     # --- writing ---------------------------------------------------------------------------
     def input_hashes(self) -> dict[str, str]:
         """sha256 of the data folder's input files (computed once per explorer; the manifest's ``inputs``)."""

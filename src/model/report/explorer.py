@@ -361,10 +361,16 @@ class Explorer:
 # the widget layer
 
 
-def _close(fig) -> None:
+def _png(fig) -> bytes:
+    """The figure as PNG bytes for the widget, drawn once (no tight bounding box: the map's size is fixed), closed."""
+    import io
+
     import matplotlib.pyplot as plt
 
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
     plt.close(fig)
+    return buf.getvalue()
 
 
 def _num(v: float, digits: int = 0) -> str:
@@ -506,17 +512,11 @@ class ExplorerWidgets:
 
     def refresh(self) -> None:
         """Redraw the summary, the table, the map and the clinic from the explorer's current run."""
-        from model.report.figures import figure_png
-
         t0 = time.perf_counter()
         ex = self.explorer
         self.summary.value = summary_html(ex.summary())
         self.table.value = ex.table_html()
-        ax = ex.figure()
-        ax.figure.set_size_inches(6.4, 5.6)
-        self.map.value = figure_png(ax.figure)
-        ax.figure.clf()
-        _close(ax.figure)
+        self.map.value = _png(ex.figure().figure)
         self._show_clinic()
         ex.timings["redraw"] = round(time.perf_counter() - t0, 4)
         steps = ", ".join(f"{k} {v * 1000:,.0f} ms" for k, v in ex.timings.items())

@@ -27,6 +27,7 @@ municipality got.  Nothing here computes model numbers.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -95,13 +96,26 @@ def _shift(code: str) -> tuple[float, float]:
     return BORNHOLM_SHIFT if code == BORNHOLM else (0.0, 0.0)
 
 
+@lru_cache(maxsize=1)
+def _paths() -> dict[str, MplPath]:
+    """Every municipality's projected path (Bornholm moved), computed once per process."""
+    return {c: _path(f["geometry"], _shift(c)) for c, f in municipality_shapes().items()}
+
+
 def _segments_between(group: Mapping[str, str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """:func:`_council_segments` for a mapping (cached by its items)."""
+    return _council_segments(tuple(sorted(group.items())))
+
+
+@lru_cache(maxsize=4)
+def _council_segments(items: tuple[tuple[str, str], ...]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(borders between areas of different ``group``, coast): the councils' outlines, as projected segments.
 
     The boundaries share their vertices along common borders, so a segment
     that two municipalities of the same group share is inside the group and
     left out; a segment of one municipality only is coast.
     """
+    group = dict(items)
     owners: dict[frozenset, list[str]] = {}
     for code, f in municipality_shapes().items():
         for poly in _polygons(f["geometry"]):
@@ -147,13 +161,13 @@ def _draw(values_by_code: pd.Series, ax, cmap, title: str | None, label: str | N
     fig = ax.figure
     v = pd.to_numeric(values_by_code.reindex(codes), errors="coerce").to_numpy(dtype=np.float64)
     norm = _norm(v, vmin, vmax, center)
-    paths = [PathPatch(_path(shapes[c]["geometry"], _shift(c))) for c in codes]
+    paths = [PathPatch(_paths()[c]) for c in codes]
     coll = PatchCollection(paths, facecolors=_colours(v, cmap, norm), edgecolors="white",
                            linewidths=0.35 if council_of is None else 0.25, zorder=1)
     coll.set_gid(MUNICIPALITY_GID)
     ax.add_collection(coll)
     if hatch:
-        hp = [PathPatch(_path(shapes[c]["geometry"], _shift(c))) for c in codes if c in hatch]
+        hp = [PathPatch(_paths()[c]) for c in codes if c in hatch]
         hc = PatchCollection(hp, facecolors="none", edgecolors="#333333", linewidths=0.0, hatch="////", zorder=2)
         ax.add_collection(hc)
     if council_of is not None:

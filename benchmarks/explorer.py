@@ -72,7 +72,7 @@ def _steps(data: str, year: int, work: Path) -> dict[str, float]:
         out[f"year back to {year} (read + fit) + redraw"] = time.perf_counter() - t
     t = time.perf_counter()
     ui.save()
-    out["save (first: hashes the input files)"] = time.perf_counter() - t
+    out["save (first)"] = time.perf_counter() - t
     t = time.perf_counter()
     ui.save()
     out["save (again)"] = time.perf_counter() - t

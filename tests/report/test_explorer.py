@@ -138,8 +138,17 @@ def test_fit_fields_and_bad_values_are_refused_and_change_nothing(explorer, tmp_
         explorer.set(year=1999)
     assert explorer.run is before and explorer.changes == {}
     ui = rex.ExplorerWidgets(explorer, tmp_path)  # in the widgets the error shows in the status line
+    ui.controls["rounding"].value = "nearest"
+    ui.controls["clinic_rounding_step"].value = 100
+    before = explorer.run
     ui._changed("citizens_per_capacity", -5.0)
     assert "ConfigError" in ui.status.value and explorer.run is before
+    # a refused change puts the controls back to the scenario shown
+    ui.controls["no_area_floor"].value = True
+    explorer.set(km2_per_capacity=30.0)  # changed behind the widgets' back, then a refused change
+    ui._changed("citizens_per_capacity", 0.0)
+    assert ui.controls["no_area_floor"].value is False and ui.controls["km2_per_capacity"].value == 30.0
+    assert ui.controls["rounding"].value == "nearest" and explorer.changes["clinic_rounding_step"] == 100
 
 
 def test_settings_split_into_fit_and_what_if(data):
@@ -209,7 +218,7 @@ def test_clinic_picker_and_sheet(explorer, tmp_path):
     assert f"{explorer.clinic(cid)['minimum_patients']:,}" in ui.clinic_info.value
     path = ui.render_sheet()
     assert path == tmp_path / "scenarios" / "current" / "clinic_sheets" / f"{cid}.en.html" and path.is_file()
-    assert str(path) in ui.sheet_link.value and "<iframe" in ui.sheet_link.value
+    assert "clinic_sheets/" + f"{cid}.en.html'" in ui.sheet_link.value and "<iframe" in ui.sheet_link.value
     assert load_run(path.parents[1])["config"].citizens_per_capacity == 2000.0
 
 

@@ -38,6 +38,7 @@ number), *ø-læger* (island doctors); see :mod:`model.config`.
 from __future__ import annotations
 
 import html as html_lib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -459,8 +460,9 @@ class ExplorerWidgets:
         self.sheet_button = w.Button(description="Clinic sheet", tooltip="save the scenario and render the sheet")
         self.name = w.Text(value="scenario", description="Scenario name", **wide)
         self.save_button = w.Button(description="Save scenario", button_style="primary")
+        self._quiet = False  # True while the controls are set back to the explorer's state (no events then)
         for name, c in self.controls.items():
-            c.observe(lambda ch, n=name: self._changed(n, ch["new"]), names="value")
+            c.observe(lambda ch, n=name: None if self._quiet else self._changed(n, ch["new"]), names="value")
         self.clinic.observe(lambda ch: self._show_clinic(), names="value")
         self.sheet_button.on_click(lambda _b: self.render_sheet())
         self.save_button.on_click(lambda _b: self.save())
@@ -501,6 +503,7 @@ class ExplorerWidgets:
                 self.status.value = f"<p><i>Fitting {html_lib.escape(str(value))} ...</i></p>"
             self.explorer.set(**self._value(name, value))
         except Exception as e:  # shown, not raised: the widgets stay usable
+            self.sync_controls()
             self.status.value = f"<p style='color:#a00'>{html_lib.escape(type(e).__name__)}: {html_lib.escape(str(e))}</p>"
             return
         if name == "year":
@@ -509,6 +512,27 @@ class ExplorerWidgets:
             self.clinic.options = ids
             self.clinic.value = keep
         self.refresh()
+
+    def sync_controls(self) -> None:
+        """Set every control to the explorer's current scenario without triggering a change (after a refused one)."""
+        ex, c = self.explorer, self.controls
+        cfg = ex.config
+        self._quiet = True
+        try:
+            c["year"].value, c["variant"].value = ex.year, ex.variant
+            c["citizens_per_capacity"].value = cfg.citizens_per_capacity
+            c["no_area_floor"].value = cfg.km2_per_capacity is None
+            c["km2_per_capacity"].disabled = cfg.km2_per_capacity is None
+            if cfg.km2_per_capacity is not None:
+                c["km2_per_capacity"].value = cfg.km2_per_capacity
+            c["rounding"].value, c["island_min_patients"].value = cfg.rounding, cfg.island_min_patients
+            c["clinic_rounding_step"].value = cfg.clinic_rounding_step
+            c["no_clinic_cap"].value = cfg.clinic_cap is None
+            c["clinic_cap"].disabled = cfg.clinic_cap is None
+            if cfg.clinic_cap is not None:
+                c["clinic_cap"].value = int(cfg.clinic_cap)
+        finally:
+            self._quiet = False
 
     def refresh(self) -> None:
         """Redraw the summary, the table, the map and the clinic from the explorer's current run."""
@@ -543,7 +567,11 @@ class ExplorerWidgets:
             return None
         path = self.explorer.clinic_sheet(cid, self.scenario_dir / "current")
         page = path.read_text(encoding="utf-8")
-        self.sheet_link.value = (f"<p>Clinic sheet: <a href='{html_lib.escape(str(path))}' target='_blank'>"
+        try:  # relative to the notebook's folder: JupyterLab opens such a link in a tab of its own
+            href = Path(os.path.relpath(path)).as_posix()
+        except ValueError:
+            href = path.as_posix()
+        self.sheet_link.value = (f"<p>Clinic sheet: <a href='{html_lib.escape(href)}' target='_blank'>"
                                  f"{html_lib.escape(str(path))}</a></p><iframe srcdoc=\"{html_lib.escape(page)}\" "
                                  f"style='width:100%;height:520px;border:1px solid #ccc'></iframe>")
         return path

@@ -78,6 +78,8 @@ def test_the_install_carries_contracts_and_notebooks_as_files(installed):
         sorted(p.name for p in (ROOT / "data_schema").glob("*.yaml"))
     assert sorted(p.name for p in (model / "notebooks").glob("*.ipynb")) == \
         sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    # the maps' boundaries and the data's provenance note
+    assert (model / "data" / "municipalities.geojson").is_file() and (model / "data" / "README.md").is_file()
     assert not (model / "data_schema").is_symlink() and not (model / "notebooks").is_symlink()
 
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NAMES = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 #: The order a new user runs them in (the report reads the fit's run folder).
 ORDER = ["fit.ipynb", "data_checks.ipynb", "stability.ipynb", "sensitivity.ipynb", "annual_report.ipynb",
-         "evaluation_2028.ipynb"]
+         "evaluation_2028.ipynb", "explore.ipynb"]
 #: What each notebook says when the clone has no data yet.
 FIRST = {
     "fit.ipynb": "No data at ../data/default: run `make data` first",
@@ -39,6 +39,7 @@ FIRST = {
     "sensitivity.ipynb": "No data at ../data/default: run `make data` first",
     "annual_report.ipynb": "No run at ../runs/notebook: run fit.ipynb (or `python -m model fit`) first",
     "evaluation_2028.ipynb": "No data at ../data/evaluation: run `make eval-data` first",
+    "explore.ipynb": "No data at ../data/default: run `make data` first",
 }
 
 
@@ -118,6 +119,7 @@ def test_every_notebook_runs_as_opened_with_data(tmp_path, panel_dir, evaluation
     assert (run / "manifest.json").is_file() and (run / "checks").is_dir()
     assert (run / "stability" / "manifest.json").is_file() and (run / "sensitivity" / "summary.csv").is_file()
     assert (tmp_path / "runs" / "evaluation" / "manifest.json").is_file()
+    assert not (tmp_path / "runs" / "explore").exists()  # the explorer writes only when a scenario is saved
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,9 @@ Two small tables ship inside the package (``src/model/data``):
   residents with a GP contact in the year, and a representative point.
 * ``population_age_sex_2025.csv`` -- the national population by sex and
   5-year age band on 1 January 2025.
+* ``municipalities.geojson`` -- simplified boundaries of the 98
+  municipalities (DAGI, Klimadatastyrelsen; CC BY 4.0), for maps only
+  (:func:`municipality_shapes`; source and licence in ``src/model/data/README.md``).
 
 Where every column comes from is in :data:`PROVENANCE`.  Municipality codes
 are strings throughout (``"101"``); :func:`municipalities` adds
@@ -17,7 +20,9 @@ rest of the package joins on.
 
 from __future__ import annotations
 
+import json
 import os
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -34,12 +39,14 @@ __all__ = [
     "data_path",
     "municipal_age_structure",
     "municipalities",
+    "municipality_shapes",
     "population_age_sex",
 ]
 
 _MUNICIPALITIES_FILE = "municipalities.csv"
 _AGE_STRUCTURE_FILE = "municipal_age_structure.csv"
 _POPULATION_FILE = "population_age_sex_2025.csv"
+_SHAPES_FILE = "municipalities.geojson"
 
 #: Source of every column of the embedded reference tables.
 PROVENANCE: dict[str, str] = {
@@ -74,6 +81,12 @@ PROVENANCE: dict[str, str] = {
     "population_age_sex_2025": (
         "Population by sex (1 men, 2 women) and 5-year age band (85+ open) on 1 January 2025, "
         "Statistics Denmark FOLK1A (total 5,992,734)"
+    ),
+    # municipalities.geojson
+    "municipalities.geojson": (
+        "Municipal boundaries, DAGI (Danmarks Administrative Geografiske Inddeling), Geodatastyrelsen/SDFI, now "
+        "Klimadatastyrelsen, via Dataforsyningen; free public data, CC BY 4.0; simplified to about 300 m, islets "
+        "under 0.5 km² left out (src/model/data/README.md): for maps, not areas"
     ),
     # municipal_age_structure.csv
     "municipal_age_structure": (
@@ -145,6 +158,27 @@ def municipalities(path: str | os.PathLike | None = None) -> pd.DataFrame:
     df["population_2026_01_01"] = df["population_2026_01_01"].astype("int64")
     df["municipality_code"] = df["kommunekode"].str.zfill(3)
     return df
+
+
+def municipality_shapes() -> dict[str, dict]:
+    """The boundaries of the 98 municipalities, keyed by ``municipality_code`` (3-digit text, ``"101"`` København).
+
+    Out: ``{code: feature}`` in file order, each feature a GeoJSON dict with
+    ``geometry`` (``Polygon`` or ``MultiPolygon``, WGS84 longitude/latitude)
+    and ``properties`` (``kommunekode``, ``kommune``, ``sundhedsraad``).  Read
+    once per process from the embedded ``municipalities.geojson`` (DAGI,
+    simplified; source and licence in ``src/model/data/README.md``); callers
+    get a fresh copy of the mapping, the features themselves are shared and
+    must not be changed.
+    """
+    return dict(_shapes())
+
+
+@lru_cache(maxsize=1)
+def _shapes() -> tuple[tuple[str, dict], ...]:
+    with data_path(_SHAPES_FILE).open("r", encoding="utf-8") as fh:
+        features = json.load(fh)["features"]
+    return tuple((str(f["properties"]["kommunekode"]).zfill(3), f) for f in features)
 
 
 def municipal_age_structure() -> pd.DataFrame:

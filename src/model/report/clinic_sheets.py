@@ -38,6 +38,7 @@ from typing import Any
 
 import jinja2
 import numpy as np
+from markupsafe import Markup
 
 from model.artifacts import AtomicFolder
 from model.config import ModelConfig
@@ -47,7 +48,7 @@ from model.errors import InputError
 from model.report.annual import load_run
 from model.report.annual_tables import base_cells, clinic_term_shares, describe_term
 from model.report.display import HIDDEN, num
-from model.report.html import TEMPLATES
+from model.report.html import TEMPLATES, data_banner
 
 #: Texts of the clinic sheets, Danish and English (the template holds only layout).  The legal
 #: texts follow executive order BEK nr. 975 of 30 June 2025 and the ministry's consultation memo
@@ -383,6 +384,10 @@ def clinic_sheets(run_dir: str | Path, out_dir: str | Path | None = None, clinic
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     tpl = env.get_template("clinic_sheet.html.j2")
 
+    # the run's manifest says what the data are (model.artifacts.data_origin): synthetic data get a banner
+    origin = t["manifest"].get("data") if isinstance(t.get("manifest"), dict) else None
+    banners = {lang: Markup(data_banner(origin, lang)) if data_banner(origin, lang) else "" for lang in ("da", "en")}
+
     def write_all(folder: Path) -> None:
         index_rows = []
         for r in sel.itertuples(index=False):
@@ -444,12 +449,13 @@ def clinic_sheets(run_dir: str | Path, out_dir: str | Path | None = None, clinic
                     "island": T["island"].format(n=num(cfg.island_min_patients, lang=lang))
                     if str(r.island_excluded).lower() in ("true", "1") else "",
                     "footer": T["footer"].format(year=cfg.year),
+                    "banner": banners[lang],
                 }
                 (folder / f"{cid}.{lang}.html").write_text(tpl.render(**ctx), encoding="utf-8", newline="\n")
             index_rows.append((cid, mname, str(r.health_council)))
         if clinic is None:
             idx = env.get_template("clinic_index.html.j2").render(rows=index_rows, year=cfg.year,
-                                                                  planning_year=cfg.planning_year)
+                                                                  planning_year=cfg.planning_year, banner=banners["en"])
             (folder / "index.html").write_text(idx, encoding="utf-8", newline="\n")
 
     out = Path(out_dir) if out_dir is not None else run_dir / "clinic_sheets"

@@ -31,7 +31,6 @@ import pandas as pd
 from IPython import get_ipython
 from IPython.display import display
 
-from model.inputs.reference import municipalities
 from model.report.annual_tables import price_list_age_sex
 
 #: Figure resolution: fixed so that PNG bytes do not depend on the machine's defaults.
@@ -120,25 +119,36 @@ def figure_price_heatmap(t: Mapping[str, Any]):
 
 
 def figure_life_expectancy_map(t: Mapping[str, Any]):
-    """Life-expectancy factor per municipality as coloured tiles at their representative point."""
-    ref = municipalities()[["municipality_code", "lat", "lon"]]
-    bm = t["capacity_by_municipality"].merge(ref, on="municipality_code", how="left")
-    fig, ax = plt.subplots(figsize=(6.5, 5.2))
-    sc = ax.scatter(bm["lon"], bm["lat"], c=bm["life_expectancy_factor"], cmap="RdYlBu_r", marker="s", s=70,
-                    edgecolors="#555555", linewidths=0.4)
+    """Choropleth of the life-expectancy factor per municipality (municipal boundaries; imputed ones hatched)."""
+    from model.report.maps import municipality_map
+
+    bm = t["capacity_by_municipality"].set_index("municipality_code")
     imp = bm["life_expectancy_imputed"].astype(str).str.lower().isin(["true", "1"])
-    ax.scatter(bm.loc[imp, "lon"], bm.loc[imp, "lat"], marker="x", color="black", s=25, label="imputed")
-    lo, hi = bm.nsmallest(2, "life_expectancy_factor"), bm.nlargest(3, "life_expectancy_factor")
-    for _, r in pd.concat([lo, hi]).iterrows():
-        ax.annotate(r["name"], (r["lon"], r["lat"]), xytext=(4, 3), textcoords="offset points", fontsize=7)
-    ax.set_aspect(1 / np.cos(np.deg2rad(56)))
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for s in ax.spines.values():
-        s.set_visible(False)
-    ax.legend(loc="upper right", frameon=False, fontsize=8)
-    fig.colorbar(sc, ax=ax, shrink=0.7, label="life-expectancy factor")
-    ax.set_title("Life-expectancy factor per municipality (above 1: weighs more)")
+    fig, ax = plt.subplots(figsize=(6.6, 5.6))
+    municipality_map(bm["life_expectancy_factor"], ax=ax, cmap="RdYlBu_r", center=1.0,
+                     title="Life-expectancy factor per municipality (above 1: weighs more)",
+                     label="life-expectancy factor", hatch_where=imp, hatch_label="council's figure (imputed)")
+    fig.tight_layout()
+    return fig
+
+
+def figure_capacity_maps(t: Mapping[str, Any]):
+    """Two choropleths: headroom per health council (hatched: may allocate new capacity) and the mean
+    disease weight per municipality (hatched: the area floor binds)."""
+    from model.report.maps import health_council_map, municipality_map
+
+    hc = t["capacity_by_health_council"].set_index("health_council")
+    bm = t["capacity_by_municipality"].set_index("municipality_code")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.5, 5.2))
+    lim = float(np.nanmax(np.abs(hc["headroom"].to_numpy(dtype=float)))) or 1.0
+    health_council_map(hc["headroom"], ax=a1, cmap="RdBu", center=0.0, vmin=-lim, vmax=lim,
+                       title="Headroom per health council (capacities)", label="model's number - allocated",
+                       hatch_where=hc["headroom"] > 0, hatch_label="may allocate new capacity")
+    binds = bm["floor_binds"].astype(str).str.lower().isin(["true", "1"]) if "floor_binds" in bm.columns else None
+    k = t["config"].min_cell_size  # a mean over fewer than k citizens is not shown (grey)
+    mean_weight = bm["mean_weight"].where(bm["citizens"] >= k)
+    municipality_map(mean_weight, ax=a2, cmap="viridis", title="Mean disease weight per municipality",
+                     label="mean weight (national mean 1)", hatch_where=binds, hatch_label="area floor binds")
     fig.tight_layout()
     return fig
 

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -107,7 +108,7 @@ def test_every_link_resolves(published):
             if href.startswith(("http://", "https://", "mailto:")):
                 continue
             found += 1
-            file, _, anchor = href.partition("#")
+            file, _, anchor = unquote(href).partition("#")  # a browser reads %C3%B8 as ø
             target = published / file if file else published / name
             assert target.is_file(), (name, href)
             if anchor:

@@ -608,3 +608,31 @@ def uncertainty_table(stab: Mapping[str, pd.DataFrame] | None, year: int) -> pd.
         "Headroom could change sign": (b["prob_headroom_sign_differs"].astype(float) > 0).to_numpy(),
     })
     return out.sort_values("Health council").reset_index(drop=True)
+
+
+#: Readable labels of result-table columns the appendices show (others: underscores to spaces, first letter upper).
+READABLE_COLUMNS = {
+    "term": "Characteristic", "health_council": "Health council", "area_code": "Area", "year_from": "From year",
+    "year_to": "To year", "capacities_from": "Capacities (from)", "capacities_to": "Capacities (to)",
+    "change_exact": "Change (exact)", "change_due_to_coefficients": "… due to coefficients",
+    "change_due_to_population": "… due to population", "change_interaction": "… interaction",
+    "reallocation_share": "Capacity moved (share)", "reallocation_coefficients": "… due to coefficients (share)",
+    "reallocation_population": "… due to population (share)", "municipality_code": "Municipality code",
+    "clinic_id": "Clinic", "ci_low": "95% CI low", "ci_high": "95% CI high", "boot_se": "Bootstrap s.e.",
+    "prob_rounded_differs": "Chance the rounded number differs", "std_err": "Std. error", "estimate": "Estimate",
+}
+
+
+def readable_table(df: pd.DataFrame) -> pd.DataFrame:
+    """A result table for a reader: regression terms as words (:func:`describe_term`), column names as labels.
+
+    In: a table of the run folder (snake_case columns, a ``term`` column of variable names). Out: the
+    same rows with readable column labels (:data:`READABLE_COLUMNS`, else underscores to spaces) and
+    terms described ("Men aged 0-2" for ``male_0-2``).
+    """
+    out = df.copy()
+    for c in out.columns:
+        if isinstance(c, str) and c.lower() in ("term", "characteristic") and out[c].dtype == object:
+            out[c] = out[c].map(lambda v: describe_term(v) if isinstance(v, str) else v)
+    return out.rename(columns={c: READABLE_COLUMNS.get(c, c.replace("_", " ").capitalize() if c.islower() else c)
+                               for c in out.columns if isinstance(c, str)})

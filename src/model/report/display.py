@@ -246,7 +246,7 @@ def table_html(df: pd.DataFrame, caption: str | None = None, digits: Mapping[str
                     parts[j] = parts[j][:-1] + ' class="num">'
             rows[i] = "".join(parts)
         body = "<tr".join(rows)
-    return body
+    return f'<div class="table-box">{body}</div>'  # a wide table scrolls inside its box
 
 
 def show_table(df: pd.DataFrame, caption: str | None = None, **kw: Any) -> None:

@@ -44,4 +44,6 @@ def test_stress_headline_table():
                       "share_minimum_falls": [1.0], "mean_council_exact_change": [0.1],
                       "patients_without_gain_share": [0.25], "country_capacities_change_all_clinics": [12]})
     t = stress_headline_table(h)
-    assert t.iloc[0]["Share given one more diagnosis"] == "10 %" and t.iloc[0]["Clinics whose minimum falls"] == "100 %"
+    r = t.iloc[0]
+    assert r["Share given one more diagnosis"] == "10 %" and r["Clinics whose minimum falls"] == "100 %"
+    assert r["Choice"] == "targeted"

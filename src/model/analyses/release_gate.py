@@ -424,7 +424,8 @@ def render_gate(gate: ReleaseGate, width: int = 110) -> str:
         head = f"  {mark} {r.check:<20} "
         text = (f"[{r.item}] " if r.item else "") + r.message
         lines.append(head + (text if len(head) + len(text) <= width + 200 else text[: width + 200 - len(head)] + "..."))
-    lines.append("  (* blocking: the release stops here; exit code 1)")
+    if gate.blocked:
+        lines.append("  (FAIL* = a blocking check failed: the release stops here; exit code 1)")
     return "\n".join(lines)
 
 

@@ -39,7 +39,7 @@ from model.errors import ConfigError, InputError, ValidationFailed
 from model.inputs.panel import panel_years
 from model.report.notebooks import KERNEL_NAME, NOTEBOOKS, Chain, render
 from model.report.parameters import require_data
-from model.report.release import stress_headline_table, supply_table
+from model.report.release import stress_headline_table, stress_steps_table, supply_table
 
 #: Name of the evaluation notebook.
 NOTEBOOK = "evaluation_2028.ipynb"
@@ -421,6 +421,12 @@ def stress_table(t: Mapping[str, Any]) -> pd.DataFrame:
     """The coding stress test's headline (base and the variant without "one disease counts as none")."""
     h = t.get("stress_headline", pd.DataFrame())
     return h if h.empty else stress_headline_table(h)
+
+
+def stress_steps(t: Mapping[str, Any]) -> pd.DataFrame:
+    """What one more chronic diagnosis adds at each disease count, base and the variant without the rule."""
+    s = t.get("stress_disease_steps", pd.DataFrame())
+    return s if s.empty else stress_steps_table(s)
 
 
 def supply_bands_table(t: Mapping[str, Any], level: str = "health council", measure: str = "allocated") -> pd.DataFrame:

@@ -61,14 +61,22 @@ def stress_headline_table(headline: pd.DataFrame) -> pd.DataFrame:
     """The stress test's headline for readers: model, mode, share, clinics, the minimum's fall and the capacities."""
     h = headline
     return pd.DataFrame({
-        "Model": h["model"], "Patients chosen": h["mode"], "Share given one more diagnosis": (100 * h["share"]).map(
+        "Model": h["model"], "Choice": h["mode"], "Share given one more diagnosis": (100 * h["share"]).map(
             lambda v: f"{v:g} %"),
         "Clinics": h["clinics"].astype(int),
         "Mean change of minimum (%)": h["mean_minimum_change_pct"],
         "Median change of minimum (%)": h["median_minimum_change_pct"],
         "Clinics whose minimum falls": (100 * h["share_minimum_falls"]).map(lambda v: f"{v:.0f} %"),
         "Own council's capacities, mean change": h["mean_council_exact_change"],
-        "Chosen patients whose diagnosis adds nothing": (100 * h["patients_without_gain_share"]).map(
+        "Share of the chosen whose diagnosis adds nothing": (100 * h["patients_without_gain_share"]).map(
             lambda v: f"{v:.0f} %"),
         "Country's capacities if every clinic did it": h["country_capacities_change_all_clinics"].astype(int),
     })
+
+
+def stress_steps_table(steps: pd.DataFrame) -> pd.DataFrame:
+    """What one more chronic diagnosis adds at each disease count, per model, for readers (citizens masked below 5
+    by :func:`model.report.display.show_table`)."""
+    return pd.DataFrame({"Model": steps["model"], "Diseases before": steps["from_count"],
+                         "Diseases after": steps["to_count"], "Citizens": steps["citizens"].astype(int),
+                         "Predicted use added (DKK)": steps["gain_dkk"]})

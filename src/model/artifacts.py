@@ -51,7 +51,7 @@ import pandas as pd
 from model.errors import OutputError
 
 #: ``command`` values of the manifests this package writes (run folders).
-RUN_COMMANDS = frozenset({"fit", "report", "stability", "sensitivity", "evaluate"})
+RUN_COMMANDS = frozenset({"fit", "report", "stability", "sensitivity", "evaluate", "check-release", "stress-test"})
 #: Marker of a data folder that ``synth`` is writing (removed when it has finished).
 SYNTH_MARKER = ".fordelingsmodel-synth"
 #: Kinds of existing folder a verb may replace (see :func:`output_kind`).

@@ -6,7 +6,9 @@ contracts), ``ingest`` (service lines -> fees), ``fit`` (the model),
 ``sensitivity`` (the variants of docs/method.md step 8 side by side),
 ``clinic-sheets`` (one page per clinic), ``report`` (the annual report,
 rendered with papermill), ``evaluate`` (the 2028 evaluation, rendered with
-papermill), ``templates`` (empty input files to fill with real data).
+papermill), ``templates`` (empty input files to fill with real data),
+``check-release`` (the publication gate; exit 1 when a blocking check
+fails), ``stress-test`` (the coding stress test, memo §4.4.4).
 Every verb that runs the model takes ``--set FIELD=VALUE`` (repeatable): a
 field of :class:`model.config.ModelConfig`, typed and checked there,
 recorded in the output's manifest and passed to every notebook.  Every pipeline verb validates its inputs first
@@ -238,6 +240,28 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_release(a: argparse.Namespace) -> int:
+    """The publication gate (:func:`model.analyses.release_gate.check_release`): exit 1 when a blocking check failed."""
+    from model.analyses.release_gate import check_release, render_gate, write_gate
+    from model.errors import EXIT_OK, EXIT_VALIDATION
+
+    gate = check_release(Path(a.run), Path(a.previous) if a.previous else None, Path(a.data) if a.data else None,
+                         settings=_settings(a))
+    print(render_gate(gate))
+    if a.out:
+        write_gate(gate, a.out, extra={"run": str(a.run), "previous": a.previous, "settings": _settings(a)})
+    return EXIT_VALIDATION if gate.blocked else EXIT_OK
+
+
+def cmd_stress_test(a: argparse.Namespace) -> int:
+    from model.analyses.stress_test import run_stress_test, summary_line, write_stress_test
+
+    res = run_stress_test(Path(a.data), a.year, clinic=a.clinic, settings=_settings(a), sample=a.sample)
+    write_stress_test(res, a.out, extra={"data": Path(a.data).name, "settings": _settings(a)})
+    print(summary_line(res) + f" -> {a.out}")
+    return 0
+
+
 def cmd_templates(a: argparse.Namespace) -> int:
     from model.artifacts import AtomicFolder
     from model.inputs.templates import write_templates
@@ -345,6 +369,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(s)
     s.set_defaults(func=cmd_clinic_sheets)
 
+    s = sub.add_parser("check-release", help="the publication gate: checks on a year's fit before release; "
+                                             "exit 1 when a blocking check fails")
+    s.add_argument("--run", required=True, help="the new year's run folder (written by fit)")
+    s.add_argument("--previous", default=None, help="the previous year's run folder (sign flips, capacity moves)")
+    s.add_argument("--data", default=None,
+                   help="a data folder holding the previous year: it is refitted on this code beside its stored fit")
+    s.add_argument("--out", default=None, help="optional folder for checks.csv (and refit_previous.csv) with a manifest")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    s.add_argument("--set", dest="settings", action="append", default=[], metavar="FIELD=VALUE",
+                   help="a threshold of the gate (a release_* field of model.config.ModelConfig), e.g. "
+                        "--set release_alpha=0.01 (repeatable)")
+    s.set_defaults(func=cmd_check_release)
+
+    s = sub.add_parser("stress-test", help="coding stress test: one more chronic diagnosis for 5/10/25 %% of a "
+                                           "clinic's patients; how far its minimum and its council's capacities move")
+    s.add_argument("--data", required=True)
+    s.add_argument("--year", type=int, default=2025)
+    s.add_argument("--out", required=True, help="folder for the CSV tables and manifest (replaced atomically)")
+    s.add_argument("--clinic", default=None, help="also the full model chain for this clinic_id (clinic_detail.csv)")
+    s.add_argument("--sample", type=int, default=None,
+                   help="stress only this many clinics, drawn with the seed (default: every clinic)")
+    s.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    _add_set(s)
+    s.set_defaults(func=cmd_stress_test)
+
     s = sub.add_parser("templates", help="write empty, typed input files to fill with real data (every table of "
                                          "data_schema/, the capacity-report workbook) and a README of every column")
     s.add_argument("--out", required=True, help="a new or empty folder for the templates")
@@ -400,8 +449,10 @@ def _output_guard(a: argparse.Namespace):
         return guard_output(a.out, {"--data": a.data}, force=force, kind="file")
     if a.verb == "templates":  # never over a folder with contents (it may hold filled-in templates)
         return guard_output(a.out, force=force, accept=("empty",))
-    if a.verb in ("fit", "stability", "sensitivity"):
+    if a.verb in ("fit", "stability", "sensitivity", "stress-test"):
         return guard_output(a.out, {"--data": a.data}, force=force)
+    if a.verb == "check-release" and a.out:
+        return guard_output(a.out, {"--run": a.run, "--previous": a.previous, "--data": a.data}, force=force)
     if a.verb == "report":
         out = a.out if a.out else Path("reports") / str(a.year)
         return guard_output(out, {"--data": a.data, "--previous": a.previous}, force=force)

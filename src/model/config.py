@@ -40,6 +40,11 @@ LIFE_EXPECTANCY_COLUMNS = ("life_expectancy_at_birth", "remaining_life_expectanc
 CIVIL_STATUS_CODES = ("U", "G", "F", "E", "P", "O", "L")
 
 
+#: The checks of the publication gate (:mod:`model.analyses.release_gate`), in the order they are run.
+RELEASE_CHECKS = ("negative_coefficient", "cell_use", "disease_steps", "age_profile", "sign_flip", "capacity_moves",
+                  "refit_previous")
+
+
 def band_label(lower: int, upper: int | None) -> str:
     """Label of an age band, e.g. ``(16, 24) -> "16-24"``, ``(85, None) -> "85+"``."""
     return f"{lower}+" if upper is None else f"{lower}-{upper}"
@@ -148,6 +153,43 @@ class ModelConfig:
     clinic_cap: float | None = None
     """Optional regional cap on the minimum patient number (§4.3.6)."""
 
+    # --- publication gate (model.analyses.release_gate; docs/method.md "Before a model year is released") ----
+    release_positive_terms: tuple[str, ...] = ("somatic_", "psychiatric", "cancer_", "labour_")
+    """Name prefixes of the terms for characteristics that can only add use (diseases, outside the labour
+    market): a negative estimate of one fails the gate (design choice)."""
+    release_max_cell_multiple: float = 10.0
+    """A populated cell whose fitted use exceeds this multiple of the national mean predicted use (normalised
+    weight above it) is implausible and fails the gate; fitted use below 0 always fails (design choice)."""
+    release_age_jag_share: float = 0.75
+    """Largest absolute second difference of the age(-by-sex) coefficients across adjacent age bands, as a share
+    of the national mean predicted use, before the age profile is called jagged (a warning; design choice)."""
+    release_alpha: float = 0.05
+    """Two-sided level at which a coefficient counts as significant for the sign-flip check against the
+    previous year (significant both years and of opposite sign fails)."""
+    release_capacity_move_share: float = 0.05
+    """A health council's capacities moving more than this share from the previous year's run is reported
+    (information, never blocking)."""
+    release_refit_tolerance: float = 1e-6
+    """The previous year refitted on the current code matches its stored coefficients when every estimate
+    differs by at most this times max(1, |estimate|); a larger difference shows a code change."""
+    release_blocking_checks: tuple[str, ...] = ("negative_coefficient", "cell_use", "disease_steps", "sign_flip")
+    """Checks of the gate whose failure blocks the release (exit code 1); the others warn.  Names:
+    negative_coefficient, cell_use, disease_steps, age_profile, sign_flip, capacity_moves, refit_previous."""
+
+    # --- coding stress test (model.analyses.stress_test, memo §4.4.4) -------------------------------------
+    stress_shares: tuple[float, ...] = (0.05, 0.10, 0.25)
+    """Shares of a clinic's listed patients given one more chronic somatic diagnosis in the stress test."""
+    stress_seed: int = 20250630
+    """Seed of the random choice of patients in the stress test (with the clinic's position: reproducible)."""
+    stress_compare_variant: str = "somatic_each_count"
+    """The variant without the "one disease counts as none" rule that the stress test sets beside the base."""
+
+    # --- supply ratios (model.analyses.supply) -------------------------------------------------------------
+    supply_band_edges: tuple[float, ...] = (0.75, 1.0, 1.10)
+    """Edges of the supply bands of allocated (or filled) / model capacities: under 75 %, 75-100 %, 100-110 %,
+    over 110 %.  A ratio exactly at 0.75 or 1.0 goes to the band above it (lower edge included); exactly at
+    the last edge (1.10) stays in 100-110 % ("over 110 %" means strictly over)."""
+
     # --- reporting -----------------------------------------------------------
     min_cell_size: int = 5
     """Disclosure control: no published count below this."""
@@ -212,7 +254,8 @@ def _jsonable(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
 
 
-_TUPLE_FIELDS = {"excluded_practice_forms", "age_bands", "origin_terms", "civil_status_codes", "somatic_bins"}
+_TUPLE_FIELDS = {"excluded_practice_forms", "age_bands", "origin_terms", "civil_status_codes", "somatic_bins",
+                 "release_positive_terms", "release_blocking_checks", "stress_shares", "supply_band_edges"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -275,6 +318,17 @@ def _validate(c: ModelConfig) -> None:
         (c.clinic_cap is None or c.clinic_cap > 0, "clinic_cap must be > 0 or None"),
         (c.min_cell_size >= 1, "min_cell_size must be >= 1"),
         (c.planning_year >= c.year, "planning_year must be >= year"),
+        (c.release_max_cell_multiple > 1, "release_max_cell_multiple must be > 1"),
+        (c.release_age_jag_share > 0, "release_age_jag_share must be > 0"),
+        (0 < c.release_alpha < 1, "release_alpha must be between 0 and 1"),
+        (c.release_capacity_move_share >= 0, "release_capacity_move_share must be >= 0"),
+        (c.release_refit_tolerance >= 0, "release_refit_tolerance must be >= 0"),
+        (set(c.release_blocking_checks) <= set(RELEASE_CHECKS),
+         f"release_blocking_checks must be names of {RELEASE_CHECKS}"),
+        (len(c.stress_shares) >= 1 and all(0 < s <= 1 for s in c.stress_shares), "stress_shares must lie in (0, 1]"),
+        (c.stress_compare_variant in VARIANTS, "stress_compare_variant must be a name of VARIANTS"),
+        (len(c.supply_band_edges) >= 1 and list(c.supply_band_edges) == sorted(set(c.supply_band_edges))
+         and c.supply_band_edges[0] > 0, "supply_band_edges must be positive and increase strictly"),
     ]
     for ok, msg in checks:
         if not ok:
@@ -431,6 +485,8 @@ def parse_setting_value(name: str, text: str) -> Any:
             return float(raw)
         if base.startswith("tuple"):
             items = [x.strip() for x in raw.split(",") if x.strip()]
+            if "float" in base:
+                return tuple(float(x) for x in items)
             return tuple(int(x) for x in items) if "int" in base else tuple(items)
         return raw
     except ValueError:

@@ -22,7 +22,8 @@ Exit codes of ``python -m model``:
 
 ====  =====================================================================
 0     success
-1     validation failed (the full failure report is printed) or a notebook failed
+1     validation failed (the full failure report is printed), a notebook failed, or
+      ``check-release`` found a blocking check failed (the gate's table is printed)
 2     bad input, arguments or configuration (:class:`InputError`, :class:`ConfigError`)
 3     output refused (:class:`OutputError`): ``--out`` is, contains or lies
       inside an input, is an existing file, a folder this package did not
@@ -101,7 +102,8 @@ class OutputError(ModelError):
 
 EXIT_CODES_HELP = """exit codes:
   0    success
-  1    validation failed (the full failure report is printed) or a notebook failed
+  1    validation failed (the full failure report is printed), a notebook failed,
+       or check-release found a blocking check failed (the year may not be released)
   2    bad input, arguments or configuration
   3    output refused before any work: --out is, contains or lies inside an input
        (--data, --run, --previous), is an existing file, is a folder this package

@@ -295,6 +295,12 @@ NOT_IN_OUTPUTS = {
     "rounding_tolerance": "only moves numbers within 1e-6 of a whole capacity",
     "chronic_fee_share": "applies only with chronic_fee_treatment='lump_sum' (a variant)",
     "person_year_weights": "needs the optional days_resident column (the golden data have none)",
+    **{f: "a threshold of the publication gate (tests/analyses/test_release_gate.py)" for f in (
+        "release_positive_terms", "release_max_cell_multiple", "release_age_jag_share", "release_alpha",
+        "release_capacity_move_share", "release_refit_tolerance", "release_blocking_checks")},
+    **{f: "a setting of the coding stress test (tests/analyses/test_stress_test.py)" for f in (
+        "stress_shares", "stress_seed", "stress_compare_variant")},
+    "supply_band_edges": "the supply bands of the capacity reports (tests/analyses/test_supply.py)",
 }
 #: A changed value for each field (the base configuration of the golden test otherwise).
 CHANGES = {

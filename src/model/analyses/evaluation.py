@@ -70,6 +70,7 @@ import numpy as np
 import pandas as pd
 
 from model.analyses import panel as apanel
+from model.analyses import stress_test as st
 from model.analyses.data_checks import validation_summary
 from model.analyses.evaluation_capacity import (
     REPORTS_DIR,
@@ -80,6 +81,7 @@ from model.analyses.evaluation_capacity import (
     model_capacities,
 )
 from model.analyses.evaluation_prediction import THRESHOLDS, incentive_analysis, life_expectancy_analysis, prediction_analysis
+from model.analyses.supply import band_counts, supply_ratios
 from model.artifacts import AtomicFolder, git_commit, package_versions, sha256_file, write_csv
 from model.config import ModelConfig, parse_years
 from model.core import cells
@@ -90,7 +92,8 @@ from model.inputs.tables import read_clinics, read_municipalities
 
 __all__ = [
     "THRESHOLDS", "TABLES", "EvaluationResult", "conclusions", "run_evaluation", "write_evaluation",
-    "load_evaluation", "validation_job", "check_evaluation_parameters", "evaluation_years",
+    "load_evaluation", "validation_job", "check_evaluation_parameters", "evaluation_years", "table_number",
+    "data_description",
 ]
 
 #: Tables of a run folder (``<name>.csv``), each described for the reader.
@@ -115,8 +118,53 @@ TABLES: dict[str, str] = {
     "life_expectancy_capacity": "capacities per health council with life expectancy at birth and remaining at 65",
     "life_expectancy_fit": "how well the weights of each life-expectancy figure track later use by area",
     "life_expectancy_municipalities": "municipal life expectancy at birth and remaining at 65 and their factors",
+    "supply_areas": "allocated and filled capacities over the model's per reporting date, health council and "
+                    "municipality, with the supply band of each (model.analyses.supply)",
+    "supply_bands": "month by month: health councils and municipalities in each supply band",
+    "stress_headline": "the coding stress test on the fit year: one more chronic diagnosis for 5/10/25 % of each "
+                       "clinic's patients, random and targeted, base and the variant without 'one disease counts "
+                       "as none' (model.analyses.stress_test)",
+    "stress_damping": "the stress test's base against the variant without the rule",
+    "stress_disease_steps": "the predicted use one more chronic diagnosis adds at each disease count, per model",
     "conclusions": "what held, what did not, and which parameter to change",
 }
+
+
+# =============================================================================
+# Numbers of the prose, from the tables
+# =============================================================================
+
+
+def table_number(table: pd.DataFrame, column: str, fmt: str = "{:,.0f}", **where: Any) -> str:
+    """One number of the evaluation's prose, formatted from the one cell of ``table`` it describes.
+
+    ``where``: column = value conditions that must select exactly one row
+    (else :class:`~model.errors.InputError`: the prose would not match its
+    table).  ``fmt``: a :meth:`str.format` pattern, e.g. ``"{:.3f}"``.
+    """
+    rows = table
+    for k, v in where.items():
+        rows = rows[rows[k] == v]
+    if len(rows) != 1:
+        raise InputError(f"table_number: {len(rows)} rows of the table match {where} (column {column!r}); "
+                         "a number of the prose must come from exactly one cell")
+    return fmt.format(rows[column].iloc[0])
+
+
+def data_description(data_dir: str | Path | None) -> dict[str, Any]:
+    """Which data an analysis ran on, for its first screen: the folder's name (never its path) and either the
+    synthetic panel's parameters (``synthetic_manifest.json``: seed, citizens, years) or ``extract``."""
+    if data_dir is None:
+        return {"folder": "(in memory)", "kind": "in memory"}
+    d = Path(data_dir)
+    out: dict[str, Any] = {"folder": d.name}
+    m = d / "synthetic_manifest.json"
+    if m.is_file():
+        p = json.loads(m.read_text(encoding="utf-8")).get("parameters", {})
+        out.update(kind="synthetic", seed=p.get("seed"), persons=p.get("persons"), years=p.get("years"))
+    else:
+        out.update(kind="extract")
+    return out
 
 
 # =============================================================================
@@ -173,6 +221,32 @@ def evaluation_years(available: Iterable[int], fit_year: int, years: Iterable[in
 # =============================================================================
 
 
+#: The claim each conclusion tests: the verdict "held" / "did not hold" says whether this claim held.
+CLAIMS: dict[str, str] = {
+    "Do the weights predict later use about as well as the year they were fitted on?":
+        "the lowest out-of-sample R² keeps the threshold's share of the in-sample R²",
+    "Are the characteristic groups neither over- nor under-compensated in later years?":
+        "every large characteristic group's predictive ratio stays within the tolerance of 1",
+    "Do the municipalities get about what their citizens use?":
+        "at most the threshold's share of municipalities is off by 10 % or more",
+    "Do the clinics with the heaviest patients (Deep End) get weights that match their use?":
+        "the Deep End clinics' predictive ratio of the final weights stays within the tolerance of 1",
+    "Did the weights survive the new fee structure of 2027?":
+        "no large group's predictive ratio shifts by the threshold or more across 1 January 2027",
+    "Do the allocated capacities follow the model's numbers per health council?":
+        "every health council's counted allocation is within the tolerance of the model's capacities",
+    "Are the allocated capacities filled?": "the national vacancy share is at most the threshold",
+    "How did allocated and filled capacities move?": "",
+    "Is the country on track for 5,000 GPs in 2035?":
+        "filled capacities grow at least as fast as the goal needs",
+    "Did recorded diagnoses rise where they lower clinic minimum numbers (more sickness on paper)?":
+        "at most the threshold's share of clinics is flagged for diagnosis growth",
+    "Should the correction use remaining life expectancy at 65 instead of at birth?":
+        "the figure in use tracks later use by municipality at least as well as the other (within the threshold): "
+        "keep it",
+}
+
+
 def _verdict(ok: bool | None) -> str:
     return "not assessable" if ok is None else ("held" if ok else "did not hold")
 
@@ -186,9 +260,9 @@ def conclusions(tables: Mapping[str, pd.DataFrame], facts: Mapping[str, Any] | N
     rows: list[dict[str, Any]] = []
 
     def add(topic, question, measure, threshold, result, ok, parameter, note=""):
-        rows.append({"topic": topic, "question": question, "measure": measure, "threshold": threshold,
-                     "result": result, "verdict": _verdict(ok), "parameter_to_change": parameter if ok is False else "",
-                     "note": note})
+        rows.append({"topic": topic, "question": question, "claim": CLAIMS.get(question, ""), "measure": measure,
+                     "threshold": threshold, "result": result, "verdict": _verdict(ok),
+                     "parameter_to_change": parameter if ok is False else "", "note": note})
 
     pm = tables.get("prediction_measures", pd.DataFrame())
     if len(pm):
@@ -311,20 +385,25 @@ def conclusions(tables: Mapping[str, pd.DataFrame], facts: Mapping[str, Any] | N
             "somatic_bins (a coarser disease count rewards one more diagnosis less); audit the flagged clinics")
     lf = tables.get("life_expectancy_fit", pd.DataFrame())
     lc = tables.get("life_expectancy_capacity", pd.DataFrame())
-    if len(lf):
-        m = lf[lf["grouping"] == "municipality"].groupby("life_expectancy")["r_squared"].mean()
-        gain = float(m.get("remaining at 65", np.nan) - m.get("at birth", np.nan))
+    if len(lf) and (lf["grouping"] == "municipality").any():
+        # the latest year evaluated, both R² as life_expectancy_fit shows them (the prose cites those cells)
+        mun = lf[lf["grouping"] == "municipality"]
+        last = int(mun["year"].max())
+        r_b = float(table_number(mun, "r_squared", "{:.17g}", year=last, life_expectancy="at birth"))
+        r_65 = float(table_number(mun, "r_squared", "{:.17g}", year=last, life_expectancy="remaining at 65"))
+        gain = r_65 - r_b
         realloc = float(lc["reallocation_share"].iloc[-1]) if len(lc) else float("nan")
         current = facts.get("life_expectancy_column", "life_expectancy_at_birth")
         better65 = gain > th["life_expectancy_r2_gain"]
         ok = not better65 if current == "life_expectancy_at_birth" else gain >= -th["life_expectancy_r2_gain"]
         add("life expectancy", "Should the correction use remaining life expectancy at 65 instead of at birth?",
-            "group R² by municipality of the weights against later use, at 65 minus at birth",
+            f"group R² by municipality of the weights against use in {last}: at 65 minus at birth",
             f"gain > {th['life_expectancy_r2_gain']:.2f} favours the other figure",
-            f"{gain:+.3f}; capacity moved between health councils: {realloc:.2%}", ok,
+            f"{r_65:.3f} at 65 against {r_b:.3f} at birth in {last} (gain {gain:+.3f}); capacity moved between "
+            f"health councils with the figure at 65: {realloc:.2%}", ok,
             "life_expectancy_column = 'remaining_life_expectancy_65'" if better65 else "life_expectancy_column",
             "the correction departs from use on purpose (to offset inequality): fit to use is one criterion of several")
-    return pd.DataFrame(rows, columns=["topic", "question", "measure", "threshold", "result", "verdict",
+    return pd.DataFrame(rows, columns=["topic", "question", "claim", "measure", "threshold", "result", "verdict",
                                        "parameter_to_change", "note"])
 
 
@@ -404,22 +483,35 @@ def run_evaluation(data: str | Path | Any, fit_year: int = 2025, years: Iterable
         mark("incentives")
         le = life_expectancy_analysis(panel, config, params, fit_year, eyears, chains)
         mark("life expectancy")
+        # the coding stress test on the fit year (memo §4.4.4): base and the variant without "one disease = none"
+        vcfg = config.variant(config.stress_compare_variant)
+        models = [st.prepare(yd_t, config, params),
+                  st.prepare(yd_t, vcfg, cells.fit(yd_t, vcfg).params, name=config.stress_compare_variant)]
+        stress = st.stress_models(yd_t, models)
+        mark("stress test")
         files.update(panel.files if getattr(panel, "files", None) else {})
     finally:
         if data_dir is not None:
             panel.close()
     tables: dict[str, pd.DataFrame] = {**pred, **inc, **le}
+    tables["stress_headline"] = stress.tables["headline"]
+    tables["stress_damping"] = stress.tables["damping"]
+    tables["stress_disease_steps"] = stress.tables["disease_steps"]
     model_caps = model_capacities(chains)
     tables["model_capacities"] = model_caps
     if report_set is not None:
         munis = read_municipalities(data_dir / "municipalities.csv") if data_dir is not None else yd_t.municipalities
         ct = capacity_table(report_set, munis, config.island_min_patients)
         tables.update(capacity_analysis(ct, model_caps, config))
+        by_muni = pd.concat([ch.by_municipality[["municipality_code", "name", "health_council", "indicative"]]
+                             .assign(planning_year=int(ch.config.planning_year)) for ch in chains.values()])
+        tables["supply_areas"] = supply_ratios(ct, model_caps, config, by_muni)
+        tables["supply_bands"] = band_counts(tables["supply_areas"], config)
         tables["report_index"] = report_set.index
         tables["report_failures"] = report_set.failures
     else:
         for k in ("capacity_over_time", "capacity_latest", "national_capacity", "goal_progress", "report_index",
-                  "report_failures"):
+                  "report_failures", "supply_areas", "supply_bands"):
             tables[k] = pd.DataFrame()
     mark("capacity")
     facts: dict[str, Any] = {
@@ -434,6 +526,8 @@ def run_evaluation(data: str | Path | Any, fit_year: int = 2025, years: Iterable
         "life_expectancy_65_source": "src/model/data/life_expectancy_variants.csv (derived; see its header)",
         "price_level": f"fees of every year at {fit_year} prices (fee_index.csv)",
         "thresholds": dict(THRESHOLDS),
+        "data": data_description(data_dir),
+        "stress_timings": stress.timings,
     }
     tables["conclusions"] = conclusions(tables, facts)
     mark("conclusions")

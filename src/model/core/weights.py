@@ -127,11 +127,23 @@ def citizen_factors(le: pd.DataFrame, muni_codes: list[str], muni_index: np.ndar
     return np.where(np.asarray(sex) == 2, women[muni_index], men[muni_index])
 
 
-def disease_weights(predicted_use: np.ndarray, factor: np.ndarray, config: ModelConfig | None = None) -> dict[str, np.ndarray]:
+def weight_normaliser(predicted_use: np.ndarray, factor: np.ndarray) -> tuple[float, float]:
+    """(mean predicted use, mean life-expectancy-corrected use) of the weight base: the national normalisation
+    of :func:`disease_weights`, to be held fixed when a few citizens' predicted use changes."""
+    predicted_use = np.asarray(predicted_use, dtype=np.float64)
+    return float(predicted_use.mean()), float((predicted_use * np.asarray(factor, dtype=np.float64)).mean())
+
+
+def disease_weights(predicted_use: np.ndarray, factor: np.ndarray, config: ModelConfig | None = None,
+                    normaliser: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
     """Weights of the citizens of the weight base (group 1).
 
     In: predicted use per citizen (DKK), the life-expectancy factor of the
     citizen's municipality of residence and the configuration.
+    ``normaliser``: the national (mean predicted, mean corrected) use of
+    :func:`weight_normaliser` to divide by, e.g. the fitted year's when only
+    some citizens are given (the coding stress test); default: the means of
+    the arrays given, which then are the whole weight base.
     Out: ``normalised_weight`` (predicted use / national mean: mean 1 before
     the factor) and ``weight``: with ``config.normalise_weights`` (default)
     the corrected use scaled so the national mean is exactly 1 (the
@@ -142,7 +154,9 @@ def disease_weights(predicted_use: np.ndarray, factor: np.ndarray, config: Model
     predicted_use = np.asarray(predicted_use, dtype=np.float64)
     corrected = predicted_use * np.asarray(factor, dtype=np.float64)
     normalise = True if config is None else config.normalise_weights
+    mean_pred, mean_corrected = (normaliser if normaliser is not None
+                                 else (predicted_use.mean(), corrected.mean()))
     return {
-        "normalised_weight": predicted_use / predicted_use.mean(),
-        "weight": corrected / (corrected.mean() if normalise else predicted_use.mean()),
+        "normalised_weight": predicted_use / mean_pred,
+        "weight": corrected / (mean_corrected if normalise else mean_pred),
     }

@@ -29,6 +29,7 @@ from model.analyses.evaluation import (
     evaluation_years,
     load_evaluation,
     run_evaluation,
+    table_number,
     validation_job,
     write_evaluation,
 )
@@ -39,6 +40,7 @@ from model.inputs.panel import panel_years
 from model.report.html import data_banner
 from model.report.notebooks import KERNEL_NAME, NOTEBOOKS, Chain, render
 from model.report.parameters import require_data
+from model.report.release import stress_headline_table, stress_steps_table, supply_table
 
 #: Name of the evaluation notebook.
 NOTEBOOK = "evaluation_2028.ipynb"
@@ -332,7 +334,9 @@ def life_expectancy_tables(t: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataF
 
 def conclusions_table(t: Mapping[str, Any]) -> pd.DataFrame:
     c = t["conclusions"].fillna("")
-    return pd.DataFrame({"Topic": c["topic"], "Question": c["question"], "Measure": c["measure"],
+    claim = c["claim"] if "claim" in c.columns else ""
+    return pd.DataFrame({"Topic": c["topic"], "Question": c["question"], "Claim tested (the verdict is about it)": claim,
+                         "Measure": c["measure"],
                          "Threshold": c["threshold"], "Result": c["result"], "Verdict": c["verdict"],
                          "Parameter to change": c["parameter_to_change"], "Note": c["note"]})
 
@@ -353,14 +357,81 @@ def tables_description() -> pd.DataFrame:
     return pd.DataFrame({"Table": [f"{k}.csv" for k in TABLES], "What it holds": list(TABLES.values())})
 
 
+def prose_numbers(t: Mapping[str, Any]) -> dict[str, str]:
+    """The numbers of the first screen's prose, each formatted from the one table cell it describes
+    (:func:`model.analyses.evaluation.table_number`) or, for the data, from the run's manifest."""
+    m = t["manifest"]
+    fy = int(m["fit_year"])
+    last = int(max(m["evaluation_years"]))
+    pm, de = t["prediction_measures"], t["deep_end"]
+    out = {
+        "persons_fit_year": table_number(pm, "persons", "{:,.0f}", year=fy),
+        "r_squared_fit_year": table_number(pm, "r_squared", "{:.3f}", year=fy),
+        "reports_read": f"{len(t['report_index']):,}",
+        "deep_end_fit_year": table_number(de, "clinic_count", "{:,.0f}", year=fy, clinics="Deep End"),
+        "deep_end_latest": table_number(de, "clinic_count", "{:,.0f}", year=last, clinics="Deep End"),
+    }
+    d = m.get("facts", {}).get("data", {})
+    if d.get("kind") == "synthetic":
+        out["data_seed"] = str(d.get("seed"))
+        out["data_persons"] = f"{int(d.get('persons') or 0):,}"
+    return out
+
+
+def data_sentence(t: Mapping[str, Any]) -> str:
+    """Which data the evaluation ran on (first screen): the folder's name, the panel's years and the seed of a
+    synthetic panel or "extract" -- never a path."""
+    m = t["manifest"]
+    d = m.get("facts", {}).get("data")
+    if not d:
+        return "**Data:** not recorded in this run folder (computed before the data were recorded): compute it again."
+    years = sorted(int(y) for y in m.get("facts", {}).get("years_in_data", []) or d.get("years") or [])
+    span = f"{years[0]}-{years[-1]}" if years else "?"
+    n = prose_numbers(t)
+    if d.get("kind") == "synthetic":
+        what = (f"a **synthetic** panel, years {span}, seed {n['data_seed']}, {n['data_persons']} citizens in its "
+                "latest year")
+    elif d.get("kind") == "extract":
+        what = f"an **extract** of real data, years {span}"
+    else:
+        what = f"data held in memory, years {span}"
+    return (f"**Data:** folder `{d.get('folder')}`: {what}. Every count below is of this folder; the annual "
+            "report's fit runs on its own data folder, so its counts (persons, clinics) differ from these.")
+
+
 def describe_facts(t: Mapping[str, Any]) -> str:
-    """A few sentences of what was evaluated (Markdown)."""
+    """A few sentences of what was evaluated (Markdown): which data, then the fit year's sample, the reports and
+    the Deep End -- every number formatted from the table it describes (:func:`prose_numbers`)."""
     m = t["manifest"]
     f = m.get("facts", {})
+    n = prose_numbers(t)
     years = ", ".join(str(y) for y in m["evaluation_years"])
+    last = max(m["evaluation_years"])
     subs = "checked" if f.get("submission_dates_checked") else "not checked (no submissions.csv)"
-    return (f"The coefficients fitted on **{m['fit_year']}** ({f.get('persons_fit_year', 0):,} citizens in the "
-            f"estimation sample, in-sample R² {f.get('in_sample_r_squared', float('nan')):.3f}) are evaluated against "
-            f"use in **{years}**; {f.get('price_level', '')}. Capacity reports read: {f.get('reports_read', 0):,} "
+    deep = (f"({n['deep_end_fit_year']} clinics"
+            + (f"; {n['deep_end_latest']} of them with listed patients in {last}, as the Deep End table shows)"
+               if n["deep_end_latest"] != n["deep_end_fit_year"] else ")"))
+    return (data_sentence(t) + "\n\n"
+            f"The coefficients fitted on **{m['fit_year']}** ({n['persons_fit_year']} citizens in the "
+            f"estimation sample, in-sample R² {n['r_squared_fit_year']}) are evaluated against "
+            f"use in **{years}**; {f.get('price_level', '')}. Capacity reports read: {n['reports_read']} "
             f"(submission dates {subs}). The Deep End is the top decile of clinics by mean weight in "
-            f"{m['fit_year']} ({f.get('deep_end_clinics', 0):,} clinics).")
+            f"{m['fit_year']} {deep}.")
+
+
+def stress_table(t: Mapping[str, Any]) -> pd.DataFrame:
+    """The coding stress test's headline (base and the variant without "one disease counts as none")."""
+    h = t.get("stress_headline", pd.DataFrame())
+    return h if h.empty else stress_headline_table(h)
+
+
+def stress_steps(t: Mapping[str, Any]) -> pd.DataFrame:
+    """What one more chronic diagnosis adds at each disease count, base and the variant without the rule."""
+    s = t.get("stress_disease_steps", pd.DataFrame())
+    return s if s.empty else stress_steps_table(s)
+
+
+def supply_bands_table(t: Mapping[str, Any], level: str = "health council", measure: str = "allocated") -> pd.DataFrame:
+    """Month by month: the health councils (or municipalities) in each supply band."""
+    b = t.get("supply_bands", pd.DataFrame())
+    return b if b.empty else supply_table(b, level, measure)

@@ -251,16 +251,30 @@ def figure_sensitivity(tables: dict[str, pd.DataFrame]):
 def figure_calibration(t: Mapping[str, Any]):
     """Mean observed against mean predicted use by decile of predicted use, per year (the diagonal is perfect)."""
     c = t["calibration"]
-    fig, ax = plt.subplots(figsize=(5.6, 4.6))
-    for y, g in c.groupby("year"):
-        g = g.dropna(subset=["mean_observed", "mean_predicted"])
-        ax.plot(g["mean_predicted"], g["mean_observed"], marker="o", ms=3.5, lw=1.2, label=str(int(y)))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.4))
+    years = sorted(c["year"].unique())
+    markers, styles = "osD^vP", ["-", "--", ":", "-."]
+    width = 0.6 / max(len(years), 1)
+    for k, (y, g) in enumerate(c.groupby("year")):
+        g = g.dropna(subset=["mean_observed", "mean_predicted"]).sort_values("mean_predicted")
+        style = dict(marker=markers[k % len(markers)], ls=styles[k % len(styles)], ms=4.5, lw=1.2, mfc="none",
+                     label=str(int(y)), zorder=3 + k)
+        ax.plot(g["mean_predicted"], g["mean_observed"], **style)
+        # the ratio observed / predicted per decile, each year shifted sideways: lines that coincide on the
+        # left panel (the years are all close to the diagonal) stay apart here
+        x = np.arange(1, len(g) + 1) + (k - (len(years) - 1) / 2) * width
+        ax2.plot(x, g["mean_observed"].to_numpy() / g["mean_predicted"].to_numpy(), **style)
     lim = [0, float(np.nanmax(c[["mean_observed", "mean_predicted"]].to_numpy())) * 1.05]
     ax.plot(lim, lim, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("mean predicted use (DKK, scaled to the year's total)")
     ax.set_ylabel("mean observed use (DKK)")
     ax.set_title("Calibration: deciles of predicted use")
     ax.legend(title="year", frameon=False, fontsize=8)
+    ax2.axhline(1, color="grey", lw=0.8, ls="--")
+    ax2.set_xlabel("decile of predicted use (years side by side)")
+    ax2.set_ylabel("observed / predicted")
+    ax2.set_title("Observed over predicted, by decile")
+    fig.tight_layout()
     return fig
 
 

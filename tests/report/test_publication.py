@@ -142,8 +142,15 @@ def test_uncertainty_in_the_summary(published):
 
 def test_what_changed_is_filled_without_a_previous_report(published):
     en = visible_text(pages(published)["annual_report.html"])
-    section = en.split("8 What changed since last year")[1].split("9 Assumptions")[0]
+    section = en.split("8 What changed since last year")[1].split("9 Release check")[0]
     assert "No previous report" not in section and "Capacities, previous (2024)" in section
+
+
+def test_release_gate_and_supply_bands_in_the_report(published):
+    en = visible_text(pages(published)["annual_report.html"])
+    section = en.split("9 Release check and supply ratios")[1].split("10 Assumptions")[0]
+    assert "Publication gate of the 2025 fit against 2024" in section and "refit_previous" in section
+    assert "under 75 %" in section and "over 110 %" in section and "Supply ratio per health council" in section
 
 
 def _blank(png: Path) -> bool:

@@ -636,3 +636,24 @@ def readable_table(df: pd.DataFrame) -> pd.DataFrame:
             out[c] = out[c].map(lambda v: describe_term(v) if isinstance(v, str) else v)
     return out.rename(columns={c: READABLE_COLUMNS.get(c, c.replace("_", " ").capitalize() if c.islower() else c)
                                for c in out.columns if isinstance(c, str)})
+
+
+def supply_bands_table(t: Mapping[str, Any]) -> pd.DataFrame:
+    """Section 9: the supply ratio per health council (counted allocation over the model's capacities) in the bands
+    of ``ModelConfig.supply_band_edges`` (under 75 %, 75-100 %, 100-110 %, over 110 %).
+
+    The ratio reads capacity as German and Norwegian planners do: under 100 % the council has fewer capacities
+    allocated than the model's number (room for new capacity), over 100 % more.
+    """
+    from model.analyses.supply import supply_band  # the band rule lives with the supply analyses
+
+    hc = t["capacity_by_health_council"]
+    cfg: ModelConfig = t["config"]
+    ratio = hc["counted_allocation"].astype(float) / hc["capacities"].astype(float)
+    return pd.DataFrame({
+        "Health council": hc["health_council"],
+        "Capacities (model)": hc["capacities"].astype(int),
+        "Allocated today (counted)": hc["counted_allocation"],
+        "Supply ratio (%)": 100 * ratio,
+        "Band": supply_band(ratio.to_numpy(), tuple(cfg.supply_band_edges)),
+    })

@@ -35,8 +35,9 @@ SECTIONS: tuple[tuple[str, int, str, str], ...] = (
     ("clinics", 6, "Clinic minimum patient numbers", "Klinikkernes minimumspatienttal"),
     ("stability", 7, "Stability, uncertainty and sensitivity", "Stabilitet, usikkerhed og følsomhed"),
     ("changes", 8, "What changed since last year", "Hvad er ændret siden sidste år"),
-    ("assumptions", 9, "Assumptions and caveats", "Antagelser og forbehold"),
-    ("provenance", 10, "Provenance", "Oprindelse"),
+    ("release", 9, "Release check and supply ratios", "Frigivelsestjek og dækningsgrad"),
+    ("assumptions", 10, "Assumptions and caveats", "Antagelser og forbehold"),
+    ("provenance", 11, "Provenance", "Oprindelse"),
 )
 
 #: Sections of the method document each rule links to (anchors of docs/method.md and docs/method.da.md).
@@ -168,6 +169,17 @@ TEXT: dict[str, dict[str, str]] = {
         "previous_computed": "the previous year's fit, computed for this report from the same data folder and settings",
         "previous_given": "the previous report",
         "no_setting_changed": "No model setting changed.",
+        "release_intro": (
+            "Before a year's weights are sent out, the **publication gate** checks the new fit: no negative "
+            "coefficient for a characteristic that can only add use, no implausible cell, disease steps that never go "
+            "down, a smooth age profile, no sign flip against the previous year, large moves of a council's "
+            "capacities, and the previous year's fit recomputed on today's code "
+            "([method](method.html#before-a-model-year-is-released)). The thresholds are settings (`release_*`)."),
+        "release_none": "The gate compares with the previous year's run; without one, the checks against it say \"not run\".",
+        "supply_intro": (
+            "**Supply ratio**: the capacities allocated today over the model's number, per health council, in the "
+            "bands planners in Germany and Norway use ({bands}). Under 100 % a region may allocate new capacity; "
+            "over 100 % it has more than the model's number. {counts}"),
         "assumptions_intro": (
             "Every choice the model makes that the executive order leaves open, where it comes from, the setting (a "
             "field of the configuration, `ModelConfig`) that changes it, its value in this run, and what it does to "
@@ -204,6 +216,8 @@ TEXT: dict[str, dict[str, str]] = {
         "cap_prev_moves": "The largest moves",
         "cap_prev_config": "Model settings that changed",
         "cap_parameters": "Parameters of this report",
+        "cap_gate": "Publication gate: each check",
+        "cap_supply": "Supply ratio per health council",
         "cap_inputs": "Input files",
         "cap_versions": "Package versions",
         "cap_config": "Model settings (ModelConfig)",
@@ -326,6 +340,18 @@ TEXT: dict[str, dict[str, str]] = {
         "previous_computed": "sidste års estimation, beregnet til denne rapport på samme datamappe og indstillinger",
         "previous_given": "den tidligere rapport",
         "no_setting_changed": "Ingen modelindstilling er ændret.",
+        "release_intro": (
+            "Før et års vægte sendes ud, kontrollerer **frigivelsestjekket** den nye estimation: ingen negativ "
+            "koefficient for et kendetegn, der kun kan øge forbruget, ingen usandsynlig celle, sygdomstrin der aldrig "
+            "falder, en jævn aldersprofil, intet fortegnsskift i forhold til sidste år, store ændringer i et råds "
+            "kapaciteter, og sidste års estimation genberegnet med dagens kode "
+            "([metode](method.html#before-a-model-year-is-released), engelsk). Tærsklerne er indstillinger "
+            "(`release_*`); tabellen er på engelsk."),
+        "release_none": "Tjekket sammenligner med sidste års kørsel; uden den står der \"not run\" ved de tjek.",
+        "supply_intro": (
+            "**Dækningsgrad**: de kapaciteter, der er udmøntet i dag, over modellens tal pr. sundhedsråd, i de "
+            "intervaller, planlæggere i Tyskland og Norge bruger ({bands}). Under 100 % må regionen udmønte ny "
+            "kapacitet; over 100 % har den flere end modellens tal. {counts}"),
         "assumptions_intro": (
             "Hvert valg, modellen træffer, hvor bekendtgørelsen lader det stå åbent, hvor det kommer fra, den "
             "indstilling (et felt i konfigurationen, `ModelConfig`), der ændrer det, dens værdi i denne kørsel, og "
@@ -361,6 +387,8 @@ TEXT: dict[str, dict[str, str]] = {
         "cap_prev_moves": "De største ændringer",
         "cap_prev_config": "Modelindstillinger, der er ændret",
         "cap_parameters": "Rapportens parametre",
+        "cap_gate": "Frigivelsestjek: hvert tjek",
+        "cap_supply": "Dækningsgrad pr. sundhedsråd",
         "cap_inputs": "Inputfiler",
         "cap_versions": "Pakkeversioner",
         "cap_config": "Modelindstillinger (ModelConfig)",
@@ -412,6 +440,7 @@ DA_LABELS: dict[str, str] = {
     "What it does to the results": "Hvad det gør ved resultaterne",
     "Rounded number as here (share of draws)": "Afrundet tal som her (andel af træk)",
     "Headroom could change sign": "Råderum kan skifte fortegn",
+    "Supply ratio (%)": "Dækningsgrad (%)", "Band": "Interval",
     "Severity": "Alvor", "File": "Fil", "Column": "Kolonne", "Rule": "Regel", "Cases": "Tilfælde",
 }
 def _da_int(text: str) -> str:

@@ -429,6 +429,9 @@ class ExplorerWidgets:
         self.explorer, self.scenario_dir = explorer, Path(scenario_dir)
         cfg = explorer.config
         wide = {"style": {"description_width": "170px"}, "layout": w.Layout(width="460px")}
+        # a slider beside its checkbox: the two share the column's 460 px (no squeezed slider)
+        beside = {"style": {"description_width": "170px"}, "layout": w.Layout(width="330px", min_width="330px")}
+        box_layout = w.Layout(width="130px", min_width="130px")
         self.controls: dict[str, Any] = {
             "year": w.Dropdown(options=explorer.years, value=explorer.year, description="Fit year", **wide),
             "variant": w.Dropdown(options=[(f"{k}: {v['label']}", k) for k, v in VARIANTS.items()],
@@ -438,8 +441,9 @@ class ExplorerWidgets:
                                                    readout_format=",.0f", **wide),
             "km2_per_capacity": w.FloatSlider(value=cfg.km2_per_capacity or 35.0, min=5, max=150, step=1,
                                               description="km² per capacity", continuous_update=False,
-                                              disabled=cfg.km2_per_capacity is None, **wide),
-            "no_area_floor": w.Checkbox(value=cfg.km2_per_capacity is None, description="No area floor"),
+                                              disabled=cfg.km2_per_capacity is None, **beside),
+            "no_area_floor": w.Checkbox(value=cfg.km2_per_capacity is None, description="No area floor",
+                                        indent=False, layout=box_layout),
             "rounding": w.ToggleButtons(options=["up", "nearest"], value=cfg.rounding, description="Rounding",
                                         style={"description_width": "170px"}),
             "island_min_patients": w.IntSlider(value=cfg.island_min_patients, min=0, max=2000, step=50,
@@ -448,11 +452,12 @@ class ExplorerWidgets:
                                                description="Clinic rounding step", **wide),
             "clinic_cap": w.IntSlider(value=int(cfg.clinic_cap or 2500), min=500, max=5000, step=50,
                                       description="Regional clinic cap", continuous_update=False,
-                                      disabled=cfg.clinic_cap is None, **wide),
-            "no_clinic_cap": w.Checkbox(value=cfg.clinic_cap is None, description="No cap"),
+                                      disabled=cfg.clinic_cap is None, **beside),
+            "no_clinic_cap": w.Checkbox(value=cfg.clinic_cap is None, description="No cap", indent=False,
+                                        layout=box_layout),
         }
         self.summary, self.table, self.status = w.HTML(), w.HTML(), w.HTML()
-        self.map = w.Image(format="png", layout=w.Layout(width="520px"))
+        self.map = w.Image(format="png", layout=w.Layout(width="560px"))
         ids = explorer.clinic_ids()
         self.clinic = w.Combobox(options=ids, value=ids[0] if ids else "", placeholder="clinic id",
                                  description="Clinic", ensure_option=True, **wide)
@@ -473,7 +478,7 @@ class ExplorerWidgets:
                     w.VBox([c["island_min_patients"], c["clinic_rounding_step"],
                             w.HBox([c["clinic_cap"], c["no_clinic_cap"]]),
                             w.HBox([self.name, self.save_button])])]),
-            self.status, self.summary, w.HBox([self.table, self.map]),
+            self.status, self.summary, self.map, self.table,
             w.HBox([self.clinic, self.sheet_button]), self.clinic_info, self.sheet_link,
         ])
         self.refresh()

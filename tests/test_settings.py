@@ -132,7 +132,7 @@ def test_report_set_reaches_every_notebook_and_the_manifest(tmp_path):
     assert m["settings"] == {"citizens_per_capacity": 1500.0, "rounding": "nearest"}
     assert m["config"]["citizens_per_capacity"] == 1500.0 and m["config"]["rounding"] == "nearest"
     executed = sorted((out / "notebooks").glob("*.ipynb"))
-    assert {p.name for p in executed} == {*annual.ANALYSIS_NOTEBOOKS, annual.REPORT_NOTEBOOK}
+    assert {p.name for p in executed} == {*annual.ANALYSIS_NOTEBOOKS, annual.REPORT_NOTEBOOK, "annual_report.da.ipynb"}
     for p in executed:
         nb = nbformat.read(p, as_version=4)
         injected = [c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]

@@ -26,7 +26,8 @@ EXPECTED = {
     "fit.ipynb": {"year", "data_dir", "run_dir", "variant", "citizens_per_capacity", "km2_per_capacity",
                   "rounding", "clinic_rounding_step", "settings"},
     "data_checks.ipynb": {"year", "data_dir", "run_dir", "validation_file", "settings"},
-    "annual_report.ipynb": {"year", "run_dir", "data_dir", "previous_run_dir", "settings"},
+    "annual_report.ipynb": {"year", "run_dir", "data_dir", "previous_run_dir", "previous_computed", "language",
+                            "settings"},
     "evaluation_2028.ipynb": {"year", "run_dir", "data_dir", "settings"},
 }
 IDS = [p.name for p in NOTEBOOKS]

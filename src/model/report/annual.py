@@ -141,6 +141,12 @@ LANGUAGES = ("en", "da")
 PREVIOUS_RUN = "previous_run"
 
 
+def release_settings(settings: Any) -> dict[str, Any]:
+    """The settings of a report that the publication gate takes (its thresholds, ``release_*``); the others
+    changed the fit itself and are already in the run."""
+    return {k: v for k, v in parse_settings(settings or {}).items() if k.startswith("release_")}
+
+
 def report_entry(lang: str) -> str:
     """The chain entry of the report notebook in ``lang``: English first as itself, Danish as ``annual_report.ipynb#da``."""
     return REPORT_NOTEBOOK if lang == "en" else f"{REPORT_NOTEBOOK}#{lang}"

@@ -509,6 +509,10 @@ class ReportText:
             return ""
         return num(v, digits, self.lang)
 
+    def signed(self, v: float, digits: int = 0) -> str:
+        """A number with its sign (``+60``, ``-294``)."""
+        return ("+" if v > 0 else "") + self.n(v, digits)
+
     def __call__(self, key: str, **values: Any) -> str:
         return TEXT[self.lang][key].format(**{**self.values, **values})
 
@@ -531,6 +535,12 @@ class ReportText:
         if self.lang == "da":  # the total row and yes/no-like words in cells
             df = df.replace({"Denmark": "Danmark", "All": "Alle"})
         return table_html(df, caption, lang=self.lang, labels=lambda c: translate_label(c, self.lang), **kw)
+
+    def show(self, df: pd.DataFrame, caption_key: str | None = None, **kw: Any) -> None:
+        """Display :meth:`table` in a notebook."""
+        from IPython.display import HTML, display
+
+        display(HTML(self.table(df, caption_key, **kw)))
 
     def words(self, items: Sequence[str]) -> str:
         """A list in prose: 'a, b and c' / 'a, b og c'."""

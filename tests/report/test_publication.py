@@ -173,3 +173,23 @@ def test_chromium_first_screen_of_every_page(published, tmp_path):
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
         assert r.returncode == 0 and shot.is_file(), (name, r.stderr[-1000:])
         assert shot.stat().st_size > 5_000 and not _blank(shot), f"{name}: blank or broken first screen"
+
+
+def test_summary_numbers_come_from_the_run_tables(published):
+    """Every number of the summary and of the floor sentence is the run's own (English and Danish)."""
+    import pandas as pd
+
+    hc = pd.read_csv(published / "run" / "capacity_by_health_council.csv")
+    bm = pd.read_csv(published / "run" / "capacity_by_municipality.csv", dtype={"municipality_code": str})
+    en = prose(pages(published)["annual_report.html"])
+    da = prose(pages(published)["annual_report.da.html"])
+    n = int(hc["capacities"].sum())
+    allocated = float(hc["counted_allocation"].sum())
+    head = hc.loc[hc["headroom"] > 0, "headroom"].sum()
+    assert f"the model gives {n:,} GP capacities" in en and f"giver modellen {n:,} lægekapaciteter".replace(",", ".") in da
+    assert f"Today {allocated:,.0f} capacities are allocated" in en
+    assert f"({head:,.0f} capacities in all)" in en and f"({head:,.0f} kapaciteter i alt)".replace(",", ".") in da
+    assert f"is {100 * n / 5000:.0f} % of that goal" in en
+    binds = bm["floor_binds"].astype(str).str.lower().isin(["true", "1"])
+    assert f"The area floor binds in {int(binds.sum())} of {len(bm)} municipalities" in en
+    assert f"Arealgulvet er bindende i {int(binds.sum())} af {len(bm)} kommuner" in da

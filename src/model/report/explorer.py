@@ -375,9 +375,10 @@ def _png(fig) -> bytes:
 
 
 def _num(v: float, digits: int = 0) -> str:
+    """A number with separators; a whole number without decimals (3,740, not 3,740.0)."""
     from model.report.display import num
 
-    return num(v, digits)
+    return num(v, 0 if float(v).is_integer() else digits)
 
 
 def summary_html(s: dict[str, Any]) -> str:
@@ -463,7 +464,7 @@ class ExplorerWidgets:
                                  description="Clinic", ensure_option=True, **wide)
         self.clinic_info, self.sheet_link = w.HTML(), w.HTML()
         self.sheet_button = w.Button(description="Clinic sheet", tooltip="save the scenario and render the sheet")
-        self.name = w.Text(value="scenario", description="Scenario name", **wide)
+        self.name = w.Text(value="scenario", description="Scenario name", **beside)
         self.save_button = w.Button(description="Save scenario", button_style="primary")
         self._quiet = False  # True while the controls are set back to the explorer's state (no events then)
         for name, c in self.controls.items():
@@ -472,12 +473,13 @@ class ExplorerWidgets:
         self.sheet_button.on_click(lambda _b: self.render_sheet())
         self.save_button.on_click(lambda _b: self.save())
         c = self.controls
+        column = w.Layout(min_width="470px", margin="0 12px 0 0")  # the two columns wrap rather than squeeze
         self.box = w.VBox([
-            w.HBox([w.VBox([c["year"], c["variant"], c["citizens_per_capacity"],
-                            w.HBox([c["km2_per_capacity"], c["no_area_floor"]]), c["rounding"]]),
+            w.HBox(layout=w.Layout(flex_flow="row wrap"), children=[w.VBox([c["year"], c["variant"], c["citizens_per_capacity"],
+                            w.HBox([c["km2_per_capacity"], c["no_area_floor"]]), c["rounding"]], layout=column),
                     w.VBox([c["island_min_patients"], c["clinic_rounding_step"],
                             w.HBox([c["clinic_cap"], c["no_clinic_cap"]]),
-                            w.HBox([self.name, self.save_button])])]),
+                            w.HBox([self.name, self.save_button])], layout=column)]),
             self.status, self.summary, self.map, self.table,
             w.HBox([self.clinic, self.sheet_button]), self.clinic_info, self.sheet_link,
         ])

@@ -125,6 +125,10 @@ def test_danish_number_formats_and_words(published):
     assert "Sammenfatning" in da and "Sundhedsråd" in da and "Danmark" in da
     assert re.search(r"\b0,\d{3}\b", da) and not re.search(r"\b0\.\d{3}\b", da)  # decimal comma
     assert "Indhold" in da and 'href="#capacities"' in pages(published)["annual_report.da.html"]
+    # the figures speak Danish too (their titles are the images' alternative text)
+    alts = re.findall(r'<img[^>]*\salt="([^"]*)"', pages(published)["annual_report.da.html"])
+    assert "Kapaciteter pr. sundhedsråd: model mod udmøntet i dag (+ råderum)" in alts
+    assert "Middellevetidsfaktor pr. kommune (over 1: vejer mere)" in alts
 
 
 def test_years_and_counts_are_formatted(published):

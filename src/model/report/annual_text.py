@@ -536,6 +536,10 @@ class ReportText:
             df = df.replace({"Denmark": "Danmark", "All": "Alle"})
         return table_html(df, caption, lang=self.lang, labels=lambda c: translate_label(c, self.lang), **kw)
 
+    def figure(self, fig: Any) -> Any:
+        """``fig`` in the report's language (:func:`translate_figure`)."""
+        return translate_figure(fig, self.lang)
+
     def show(self, df: pd.DataFrame, caption_key: str | None = None, **kw: Any) -> None:
         """Display :meth:`table` in a notebook."""
         from IPython.display import HTML, display
@@ -558,3 +562,71 @@ def headline_values(rt: ReportText, s: Mapping[str, Any]) -> dict[str, Any]:
     return {"capacities": rt.n(s["capacities"]), "planning_year": s["planning_year"], "year": s["year"],
             "councils": s["health_councils"], "allocated": rt.n(s["allocated"], 0 if float(s["allocated"]).is_integer() else 1),
             "where": where, "headroom_total": total, "goal_pct": f"{100 * s['capacities'] / s['goal']:.0f}"}
+
+
+#: The annual report's figure texts in Danish (exact texts; numbers in texts by :data:`DA_FIGURE_PATTERNS`).
+DA_FIGURE_TEXT: dict[str, str] = {
+    "Capacities (model)": "Kapaciteter (model)", "Allocated today (counted)": "Udmøntet i dag (opgjort)",
+    "GP capacities": "Lægekapaciteter",
+    "Capacities per health council: model vs allocated today (+ headroom)":
+        "Kapaciteter pr. sundhedsråd: model mod udmøntet i dag (+ råderum)",
+    "Weight by age and sex (no add-ons)": "Vægt efter alder og køn (uden tillæg)",
+    "female": "kvinde", "male": "mand", "Female": "Kvinde", "Male": "Mand",
+    "Life-expectancy factor per municipality (above 1: weighs more)":
+        "Middellevetidsfaktor pr. kommune (over 1: vejer mere)",
+    "life-expectancy factor": "middellevetidsfaktor", "council's figure (imputed)": "rådets tal (imputeret)",
+    "Headroom per health council (capacities)": "Råderum pr. sundhedsråd (kapaciteter)",
+    "model's number - allocated": "modellens tal - udmøntet", "may allocate new capacity": "må udmønte ny kapacitet",
+    "Mean disease weight per municipality": "Gennemsnitlig sygdomsvægt pr. kommune",
+    "mean weight (national mean 1)": "gns. vægt (landsgennemsnit 1)", "area floor binds": "arealgulvet binder",
+    "No value": "Ingen værdi", "Clinic minimum patient numbers per capacity, by health council":
+        "Klinikkernes minimumspatienttal pr. kapacitet, efter sundhedsråd",
+    "Capacities per health council, refitted each year": "Kapaciteter pr. sundhedsråd, genestimeret hvert år",
+    "Sensitivity variants: capacities per health council (• headroom changes sign)":
+        "Følsomhedsvarianter: kapaciteter pr. sundhedsråd (• råderum skifter fortegn)",
+    "Change in capacities against the base (%)": "Ændring i kapaciteter mod grundmodellen (%)",
+}
+DA_FIGURE_PATTERNS: tuple[tuple[str, Any], ...] = (
+    (r"^The (\d+) lowest and highest factors$", lambda m: f"De {m[1]} laveste og højeste faktorer"),
+    (r"^minimum patient number per capacity \(dashed: ([\d,.]+)\)$",
+     lambda m: f"minimumspatienttal pr. kapacitet (stiplet: {_da_int(m[1])})"),
+    (r"^Capacities \(exact\) relative to (\d{4}) \(%\)$", lambda m: f"Kapaciteter (eksakt) i forhold til {m[1]} (%)"),
+    (r"^(\d{4}): (\d+) % bootstrap interval$", lambda m: f"{m[1]}: {m[2]} %-bootstrapinterval"),
+    (r"^  \+([\d,]+)$", lambda m: f"  +{_da_int(m[1])}"),
+)
+
+
+def translate_figure(fig: Any, lang: str) -> Any:
+    """``fig`` with its titles, axis labels, legend and colour-bar texts in ``lang`` (Danish by
+    :data:`DA_FIGURE_TEXT`; tick labels that are numbers get a decimal comma). Returns the figure."""
+    if lang != "da":
+        return fig
+    from matplotlib.text import Text
+
+    def da(text: str) -> str:
+        if text in DA_FIGURE_TEXT:
+            return DA_FIGURE_TEXT[text]
+        for pattern, repl in DA_FIGURE_PATTERNS:
+            m = re.match(pattern, text)
+            if m:
+                return repl(m)
+        if re.fullmatch(r"−?-?\d+\.\d+", text):  # a decimal number on a tick or in a cell
+            return text.replace(".", ",")
+        return text
+
+    fig.canvas.draw()  # tick labels exist only once drawn
+    for ax in fig.axes:  # tick labels come from formatters: set them as fixed, translated texts
+        for axis, get_lim, set_lim in ((ax.xaxis, ax.get_xlim, ax.set_xlim), (ax.yaxis, ax.get_ylim, ax.set_ylim)):
+            labels = [lab.get_text() for lab in axis.get_ticklabels()]
+            new = [da(t) for t in labels]
+            if new != labels:
+                lim = get_lim()
+                axis.set_ticks(axis.get_ticklocs(), new)
+                set_lim(lim)
+    for artist in fig.findobj(Text):
+        t = artist.get_text()
+        if t:
+            new_t = da(t)
+            if new_t != t:
+                artist.set_text(new_t)
+    return fig

@@ -165,15 +165,36 @@ def is_year_column(label: Any, col: pd.Series) -> bool:
     return bool(len(v)) and bool(((v >= 1900) & (v <= 2100) & (v == v.round())).all())
 
 
+#: Decimals by what a column's label says it holds, where the caller gave no digits for that column:
+#: money in whole kroner, percentages with one decimal.
+LABEL_DIGITS: tuple[tuple[re.Pattern, int], ...] = (
+    (re.compile(r"\(DKK\)|DKK a year|\(kr\.\)"), 0),
+    (re.compile(r"\(%\)$|%\)$"), 1),
+)
+
+
+def _label_digits(label: Any) -> int | None:
+    if isinstance(label, str):
+        for pattern, d in LABEL_DIGITS:
+            if pattern.search(label):
+                return d
+    return None
+
+
 def format_table(df: pd.DataFrame, digits: Mapping[str, int] | int | None = None, lang: str = "en") -> pd.DataFrame:
     """Every cell as display text: thousands separators, fixed decimals, yes/no, blanks for missing.
 
     Years (:func:`is_year_column`) have no separator (2025, not 2,025); a column of whole numbers is
-    shown without decimals whatever ``digits`` says (250 capacities, not 250.0).
+    shown without decimals whatever ``digits`` says (250 capacities, not 250.0); a column whose label says
+    DKK or % gets 0 or 1 decimals unless ``digits`` names it (:data:`LABEL_DIGITS`).
     """
     out = pd.DataFrame(index=df.index)
     for c in df.columns:
-        d = digits.get(c) if isinstance(digits, Mapping) else digits
+        d = digits.get(c) if isinstance(digits, Mapping) else None
+        if d is None:  # what the label says (money, percentages), else the table's own digits
+            d = _label_digits(c)
+            if d is None and not isinstance(digits, Mapping):
+                d = digits
         col = df[c]
         if is_year_column(c, col):
             out[c] = ["" if pd.isna(v) else str(int(v)) for v in col.astype(object)]

@@ -82,6 +82,13 @@ def test_validation_stamp(data, monkeypatch, tmp_path):
     assert second.summary_line() == first.summary_line() and second.n_warnings == first.n_warnings
     pd.testing.assert_frame_equal(second.summary_frame(), first.summary_frame(), check_dtype=False)
     assert "services" not in MODEL_TABLES
+    # a copy of the same bytes elsewhere takes the stamp, and its report names the copy, not the original
+    import shutil
+
+    copy = shutil.copytree(data, tmp_path / "elsewhere" / "copy")
+    third = validate_folder_stamped(copy, [2025], planning_year=2026)
+    assert isinstance(third, StampedReport) and str(copy) in third.summary_line()
+    assert str(data) not in third.summary_line() and str(data) not in third.format()
     # a changed byte validates again, and a failure is never stamped
     text = (data / "clinics.csv").read_text(encoding="utf-8").splitlines()
     (data / "clinics.csv").write_text("\n".join(text + [text[1]]) + "\n", encoding="utf-8")  # a duplicate clinic

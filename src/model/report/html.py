@@ -156,6 +156,16 @@ def absolute_paths(html: str) -> list[str]:
     return sorted(set(_ABSOLUTE.findall(text)))
 
 
+def _name_only(html: str) -> str:
+    """Every absolute path of :func:`absolute_paths` in ``html``'s text replaced by its last part (embedded
+    images untouched: a base64 run never starts a path here, as the pattern needs a path start)."""
+    parts = re.split(r'(data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+)', html)
+    for i in range(0, len(parts), 2):
+        parts[i] = _ABSOLUTE.sub(lambda m: Path(m.group(0).rstrip("/.,;:")).name + m.group(0)[len(m.group(0).rstrip("/.,;:")):],
+                                 parts[i])
+    return "".join(parts)
+
+
 def to_html(executed_nb: str | Path | Any, html_path: str | Path, title: str, banner: str | None = None,
             nav: str | None = None, redact: dict[str | Path, str] | None = None) -> list[str]:
     """Convert an executed notebook to a reviewer's HTML page; return the stderr texts dropped.
@@ -187,6 +197,7 @@ def to_html(executed_nb: str | Path | Any, html_path: str | Path, title: str, ba
     body = _URL_COMMENT.sub("", body)
     if redact:
         body = redact_paths(body, redact)
+    body = _name_only(body)  # any other machine path left in the text: its last part only
     bad = outside_requests(body)
     if bad:
         raise NotebookFailed(f"{title}: the HTML would make outside requests: {bad[:3]}")

@@ -123,6 +123,10 @@ def stamp_key(folder: Path, years: Iterable[int] | None, tables: Iterable[str] |
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
+#: Where a stamp's texts named the folder they were made for (filled with the folder asked about when read).
+_FOLDER = "\u0000folder\u0000"
+
+
 def validate_folder_stamped(folder: str | Path, years: Iterable[int] | None = None, *,
                             tables: Iterable[str] | str | None = MODEL_TABLES,
                             planning_year: object = None) -> ValidationReport | StampedReport:
@@ -141,7 +145,9 @@ def validate_folder_stamped(folder: str | Path, years: Iterable[int] | None = No
     if path is not None and path.is_file():
         try:
             s = json.loads(path.read_text(encoding="utf-8"))
-            return StampedReport(text=s["text"], summary=s["summary"], n_warnings=int(s["warnings"]),
+            here = str(folder)  # a stamp may come from a copy of the same bytes elsewhere: name this folder
+            return StampedReport(text=s["text"].replace(_FOLDER, here), summary=s["summary"].replace(_FOLDER, here),
+                                 n_warnings=int(s["warnings"]),
                                  by_rule=tuple(tuple(r) for r in s["by_rule"]), stamp=key)
         except (OSError, ValueError, KeyError):
             pass  # a damaged stamp: validate again
@@ -152,7 +158,8 @@ def validate_folder_stamped(folder: str | Path, years: Iterable[int] | None = No
             tmp = path.with_suffix(f".tmp{os.getpid()}")
             by_rule = [[str(r.severity), r.file, r.column, str(r.rule), int(r.count), int(r.listed)]
                        for r in report.summary_frame().itertuples(index=False)]
-            tmp.write_text(json.dumps({"text": report.format(), "summary": report.summary_line(),
+            tmp.write_text(json.dumps({"text": report.format().replace(str(folder), _FOLDER),
+                                       "summary": report.summary_line().replace(str(folder), _FOLDER),
                                        "warnings": report.n_warnings, "folder": folder.name, "by_rule": by_rule}),
                            encoding="utf-8")
             os.replace(tmp, path)

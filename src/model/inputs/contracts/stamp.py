@@ -125,6 +125,8 @@ def stamp_key(folder: Path, years: Iterable[int] | None, tables: Iterable[str] |
 
 #: Where a stamp's texts named the folder they were made for (filled with the folder asked about when read).
 _FOLDER = "\u0000folder\u0000"
+#: The stamps' format: a stamp of another format is not used (the folder is validated again).
+_FORMAT = 2
 
 
 def validate_folder_stamped(folder: str | Path, years: Iterable[int] | None = None, *,
@@ -145,6 +147,8 @@ def validate_folder_stamped(folder: str | Path, years: Iterable[int] | None = No
     if path is not None and path.is_file():
         try:
             s = json.loads(path.read_text(encoding="utf-8"))
+            if s.get("format") != _FORMAT:
+                raise ValueError("a stamp of an earlier format")
             here = str(folder)  # a stamp may come from a copy of the same bytes elsewhere: name this folder
             return StampedReport(text=s["text"].replace(_FOLDER, here), summary=s["summary"].replace(_FOLDER, here),
                                  n_warnings=int(s["warnings"]),
@@ -158,7 +162,7 @@ def validate_folder_stamped(folder: str | Path, years: Iterable[int] | None = No
             tmp = path.with_suffix(f".tmp{os.getpid()}")
             by_rule = [[str(r.severity), r.file, r.column, str(r.rule), int(r.count), int(r.listed)]
                        for r in report.summary_frame().itertuples(index=False)]
-            tmp.write_text(json.dumps({"text": report.format().replace(str(folder), _FOLDER),
+            tmp.write_text(json.dumps({"format": _FORMAT, "text": report.format().replace(str(folder), _FOLDER),
                                        "summary": report.summary_line().replace(str(folder), _FOLDER),
                                        "warnings": report.n_warnings, "folder": folder.name, "by_rule": by_rule}),
                            encoding="utf-8")

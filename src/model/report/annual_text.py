@@ -465,13 +465,19 @@ def translate_label(label: Any, lang: str) -> Any:
     """A table's column label in ``lang`` (English labels are the tables' own)."""
     if lang != "da" or not isinstance(label, str):
         return label
-    if label in DA_LABELS:
-        return DA_LABELS[label]
-    for pattern, repl in DA_PATTERNS:
-        m = re.match(pattern, label)
+    found = _lookup(label, DA_LABELS, DA_PATTERNS)
+    return label if found is None else found
+
+
+def _lookup(text: str, exact: Mapping[str, str], patterns: Sequence[tuple[str, Any]]) -> str | None:
+    """``text`` translated: its exact entry, else the first matching pattern's replacement; None if neither."""
+    if text in exact:
+        return exact[text]
+    for pattern, repl in patterns:
+        m = re.match(pattern, text)
         if m:
             return repl(m)
-    return label
+    return None
 
 
 class ReportText:
@@ -604,12 +610,9 @@ def translate_figure(fig: Any, lang: str) -> Any:
     from matplotlib.text import Text
 
     def da(text: str) -> str:
-        if text in DA_FIGURE_TEXT:
-            return DA_FIGURE_TEXT[text]
-        for pattern, repl in DA_FIGURE_PATTERNS:
-            m = re.match(pattern, text)
-            if m:
-                return repl(m)
+        found = _lookup(text, DA_FIGURE_TEXT, DA_FIGURE_PATTERNS)
+        if found is not None:
+            return found
         if re.fullmatch(r"−?-?\d+\.\d+", text):  # a decimal number on a tick or in a cell
             return text.replace(".", ",")
         return text

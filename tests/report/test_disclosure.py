@@ -184,23 +184,58 @@ def published_pages(run) -> list[Path]:
 # the attack on one clinic sheet
 
 
-def _milp_range(i: int, lo, hi, a_eq, b_eq, a_w, w_lo, w_hi) -> tuple[float, float] | None:
-    """Smallest and largest integer value of unknown ``i`` under the sheet's relations (None: infeasible)."""
+def _milp_pinned(i: int, x, movable, lo, hi, a_eq, b_eq, a_w, w_lo, w_hi) -> bool | None:
+    """Whether unknown ``i`` has the one integer value ``x[i]`` (the truth's) under the sheet's relations.
+
+    Exact: it is pinned when no integer solution has ``x[i] + 1`` or more and none has ``x[i] - 1`` or less
+    (two feasibility problems for the solver).  Every solution found also flags in ``movable`` the unknowns
+    it gives another value than ``x``."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     n = len(lo)
     cons = [LinearConstraint(a_w[None, :], w_lo, w_hi)]
     if a_eq is not None:
         cons.append(LinearConstraint(a_eq[None, :], b_eq, b_eq))
-    out = []
-    for sign in (1.0, -1.0):
-        c = np.zeros(n)
-        c[i] = sign
-        r = milp(c, integrality=np.ones(n), bounds=Bounds(lo, hi), constraints=cons)
-        if r.status != 0:
-            return None
-        out.append(r.x[i])
-    return out[0], out[1]
+    for side in ("up", "down"):
+        lo_i, hi_i = lo.copy(), hi.copy()
+        if side == "up":
+            lo_i[i] = x[i] + 1
+        else:
+            hi_i[i] = x[i] - 1
+        if lo_i[i] > hi_i[i]:
+            continue
+        r = milp(np.zeros(n), integrality=np.ones(n), bounds=Bounds(lo_i, hi_i), constraints=cons)
+        if r.status == 0:
+            movable |= np.round(r.x) != np.round(x)
+            return False
+    return True
+
+
+def _movable_by_neighbours(x, lo, hi, a_eq, pool, wts, s_lo, s_hi) -> np.ndarray:
+    """Which unknowns take another value in some feasible integer solution one or two unit steps from ``x``
+    (the truth, itself feasible): those cannot be pinned, so the exact solver is needed only for the rest.
+
+    The candidates are ``x + d`` for every step ``d`` of +-1 or +-2 in one unknown, and +-1 in two unknowns
+    (same or opposite signs); a candidate is feasible when it is within the bounds, keeps the pool's sum
+    (``a_eq @ x == pool``) and its weight sum is within ``[s_lo, s_hi]``.  Exact: a flag is set only by a
+    solution that was checked.
+    """
+    n = len(x)
+    eye = np.eye(n)
+    steps = [eye, -eye, 2 * eye, -2 * eye]
+    if n > 1:
+        i, j = np.triu_indices(n, 1)
+        pair = eye[i] + eye[j]
+        swap = eye[i] - eye[j]
+        steps += [pair, -pair, swap, -swap]
+    d = np.vstack(steps)
+    cand = x[None, :] + d
+    ok = (cand >= lo).all(axis=1) & (cand <= hi).all(axis=1)
+    s = cand @ wts
+    ok &= (s >= s_lo) & (s <= s_hi)
+    if a_eq is not None:
+        ok &= cand @ a_eq == pool
+    return (d[ok] != 0).any(axis=0)
 
 
 def sheet_model_labels(sm) -> tuple[dict, dict]:
@@ -281,12 +316,12 @@ def attack_sheet(html: str, sm, le: float, truth: dict, listed_true: int) -> dic
     st = float(wts @ x_true)
     res["feasible"] = bool(s_lo <= st <= s_hi and (a_eq is None or a_eq @ x_true == pool)
                            and (x_true >= lo).all() and (x_true <= hi).all())
+    movable = _movable_by_neighbours(x_true, np.array(lo, float), np.array(hi, float), a_eq, pool, wts, s_lo, s_hi)
     for i, nm in enumerate(names):
-        rg = _milp_range(i, np.array(lo, float), np.array(hi, float), a_eq, pool, wts, s_lo, s_hi)
-        if rg is None:
+        if movable[i]:  # a feasible solution next to the truth has another value here: not pinned
             continue
-        a, b = round(rg[0]), round(rg[1])
-        if a == b:
+        if _milp_pinned(i, x_true, movable, np.array(lo, float), np.array(hi, float), a_eq, pool, wts, s_lo, s_hi):
+            a = round(x_true[i])
             (res["recovered"] if 0 < a < K else res["pinned_zero"]).append((nm, a))
     return res
 
@@ -298,7 +333,7 @@ def test_no_clinic_sheet_gives_away_a_hidden_count(run):
     sm = rcs._sheet_model(t)
     wide = at.clinic_term_shares(t)
     ct = t["clinic_minimums"]
-    attacked = unknowns = 0
+    attacked = unknowns = pinned = 0
     recovered = []
     for r in ct.itertuples():
         if r.weight_source != "own_patients" or r.listed_patients < K:
@@ -314,7 +349,8 @@ def test_no_clinic_sheet_gives_away_a_hidden_count(run):
             attacked += 1
             unknowns += res["unknowns"]
         recovered += [(r.clinic_id, nm, v, truth.get(nm, 0)) for nm, v in res["recovered"]]
-    print(f"sheets attacked: {attacked}, hidden counts: {unknowns}, recovered: {len(recovered)}")
+        pinned += len(res["pinned_zero"])
+    print(f"sheets attacked: {attacked}, hidden counts: {unknowns}, recovered: {len(recovered)}, pinned to 0 or 5+: {pinned}")
     assert attacked >= 100, "too few sheets with hidden counts for the attack to mean anything"
     assert recovered == []
 
@@ -369,15 +405,16 @@ def _scaled_run(src: Path, dst: Path, sizes: list[int], seed: int = 1) -> Path:
     return dst
 
 
-def _attack_all(run_dir: Path, sheets: Path) -> tuple[int, int, int, list]:
-    """Attack every sheet of a run folder: (sheets attacked, hidden counts, x cells, recovered)."""
+def _attack_all(run_dir: Path, sheets: Path, min_listed: int = K) -> tuple[int, int, int, list]:
+    """Attack every sheet of a run folder with at least ``min_listed`` patients: (sheets attacked, hidden
+    counts, x cells, recovered)."""
     t = annual.load_run(run_dir)
     sm = rcs._sheet_model(t)
     wide = at.clinic_term_shares(t)
     attacked = unknowns = xs = 0
     recovered = []
     for r in t["clinic_minimums"].itertuples():
-        if r.weight_source != "own_patients" or r.listed_patients < K:
+        if r.weight_source != "own_patients" or r.listed_patients < max(K, min_listed):
             continue
         truth = wide.loc[r.clinic_id].to_dict()
         before = sum(truth.get(g, 0) * sm.base_weight[g] for g in sm.agesex) + \
@@ -406,7 +443,7 @@ def test_no_sheet_of_a_bigger_clinic_gives_away_a_hidden_count(run, tmp_path, mo
     # the attack has teeth: the same sheets with the weight to 4 decimals give counts away
     monkeypatch.setattr(rcs, "SHEET_WEIGHT_DECIMALS", 4)
     rcs.clinic_sheets(scaled, tmp_path / "sheets4")
-    big = [c for c in _attack_all(scaled, tmp_path / "sheets4")[3] if c[1] >= 1500]
+    big = [c for c in _attack_all(scaled, tmp_path / "sheets4", min_listed=1500)[3] if c[1] >= 1500]
     assert big and all(v == truth for _, _, _, v, truth in big)
 
 

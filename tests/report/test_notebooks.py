@@ -148,3 +148,76 @@ def test_run_notebook_checks_before_running(tmp_path):
     with pytest.raises(rnb.ParameterError):
         rnb.run_notebook(ROOT / "notebooks" / "fit.ipynb", out, {"yeer": 2025}, cwd=tmp_path, timeout=60)
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------------
+# notebooks side by side (render's scheduler, without kernels)
+
+
+def test_run_graph_waits_for_prerequisites_and_runs_side_by_side():
+    import threading
+    import time
+
+    log: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    running = {"now": 0, "most": 0}
+
+    def task(name: str, seconds: float = 0.05):
+        def run():
+            with lock:
+                log.append(("start", name))
+                running["now"] += 1
+                running["most"] = max(running["most"], running["now"])
+            time.sleep(seconds)
+            with lock:
+                running["now"] -= 1
+                log.append(("end", name))
+        return run
+
+    tasks = {n: task(n) for n in ("fit", "a", "b", "c", "report")}
+    after = {"a": ("fit",), "b": ("fit",), "c": ("fit",), "report": ("a", "b", "c")}
+    rnb._run_graph(tasks, after, workers=2, order=("fit", "c", "a", "b", "report"))
+    pos = {e: i for i, e in enumerate(log)}
+    for n, before in after.items():
+        for b in before:
+            assert pos[("end", b)] < pos[("start", n)], (b, n)
+    assert running["most"] == 2, "two workers: two at a time"
+    assert [n for kind, n in log if kind == "start"][1] == "c", "among the ready, the order given first"
+
+
+def test_run_graph_stops_starting_after_a_failure_and_raises_it():
+    started: list[str] = []
+
+    def ok(name):
+        return lambda: started.append(name)
+
+    def bad():
+        started.append("bad")
+        raise RuntimeError("deliberate")
+
+    tasks = {"fit": bad, "a": ok("a"), "b": ok("b")}
+    with pytest.raises(RuntimeError, match="deliberate"):
+        rnb._run_graph(tasks, {"a": ("fit",), "b": ("fit",)}, workers=2, order=("fit", "a", "b"))
+    assert started == ["bad"]
+    with pytest.raises(ValueError, match="wait for each other"):
+        rnb._run_graph({"a": ok("a"), "b": ok("b")}, {"a": ("b",), "b": ("a",)}, workers=2, order=("a", "b"))
+
+
+def test_report_chain_order():
+    names = ("fit.ipynb", "data_checks.ipynb", "stability.ipynb", "sensitivity.ipynb", "annual_report.ipynb",
+             "annual_report.ipynb#da")
+    after = annual.chain_order(names, previous_job=True)
+    assert after["fit.ipynb"] == ()
+    assert all(after[n] == ("fit.ipynb",) for n in names[1:4])
+    for report in names[4:]:
+        assert set(after[report]) == {*names[:4], annual.PREVIOUS_JOB}
+
+
+def test_workers_from_the_environment(monkeypatch):
+    monkeypatch.setenv("FORDELINGSMODEL_WORKERS", "3")
+    assert rnb.default_workers() == 3
+    monkeypatch.setenv("FORDELINGSMODEL_WORKERS", "many")
+    with pytest.raises(ValueError, match="FORDELINGSMODEL_WORKERS"):
+        rnb.default_workers()
+    monkeypatch.delenv("FORDELINGSMODEL_WORKERS")
+    assert 1 <= rnb.default_workers() <= 4

@@ -276,8 +276,12 @@ def test_failing_notebook_leaves_previous_report(report, data, tmp_path):
     assert not list(report.parent.glob(f".{report.name}.tmp-*"))
 
 
-def test_rendering_twice_is_identical(report, data, tmp_path):
+def test_rendering_twice_is_identical(report, data, tmp_path, monkeypatch):
+    """The fixture's render ran notebooks side by side; this one runs them one after the other: same files."""
+    monkeypatch.setenv("FORDELINGSMODEL_WORKERS", "1")
+    cwd = os.getcwd()
     again = annual.render_report(YEAR, data, out=tmp_path / str(YEAR), timeout=300)
+    assert os.getcwd() == cwd, "the render changed the process's working folder"
     tables = sorted(p.relative_to(report) for p in (report / "run").rglob("*.csv"))
     assert tables == sorted(p.relative_to(again) for p in (again / "run").rglob("*.csv"))
     for t in tables:

@@ -22,7 +22,7 @@ from model.inputs.tables import INPUT_FILES, price_factor, read_clinics, read_is
 
 def read_year(data_dir: str | Path, year: int, price_year: int | None = None, insurance_group: int = 1,
               hashes: bool = False, table: pa.Table | None = None, planning_year: int | None = None,
-              cache: bool = True) -> YearData:
+              cache: bool = True, table_from_file: bool = False) -> YearData:
     """Read one year of a data folder into a :class:`YearData`, fees at ``price_year``'s price level.
 
     The persons are read as Arrow arrays (only the model's columns, one pass) and reduced to atoms
@@ -33,14 +33,17 @@ def read_year(data_dir: str | Path, year: int, price_year: int | None = None, in
     ``cache``: keep the prepared year in the user's cache (:mod:`model.analyses.year_cache`), keyed by
     the content of every file it was built from, the arguments and the package's code; a later call
     with the same key loads it (a fraction of a second at national scale) instead of reading the
-    persons again. ``FORDELINGSMODEL_NO_CACHE=1`` turns it off.
+    persons again. ``FORDELINGSMODEL_NO_CACHE=1`` turns it off. A ``table`` handed in is cached only when
+    ``table_from_file`` says it is the year's persons as read from the folder's ``persons.parquet`` (e.g.
+    read ahead by :class:`Panel`); any other table is not.
     """
     d = Path(data_dir)
     missing = [f for f in INPUT_FILES if not (d / f).exists()]
     if missing:
         raise FileNotFoundError(f"{d}: missing input file(s): {', '.join(missing)}")
     plan = int(year) + 1 if planning_year is None else int(planning_year)
-    key = year_cache.key(d, int(year), price_year, insurance_group, plan) if cache and table is None else None
+    cacheable = cache and (table is None or table_from_file)
+    key = year_cache.key(d, int(year), price_year, insurance_group, plan) if cacheable else None
     if key is not None:
         yd = year_cache.load(key)
         if yd is not None and yd.year != int(year):
@@ -129,7 +132,8 @@ class Panel:
         if year not in self._data:
             t0 = time.perf_counter()
             table = self._pending.pop(year).result() if year in self._pending else None
-            self._data[year] = read_year(self.data_dir, year, self.price_year, self.insurance_group, table=table)
+            self._data[year] = read_year(self.data_dir, year, self.price_year, self.insurance_group, table=table,
+                                         table_from_file=True)
             self.read_seconds += time.perf_counter() - t0
         return self._data[year]
 

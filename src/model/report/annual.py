@@ -20,6 +20,7 @@ parameters.  The report's tables are in :mod:`model.report.annual_tables`.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -88,7 +89,9 @@ def report_pages(notebooks: tuple[str, ...], languages: tuple[str, ...] = ("en",
 
 
 def _say(t0: float, text: str) -> None:
-    print(f"[{time.perf_counter() - t0:7.1f} s] {text}", flush=True)
+    """One progress line, written whole (notebooks run side by side report from their own threads)."""
+    sys.stdout.write(f"[{time.perf_counter() - t0:7.1f} s] {text}\n")
+    sys.stdout.flush()
 
 
 def analysis_notebooks(data: str | Path, year: int) -> tuple[str, ...]:
@@ -176,6 +179,28 @@ def compute_previous(data: str | Path, year: int, settings: Mapping[str, Any], o
     return True
 
 
+#: the render's own job that fits the year before into ``previous_run/`` (beside the notebooks)
+PREVIOUS_JOB = "previous year"
+
+
+def chain_order(names: tuple[str, ...], previous_job: bool = False) -> dict[str, tuple[str, ...]]:
+    """What each notebook of the report's chain waits for (:attr:`model.report.notebooks.Chain.after`).
+
+    ``fit.ipynb`` writes the run folder, so the analyses that write inside it (``run/checks``,
+    ``run/stability``, ``run/sensitivity``) start after it and run side by side; the report notebooks read
+    all of them (and ``previous_run/``, the :data:`PREVIOUS_JOB`, when the render computes it) and run side
+    by side in their languages.
+    """
+    analyses = tuple(n for n in names if not n.startswith(REPORT_NOTEBOOK))
+    after: dict[str, tuple[str, ...]] = {}
+    for n in analyses:
+        after[n] = () if n == "fit.ipynb" else ("fit.ipynb",)
+    for n in names:
+        if n.startswith(REPORT_NOTEBOOK):
+            after[n] = (*analyses, *((PREVIOUS_JOB,) if previous_job else ()))
+    return after
+
+
 def render_report(year: int, data: str | Path, out: str | Path | None = None, previous: str | Path | None = None,
                   timeout: int | None = 900, notebooks: str | Path | None = None,
                   kernel_name: str = KERNEL_NAME, fit_parameters: Mapping[str, Any] | None = None,
@@ -251,15 +276,18 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
         titles={n: (TITLES[n] if n in TITLES else TITLES_DA[n.split("#")[0]]).format(year=year) for n in names},
         source=Path(notebooks) if notebooks is not None else NOTEBOOKS,
         inputs={"--data": data, "--previous": previous}, timeout=timeout, kernel_name=kernel_name,
-        say=lambda text: _say(t0, text))
+        say=lambda text: _say(t0, text), after=chain_order(names, previous_job=auto_prev),
+        start_first=("fit.ipynb", "sensitivity.ipynb", "stability.ipynb"))
 
     def prepare(tmp: Path) -> None:
         (tmp / "validation.json").write_text(json.dumps(validation, indent=2, sort_keys=True, default=str) + "\n",
                                              encoding="utf-8")
         render_docs(tmp, nav={page: nav_html(list(pages), page) for page in DOCUMENTS.values()})
-        if auto_prev:
-            _say(t0, f"previous year: fitting {int(year) - 1} for 'what changed since last year'")
-            compute_previous(data, year, settings, tmp / PREVIOUS_RUN)
+
+    def previous_year(tmp: Path) -> None:
+        _say(t0, f"previous year: fitting {int(year) - 1} for 'what changed since last year'")
+        compute_previous(data, year, settings, tmp / PREVIOUS_RUN)
+        _say(t0, f"previous year: {int(year) - 1} fitted into {PREVIOUS_RUN}/")
 
     def manifest(tmp: Path, nb_timings: dict[str, Any], stderr: dict[str, list[str]]) -> dict[str, Any]:
         fit_manifest = json.loads((tmp / "run" / "manifest.json").read_text(encoding="utf-8"))
@@ -279,7 +307,7 @@ def render_report(year: int, data: str | Path, out: str | Path | None = None, pr
             "warnings": {k: [one_line(s, 1000) for s in v] for k, v in stderr.items()},
         }
 
-    render(chain, manifest, prepare)
+    render(chain, manifest, prepare, jobs={PREVIOUS_JOB: previous_year} if auto_prev else None)
     _say(t0, f"report written to {out}")
     return out
 

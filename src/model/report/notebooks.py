@@ -226,7 +226,11 @@ def run_notebook(nb_path: str | Path, out_path: str | Path, parameters: Mapping[
         pm.execute_notebook(
             str(nb_path), str(out_path), parameters=dict(parameters),
             kernel_name=kernel_name, language="python", execution_timeout=timeout,
-            cwd=str(cwd), progress_bar=False, log_output=False,
+            # the kernel starts in ``cwd`` (nbclient's resources path), without papermill's ``cwd=``: that
+            # changes this whole process's working folder while the notebook runs, which notebooks run side
+            # by side (threads of one process) would change under each other
+            cwd=None, resources={"metadata": {"path": str(Path(cwd).resolve())}},
+            progress_bar=False, log_output=False,
             # the kernel's own log: keep errors, drop the warning about local TCP transport
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
             kernel_manager_class=project_kernel_manager(),
@@ -315,6 +319,13 @@ class Chain:
     banner: str | Mapping[str, str | None] | None = None
     #: the navigation line's pages as (label, file), in order; extra files (e.g. the method document) may be listed
     pages: tuple[tuple[str, str], ...] = ()
+    #: what each notebook waits for: the chain entries (or :func:`render`'s ``jobs``) that must finish
+    #: before it starts; None: every notebook waits for the one before it (one after the other)
+    after: Mapping[str, tuple[str, ...]] | None = None
+    #: notebooks (and jobs) run at the same time, each in its own kernel (:func:`default_workers`)
+    workers: int = field(default_factory=lambda: default_workers())
+    #: among the notebooks ready to start, these first (e.g. the longest), then the others in chain order
+    start_first: tuple[str, ...] = ()
 
     def redactions(self, tmp: Path | None = None) -> dict[str, str]:
         """Absolute paths a published page shows by name only: inputs, the report folder, its temporary
@@ -334,43 +345,119 @@ class Chain:
     def failed_dir(self) -> Path:
         return self.out.parent / "failed"
 
-    def check(self) -> None:
-        """:func:`check_notebook_parameters` of every notebook: fail before any work on a bad parameter."""
+    def check(self, jobs: tuple[str, ...] = ()) -> None:
+        """:func:`check_notebook_parameters` of every notebook: fail before any work on a bad parameter; every
+        name in :attr:`after` must be a notebook of the chain or one of ``jobs``."""
         for name in self.notebooks:
             check_notebook_parameters(self.source / source_name(name), self.parameters[name])
+        known = set(self.notebooks) | set(jobs)
+        for name, before in self.prerequisites(jobs).items():
+            unknown = [b for b in before if b not in known]
+            if unknown:
+                raise ValueError(f"chain entry {name} waits for {', '.join(unknown)}: not in the chain")
+
+    def prerequisites(self, jobs: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
+        """What each notebook and job waits for (:attr:`after`; None: the notebook before it)."""
+        if self.after is None:
+            order = list(self.notebooks)
+            return {**{j: () for j in jobs},
+                    **{n: ((order[i - 1],) if i else ()) for i, n in enumerate(order)}}
+        return {**{j: tuple(self.after.get(j, ())) for j in jobs},
+                **{n: tuple(self.after.get(n, ())) for n in self.notebooks}}
+
+
+def default_workers() -> int:
+    """How many notebooks a render runs at the same time: ``FORDELINGSMODEL_WORKERS`` if set, else the
+    machine's cores (at most 4).  Each runs in its own kernel, so each needs its own core and memory."""
+    env = os.environ.get("FORDELINGSMODEL_WORKERS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"FORDELINGSMODEL_WORKERS={env!r}: give a whole number of notebooks run at once") from None
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _run_graph(tasks: Mapping[str, Callable[[], None]], after: Mapping[str, tuple[str, ...]], workers: int,
+               order: tuple[str, ...]) -> None:
+    """Run ``tasks`` (name -> callable) so that each starts only when everything in ``after[name]`` finished,
+    at most ``workers`` at a time, in ``order`` among those ready.  The first failure stops the start of
+    more tasks; the tasks running then are waited for, and the failure is raised."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    done: set[str] = set()
+    waiting = [n for n in order if n in tasks]
+    running: dict[Any, str] = {}
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        while waiting or running:
+            if failure is None:
+                for n in [n for n in waiting if all(b in done for b in after.get(n, ()))]:
+                    if len(running) >= max(1, workers):
+                        break
+                    waiting.remove(n)
+                    running[pool.submit(tasks[n])] = n
+            if not running:
+                if failure is None and waiting:
+                    raise ValueError(f"chain entries {', '.join(waiting)} wait for each other")
+                break
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for f in finished:
+                n = running.pop(f)
+                if f.exception() is not None:
+                    failure = failure or f.exception()
+                else:
+                    done.add(n)
+    if failure is not None:
+        raise failure
 
 
 def render(chain: Chain, manifest: Callable[[Path, dict[str, Any], dict[str, list[str]]], dict[str, Any]],
-           prepare: Callable[[Path], None] | None = None) -> Path:
+           prepare: Callable[[Path], None] | None = None,
+           jobs: Mapping[str, Callable[[Path], None]] | None = None) -> Path:
     """Execute a chain of notebooks into ``chain.out`` and convert each to HTML; return ``chain.out``.
 
     Steps: :meth:`Chain.check`; then in a temporary folder that replaces
     ``chain.out`` only when all succeeded: ``prepare(tmp)`` (the caller's
-    files, e.g. ``validation.json`` or a computed run folder); each notebook
+    files, e.g. ``validation.json``); each notebook
     executed to ``notebooks/<name>`` (:func:`run_notebook`) and converted to
     ``chain.html[name]`` (:func:`~model.report.html.to_html`), timed;
     ``manifest.json`` = ``manifest(tmp, timings, stderr)`` (timings per
     notebook ``{"execute", "html"}`` in seconds; the stderr texts left out
-    of each page) plus ``outputs``, the SHA-256 of every file written.  A
-    failing notebook raises :class:`NotebookFailed` and leaves the old
-    folder untouched; after a success, stale failed copies of the chain's
+    of each page) plus ``outputs``, the SHA-256 of every file written.
+
+    ``jobs`` (name -> ``job(tmp)``) are the caller's own steps run beside the
+    notebooks (e.g. a computed run folder); notebooks wait for them when
+    :attr:`Chain.after` says so.  Notebooks and jobs run ``chain.workers`` at a
+    time, each notebook when what it waits for has finished
+    (:attr:`Chain.after`); what each writes does not depend on that order.
+
+    A failing notebook raises :class:`NotebookFailed` and leaves the old
+    folder untouched (the notebooks still running are waited for, none is
+    started); after a success, stale failed copies of the chain's
     notebooks are removed.
     """
-    chain.check()
+    import threading
+
+    jobs = dict(jobs or {})
+    chain.check(tuple(jobs))
     out = chain.out
     timings: dict[str, Any] = {}
     stderr_log: dict[str, list[str]] = {}
+    lock = threading.Lock()
     with AtomicFolder(out, inputs=dict(chain.inputs)) as tmp:
         if prepare is not None:
             prepare(tmp)
         (tmp / "notebooks").mkdir(exist_ok=True)
-        for name in chain.notebooks:
+        redact = chain.redactions(tmp)
+
+        def notebook(name: str) -> None:
             executed = tmp / "notebooks" / executed_name(name)
             chain.say(f"{name}: executing")
             t = time.perf_counter()
             try:
-                run_notebook(chain.source / source_name(name), executed, chain.parameters[name], cwd=tmp, timeout=chain.timeout,
-                             kernel_name=chain.kernel_name, failed_dir=chain.failed_dir)
+                run_notebook(chain.source / source_name(name), executed, chain.parameters[name], cwd=tmp,
+                             timeout=chain.timeout, kernel_name=chain.kernel_name, failed_dir=chain.failed_dir)
             except NotebookFailed:
                 chain.say(f"{name}: FAILED; nothing was written to {out}")
                 raise
@@ -380,11 +467,23 @@ def render(chain: Chain, manifest: Callable[[Path, dict[str, Any], dict[str, lis
             banner = chain.banner.get(name) if isinstance(chain.banner, Mapping) else chain.banner
             stderr = to_html(executed, tmp / chain.html[name], chain.titles[name], banner=banner,
                              nav=nav_html(list(chain.pages), chain.html[name]) if chain.pages else None,
-                             redact=chain.redactions(tmp))
-            if stderr:
-                stderr_log[name] = stderr
-                chain.say(f"{name}: {len(stderr)} warning output(s) left out of the HTML (see manifest.json)")
-            timings[name] = {"execute": round(t_exec, 3), "html": round(time.perf_counter() - t, 3)}
+                             redact=redact)
+            with lock:
+                if stderr:
+                    stderr_log[name] = stderr
+                    chain.say(f"{name}: {len(stderr)} warning output(s) left out of the HTML (see manifest.json)")
+                timings[name] = {"execute": round(t_exec, 3), "html": round(time.perf_counter() - t, 3)}
+
+        def job(name: str) -> None:
+            t = time.perf_counter()
+            jobs[name](tmp)
+            with lock:
+                timings[name] = round(time.perf_counter() - t, 3)
+
+        tasks: dict[str, Callable[[], None]] = {n: (lambda n=n: notebook(n)) for n in chain.notebooks}
+        tasks.update({j: (lambda j=j: job(j)) for j in jobs})
+        order = tuple(dict.fromkeys((*chain.start_first, *jobs, *chain.notebooks)))
+        _run_graph(tasks, chain.prerequisites(tuple(jobs)), chain.workers, order)
         m = dict(manifest(tmp, timings, stderr_log))
         m["outputs"] = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         (tmp / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True, default=str) + "\n",

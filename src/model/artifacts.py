@@ -556,6 +556,20 @@ __all__ = [
 _DIGESTS: dict[tuple, str] = {}
 
 
+def user_cache(part: str) -> Path:
+    """The folder ``part`` of the package's cache in the user's own folder: ``$FORDELINGSMODEL_CACHE/<part>``,
+    else ``$XDG_CACHE_HOME`` or ``~/.cache``, then ``fordelingsmodel/<part>`` (not created here)."""
+    base = os.environ.get("FORDELINGSMODEL_CACHE")
+    if base:
+        return Path(base) / part
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fordelingsmodel" / part
+
+
+def caching_enabled() -> bool:
+    """False when ``FORDELINGSMODEL_NO_CACHE`` is set (to anything but 0): every cache of the package is off."""
+    return os.environ.get("FORDELINGSMODEL_NO_CACHE", "") in ("", "0")
+
+
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     """Hex sha256 of a file, read in chunks.
 

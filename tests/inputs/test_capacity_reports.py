@@ -291,3 +291,43 @@ def test_validate_folder_accepts_the_series(data):
 
     report = validate_folder(data, years=[2026])
     assert report.ok, report.format()
+
+
+def test_a_parsed_workbook_is_kept_by_its_content(data, tmp_path, monkeypatch):
+    """The parse of a workbook is kept by content: the same bytes under another name are named for their file,
+    a changed byte and a damaged cache entry are parsed again, and the cache off parses every time."""
+    from model.inputs import capacity_sheets as cs
+
+    monkeypatch.setenv("FORDELINGSMODEL_CACHE", str(tmp_path / "cache"))
+    src = sorted((data / "capacity_reports").glob("*.xlsx"))[0]
+    a, b = tmp_path / "a" / src.name, tmp_path / "b" / "nordjylland_2026-01-01.xlsx"
+    for p in (a, b):
+        p.parent.mkdir()
+        shutil.copyfile(src, p)
+    parses = []
+    real = cs._parse_xlsx
+    monkeypatch.setattr(cs, "_parse_xlsx", lambda path: parses.append(path) or real(path))
+    monkeypatch.setattr(cs, "_PARSED", {})
+    first, titles = cs.read_xlsx(a)
+    again, _ = cs.read_xlsx(b)
+    assert parses == [a], "the same bytes are parsed once"
+    assert {sh.file for sh in again.values()} == {b.name} and {sh.file for sh in first.values()} == {a.name}
+    assert [sh.rows for sh in again.values()] == [sh.rows for sh in first.values()]
+    again[titles[0]].rows.clear()  # a caller's change does not reach the kept parse
+    assert cs.read_xlsx(a)[0][titles[0]].rows == first[titles[0]].rows
+    monkeypatch.setattr(cs, "_PARSED", {})  # a new process: from the cache folder
+    assert cs.read_xlsx(a)[0][titles[0]].rows == first[titles[0]].rows and parses == [a]
+    for f in (tmp_path / "cache" / "sheets").glob("*.pickle"):
+        f.write_bytes(b"damaged")
+    monkeypatch.setattr(cs, "_PARSED", {})
+    assert cs.read_xlsx(a)[0][titles[0]].rows == first[titles[0]].rows and parses == [a, a]
+    import openpyxl  # a changed byte: another key
+    wb = openpyxl.load_workbook(a)
+    wb.worksheets[0]["A1"] = "changed"
+    wb.save(a)
+    cs.read_xlsx(a)
+    assert parses == [a, a, a]
+    monkeypatch.setenv("FORDELINGSMODEL_NO_CACHE", "1")
+    cs.read_xlsx(b)
+    cs.read_xlsx(b)
+    assert parses[-2:] == [b, b]

@@ -59,7 +59,6 @@ fewer than 5 persons are blanked (:func:`model.core.measures.by_group`'s
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -87,7 +86,7 @@ from model.config import ModelConfig, parse_years
 from model.core import cells
 from model.errors import ConfigError, InputError
 from model.inputs import panel as ipanel
-from model.inputs.contracts import validate_folder
+from model.inputs.contracts.stamp import validate_folder_stamped
 from model.inputs.tables import read_clinics, read_municipalities
 
 __all__ = [
@@ -595,25 +594,20 @@ def load_evaluation(run_dir: str | Path) -> dict[str, Any]:
 # =============================================================================
 
 
-def _validate_without_reports(data: Path, years: list[int]) -> Any:
-    """:func:`model.inputs.contracts.validate_folder` on the data folder's tables, the capacity reports left out.
+#: the tables of the data folder the evaluation reads and validates here (the capacity reports are validated
+#: by :func:`load_capacity_reports`, the service lines are not read)
+EVALUATION_TABLES = ("persons", "clinics", "municipalities", "population_projection", "fee_index")
 
-    The reports are validated by :func:`load_capacity_reports` (the annex
-    rules row by row, the schedule and the submission dates), so the
-    folder's other files are validated through a view of symlinks that
-    leaves ``capacity_reports/`` out (on a system without symlinks: the
-    whole folder).
+
+def _validate_without_reports(data: Path, years: list[int]) -> Any:
+    """:func:`model.inputs.contracts.stamp.validate_folder_stamped` on the tables the evaluation reads
+    (:data:`EVALUATION_TABLES`), the capacity reports left out.
+
+    The reports are validated by :func:`load_capacity_reports` (the annex rules row by row, the schedule and
+    the submission dates); ``services.parquet`` is not read by the evaluation (``python -m model validate``
+    checks it).  A folder whose bytes passed the same checks before is not checked again (the stamp).
     """
-    try:
-        with tempfile.TemporaryDirectory(prefix="evaluation-validate-") as tmp:
-            view = Path(tmp) / data.name
-            view.mkdir()
-            for p in data.iterdir():
-                if p.name != REPORTS_DIR and not p.name.startswith("."):
-                    (view / p.name).symlink_to(p.resolve())
-            return validate_folder(view, years=years)
-    except OSError:
-        return validate_folder(data, years=years)
+    return validate_folder_stamped(data, years=years, tables=EVALUATION_TABLES)
 
 
 def validation_job(data: str, years: list[int]) -> tuple[dict[str, Any], Any]:

@@ -145,11 +145,12 @@ def random_keys(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random(n)
 
 
-def choose(yd: cells.YearData, gain: np.ndarray, u: np.ndarray, mode: str, k: np.ndarray) -> np.ndarray:
-    """The citizens given one more diagnosis: per clinic its first ``k[clinic]`` listed patients in the mode's order.
+def ranking(yd: cells.YearData, gain: np.ndarray, u: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mode's order of the citizens within their clinics, for :func:`choose`: (person indices sorted by
+    clinic and then by the mode's order, their clinics, their rank within the clinic from 0).
 
     ``random``: the order of ``u``; ``targeted``: the largest weight gain first, ties in the order of ``u``.
-    ``k`` has one entry per clinic of ``yd.clinic_ids`` (0 leaves the clinic alone).  Out: person indices.
+    One sort of all citizens; every share of a mode reuses it.
     """
     K = len(yd.clinic_ids)
     keys = (u, yd.pc) if mode == "random" else (u, -gain, yd.pc)
@@ -157,6 +158,18 @@ def choose(yd: cells.YearData, gain: np.ndarray, u: np.ndarray, mode: str, k: np
     pcs = yd.pc[order]
     starts = np.searchsorted(pcs, np.arange(K + 1))
     rank = np.arange(len(order)) - starts[pcs]
+    return order, pcs, rank
+
+
+def choose(yd: cells.YearData, gain: np.ndarray, u: np.ndarray, mode: str, k: np.ndarray,
+           ranked: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """The citizens given one more diagnosis: per clinic its first ``k[clinic]`` listed patients in the mode's order.
+
+    ``random``: the order of ``u``; ``targeted``: the largest weight gain first, ties in the order of ``u``.
+    ``k`` has one entry per clinic of ``yd.clinic_ids`` (0 leaves the clinic alone).  ``ranked``: the
+    :func:`ranking` of these arguments, when already made.  Out: person indices.
+    """
+    order, pcs, rank = ranked if ranked is not None else ranking(yd, gain, u, mode)
     kk = np.append(np.asarray(k, dtype=np.int64), 0)  # the slot of citizens with no clinic: never chosen
     return order[rank < kk[pcs]]
 
@@ -193,13 +206,16 @@ def stressed_clinics(m: StressModel, sample: int | None = None, seed: int = 0) -
     return ct
 
 
-def stress_clinics(yd: cells.YearData, m: StressModel, u: np.ndarray, clinics: pd.DataFrame | None = None
+def stress_clinics(yd: cells.YearData, m: StressModel, u: np.ndarray, clinics: pd.DataFrame | None = None,
+                   rankings: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every clinic of ``clinics`` stressed in turn, per mode and share (vectorised).
 
+    ``rankings``: the :func:`ranking` per mode for this model (made here when not given).
     Out: (``clinic_stress`` rows, ``council_all`` rows: every clinic of a
     council stressed at once and the whole country at once).
     """
+    rankings = rankings if rankings is not None else {mode: ranking(yd, m.gain, u, mode) for mode in MODES}
     cfg = m.config
     ct = stressed_clinics(m) if clinics is None else clinics
     K, M = len(yd.clinic_ids), len(yd.muni_codes)
@@ -216,7 +232,7 @@ def stress_clinics(yd: cells.YearData, m: StressModel, u: np.ndarray, clinics: p
         for share in cfg.stress_shares:
             k = np.zeros(K, dtype=np.int64)
             k[ci] = patients_changed(listed, share)
-            chosen = choose(yd, m.gain, u, mode, k)
+            chosen = choose(yd, m.gain, u, mode, k, rankings[mode])
             pc, g = yd.pc[chosen], m.gain[chosen]
             d_clinic = np.bincount(pc, weights=g, minlength=K)[ci]
             no_gain = np.bincount(pc, weights=(m.gain_use[chosen] <= 0).astype(float), minlength=K)[ci]
@@ -257,10 +273,12 @@ def stress_clinics(yd: cells.YearData, m: StressModel, u: np.ndarray, clinics: p
     return pd.concat(rows, ignore_index=True), pd.DataFrame(council_rows)
 
 
-def clinic_detail(yd: cells.YearData, m: StressModel, u: np.ndarray, clinic_id: str) -> tuple[pd.DataFrame, float]:
+def clinic_detail(yd: cells.YearData, m: StressModel, u: np.ndarray, clinic_id: str,
+                  rankings: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+                  ) -> tuple[pd.DataFrame, float]:
     """One clinic stressed through the whole chain (:func:`model.core.chain.capacity_tables` on the changed area
-    sums): its minimum and its council's capacities before and after, per mode and share.  Out: (table, seconds of
-    one full-chain run)."""
+    sums): its minimum and its council's capacities before and after, per mode and share.  ``rankings``: as for
+    :func:`stress_clinics`.  Out: (table, seconds of one full-chain run)."""
     cfg = m.config
     if clinic_id not in set(m.result.clinics["clinic_id"]):
         raise InputError(f"--clinic {clinic_id}: no open clinic with that clinic_id in {yd.year + 1}")
@@ -274,7 +292,7 @@ def clinic_detail(yd: cells.YearData, m: StressModel, u: np.ndarray, clinic_id: 
         for share in cfg.stress_shares:
             k = np.zeros(K, dtype=np.int64)
             k[c] = patients_changed([aw.listed[c]], share)[0]
-            chosen = choose(yd, m.gain, u, mode, k)
+            chosen = choose(yd, m.gain, u, mode, k, rankings[mode] if rankings is not None else None)
             g = m.gain[chosen]
             changed = dataclasses.replace(
                 aw, sum_weight=aw.sum_weight + np.bincount(yd.pm[chosen], weights=g, minlength=M),
@@ -385,15 +403,20 @@ def stress_models(yd: cells.YearData, models: list[StressModel], clinic: str | N
     u = random_keys(yd.persons, base.config.stress_seed)
     chosen = stressed_clinics(base, sample, base.config.stress_seed)
     rows, council_rows, details, chain_seconds = [], [], [], []
+    random_rank = None
     for m in models:
         ct = stressed_clinics(m)
         ct = ct[ct["clinic_id"].isin(chosen["clinic_id"])].reset_index(drop=True)
         t = time.perf_counter()
-        cs, ca = stress_clinics(yd, m, u, ct)
+        # one sort per mode (the random order is the same for every model: its patients are the same)
+        rankings = {mode: random_rank if mode == "random" and random_rank is not None else ranking(yd, m.gain, u, mode)
+                    for mode in MODES}
+        random_rank = rankings.get("random")
+        cs, ca = stress_clinics(yd, m, u, ct, rankings)
         timings[f"vectorised_{m.name}"] = round(time.perf_counter() - t, 3)
         rows.append(cs)
         council_rows.append(ca)
-        det, sec = clinic_detail(yd, m, u, clinic if clinic is not None else str(ct["clinic_id"].iloc[0]))
+        det, sec = clinic_detail(yd, m, u, clinic if clinic is not None else str(ct["clinic_id"].iloc[0]), rankings)
         chain_seconds.append(sec)
         if clinic is not None:
             details.append(det)

@@ -54,8 +54,12 @@ lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports --no-cache
 
+# the tests run side by side on the machine's cores (pytest-xdist; one test file is one unit of work, see
+# tests/conftest.py); TEST_WORKERS=0 runs them in this one process
+TEST_WORKERS ?= auto
+
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 report: venv $(REPORT_DATA)
 	$(PY) -m model report --year $(YEAR) --data $(DATA) --out $(OUT) $(if $(PREVIOUS),--previous $(PREVIOUS))

@@ -66,3 +66,62 @@ def history_data(synthetic_data) -> Path:
     """5,000 synthetic citizens in 2026-2027 with the regions' capacity reports over time (and their planted
     mistakes): the data of the capacity-report and evaluation tests."""
     return synthetic_data(persons=5_000, years=(2026, 2027))
+
+
+@pytest.fixture(scope="session")
+def small_report(synthetic_data, tmp_path_factory) -> tuple[Path, Path]:
+    """(data, report): 3,000 synthetic citizens in 2024-2025 and the annual report of 2025 rendered from them
+    with the default settings, once per session (the render and disclosure tests read it; none changes it)."""
+    import time
+
+    from model.report import annual
+
+    data = synthetic_data(persons=3_000, years=(2024, 2025), seed=20250630)
+    out = tmp_path_factory.mktemp("small_report") / "2025"
+    t0 = time.perf_counter()
+    annual.render_report(2025, data, out=out, timeout=300)
+    print(f"small-data render: {time.perf_counter() - t0:.1f} s")
+    return data, out
+
+
+# ---------------------------------------------------------------------------
+# running the tests side by side (pytest-xdist: ``make test`` runs ``pytest -n auto``)
+
+#: Test files that share a session fixture too costly to build twice run on one worker (as one unit).
+GROUPS = {"tests/report/test_render.py": "small_report", "tests/report/test_disclosure.py": "small_report"}
+#: The slowest units, started first so that no worker is left with a long one at the end (seconds, measured).
+HEAVY = {"small_report": 90, "tests/report/test_as_opened.py": 65, "tests/report/test_publication.py": 45,
+         "tests/analyses/test_evaluation.py": 40, "tests/inputs/test_one_reader.py": 40,
+         "tests/inputs/test_capacity_reports.py": 35, "tests/test_install.py": 30, "tests/analyses/test_sensitivity.py": 25,
+         "tests/analyses/test_stability.py": 20, "tests/test_output_safety.py": 20}
+
+
+def unit_of(nodeid: str) -> str:
+    """The unit of work a test belongs to: its file, or the group of :data:`GROUPS`."""
+    file = nodeid.split("::", 1)[0]
+    return GROUPS.get(file, file)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The units of :data:`HEAVY` first (the order within a file is kept)."""
+    items.sort(key=lambda item: -HEAVY.get(unit_of(item.nodeid), 0))
+
+
+class _FileUnits:
+    """pytest-xdist's scheduler: each test file is one unit of work for a worker (its module fixtures are built
+    once), the files of :data:`GROUPS` one unit together, handed out in collection order (heaviest first)."""
+
+    def pytest_xdist_make_scheduler(self, config, log):
+        from xdist.scheduler import LoadScopeScheduling
+
+        class FileUnits(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return unit_of(nodeid)
+
+        config.option.loadscopereorder = False
+        return FileUnits(config, log)
+
+
+def pytest_configure(config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_FileUnits(), "fordelingsmodel-file-units")

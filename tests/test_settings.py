@@ -119,24 +119,5 @@ def test_report_passes_the_settings_to_every_notebook(tmp_path):
         rnb.check_notebook_parameters(ROOT / "notebooks" / name, p)
 
 
-@pytest.mark.slow
-def test_report_set_reaches_every_notebook_and_the_manifest(tmp_path):
-    """``report --set``: the fit uses it, every executed notebook received it, the manifest records it."""
-    import nbformat
-
-    out = tmp_path / "report"
-    rc = cli.main(["report", "--year", "2025", "--data", str(EXAMPLE), "--out", str(out),
-                   "--set", "citizens_per_capacity=1500", "--set", "rounding=nearest"])
-    assert rc == 0
-    m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert m["settings"] == {"citizens_per_capacity": 1500.0, "rounding": "nearest"}
-    assert m["config"]["citizens_per_capacity"] == 1500.0 and m["config"]["rounding"] == "nearest"
-    executed = sorted((out / "notebooks").glob("*.ipynb"))
-    assert {p.name for p in executed} == {*annual.ANALYSIS_NOTEBOOKS, annual.REPORT_NOTEBOOK, "annual_report.da.ipynb"}
-    for p in executed:
-        nb = nbformat.read(p, as_version=4)
-        injected = [c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-        assert len(injected) == 1 and 'settings = "citizens_per_capacity=1500.0; rounding=nearest"' in injected[0], p.name
-    for sub in ("stability", "sensitivity"):
-        cfg = json.loads((out / "run" / sub / "manifest.json").read_text(encoding="utf-8"))["config"]
-        assert cfg["citizens_per_capacity"] == 1500.0, sub
+# ``report --set`` reaching every notebook, the manifest and the analyses: tests/report/test_publication.py
+# (its render is made with --set from the command line)

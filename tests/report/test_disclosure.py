@@ -48,7 +48,6 @@ from model.report import clinic_sheets as rcs
 from model.report import display as rdisp
 
 YEAR = 2025
-PERSONS = 3_000
 K = 5
 ZERO_SHOWN = False  # the sheets print 0 as <5 too; True only to check the attack's power on a weaker sheet
 
@@ -162,14 +161,10 @@ def small_counts(html: str, danish: bool = False) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> dict:
-    from model.inputs.synthetic import generate
-
+def run(small_report, tmp_path_factory) -> dict:
+    """The session's report of 3,000 synthetic citizens (tests/conftest.py) and every clinic sheet of its run."""
+    out = small_report[1]
     base = tmp_path_factory.mktemp("disclosure")
-    data = base / "data"
-    generate(data, persons=PERSONS, years=[YEAR - 1, YEAR], seed=20250630, services=False)
-    out = base / str(YEAR)
-    annual.render_report(YEAR, data, out=out, timeout=300)
     sheets = base / "sheets"
     t0 = time.perf_counter()
     rcs.clinic_sheets(out / "run", sheets)

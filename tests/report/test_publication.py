@@ -36,8 +36,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
+    """The report rendered as a user renders it: ``python -m model report ... --set`` (in this process)."""
+    from model import cli
+
     out = tmp_path_factory.mktemp("pub") / "2025"
-    annual.render_report(2025, EXAMPLE, out=out, settings=SETTINGS, timeout=300)
+    sets = [a for k, v in SETTINGS.items() for a in ("--set", f"{k}={v:g}")]
+    assert cli.main(["report", "--year", "2025", "--data", str(EXAMPLE), "--out", str(out), *sets]) == 0
     return out
 
 
@@ -197,3 +201,27 @@ def test_summary_numbers_come_from_the_run_tables(published):
     binds = bm["floor_binds"].astype(str).str.lower().isin(["true", "1"])
     assert f"The area floor binds in {int(binds.sum())} of {len(bm)} municipalities" in en
     assert f"Arealgulvet er bindende i {int(binds.sum())} af {len(bm)} kommuner" in da
+
+
+def test_report_set_reaches_every_notebook_and_the_manifest(published):
+    """``report --set``: the fit uses it, every executed notebook received it, the manifest records it, and the
+    stability and sensitivity analyses and the previous year were computed with it."""
+    import json
+
+    import nbformat
+
+    from model.config import parse_settings, settings_text
+
+    m = json.loads((published / "manifest.json").read_text(encoding="utf-8"))
+    assert m["settings"] == SETTINGS
+    assert all(m["config"][k] == v for k, v in SETTINGS.items())
+    executed = sorted((published / "notebooks").glob("*.ipynb"))
+    assert {p.name for p in executed} == {*annual.ANALYSIS_NOTEBOOKS, annual.REPORT_NOTEBOOK, "annual_report.da.ipynb"}
+    text = settings_text(parse_settings(SETTINGS))
+    for p in executed:
+        nb = nbformat.read(p, as_version=4)
+        injected = [c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1 and f'settings = "{text}"' in injected[0], p.name
+    for sub in ("run/stability", "run/sensitivity", "previous_run"):
+        cfg = json.loads((published / sub / "manifest.json").read_text(encoding="utf-8"))["config"]
+        assert all(cfg[k] == v for k, v in SETTINGS.items()), sub

@@ -36,15 +36,17 @@ import glob
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -568,6 +570,65 @@ def user_cache(part: str) -> Path:
 def caching_enabled() -> bool:
     """False when ``FORDELINGSMODEL_NO_CACHE`` is set (to anything but 0): every cache of the package is off."""
     return os.environ.get("FORDELINGSMODEL_NO_CACHE", "") in ("", "0")
+
+
+#: content-keyed results of this process (pickled: every call gets its own copy), by (part, key)
+_KEPT: dict[tuple[str, str], bytes] = {}
+#: how many entries each part of the cache folder keeps (the newest by use)
+CACHE_KEEP = 2000
+
+
+def content_key(path: str | os.PathLike, *parts: str | bytes) -> str | None:
+    """A cache key for a result computed from a file: its content (sha256) and ``parts`` (e.g. the code and
+    library versions that compute it); None when caching is off (:func:`caching_enabled`)."""
+    if not caching_enabled():
+        return None
+    h = hashlib.sha256(sha256_file(Path(path)).encode())
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else str(p).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def kept(part: str, key: str | None, build: Callable[[], Any]) -> Any:
+    """``build()``, kept by ``key`` in this process and in the user's cache folder (:func:`user_cache`
+    ``(part)``, written atomically, best effort; a damaged entry is built again); every call returns its own
+    copy (unpickled).  ``key`` None (caching off): ``build()`` every time."""
+    if key is None:
+        return build()
+    blob = _KEPT.get((part, key))
+    f = user_cache(part) / f"{key}.pickle"
+    if blob is None:
+        try:
+            blob = f.read_bytes()
+            os.utime(f)  # newest by use
+        except OSError:
+            blob = None
+    value = _NOTHING
+    if blob is not None:
+        try:
+            value = pickle.loads(blob)
+        except Exception:  # a damaged entry of the cache folder: built again
+            value = _NOTHING
+    if value is _NOTHING:
+        blob = pickle.dumps(build(), protocol=5)
+        value = pickle.loads(blob)
+        try:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=f.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+            os.replace(tmp, f)
+            entries = sorted(f.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+            for old in entries[CACHE_KEEP:]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
+    _KEPT[(part, key)] = blob
+    return value
+
+
+_NOTHING = object()
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:

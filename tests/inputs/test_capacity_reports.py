@@ -296,6 +296,7 @@ def test_validate_folder_accepts_the_series(data):
 def test_a_parsed_workbook_is_kept_by_its_content(data, tmp_path, monkeypatch):
     """The parse of a workbook is kept by content: the same bytes under another name are named for their file,
     a changed byte and a damaged cache entry are parsed again, and the cache off parses every time."""
+    from model import artifacts
     from model.inputs import capacity_sheets as cs
 
     monkeypatch.setenv("FORDELINGSMODEL_CACHE", str(tmp_path / "cache"))
@@ -307,7 +308,7 @@ def test_a_parsed_workbook_is_kept_by_its_content(data, tmp_path, monkeypatch):
     parses = []
     real = cs._parse_xlsx
     monkeypatch.setattr(cs, "_parse_xlsx", lambda path: parses.append(path) or real(path))
-    monkeypatch.setattr(cs, "_PARSED", {})
+    monkeypatch.setattr(artifacts, "_KEPT", {})
     first, titles = cs.read_xlsx(a)
     again, _ = cs.read_xlsx(b)
     assert parses == [a], "the same bytes are parsed once"
@@ -315,11 +316,11 @@ def test_a_parsed_workbook_is_kept_by_its_content(data, tmp_path, monkeypatch):
     assert [sh.rows for sh in again.values()] == [sh.rows for sh in first.values()]
     again[titles[0]].rows.clear()  # a caller's change does not reach the kept parse
     assert cs.read_xlsx(a)[0][titles[0]].rows == first[titles[0]].rows
-    monkeypatch.setattr(cs, "_PARSED", {})  # a new process: from the cache folder
+    monkeypatch.setattr(artifacts, "_KEPT", {})  # a new process: from the cache folder
     assert cs.read_xlsx(a)[0][titles[0]].rows == first[titles[0]].rows and parses == [a]
     for f in (tmp_path / "cache" / "sheets").glob("*.pickle"):
         f.write_bytes(b"damaged")
-    monkeypatch.setattr(cs, "_PARSED", {})
+    monkeypatch.setattr(artifacts, "_KEPT", {})
     assert cs.read_xlsx(a)[0][titles[0]].rows == first[titles[0]].rows and parses == [a, a]
     import openpyxl  # a changed byte: another key
     wb = openpyxl.load_workbook(a)

@@ -31,7 +31,6 @@ from model.artifacts import AtomicFolder, write_csv
 from model.config import ModelConfig
 from model.core.clinics import open_clinics
 from model.errors import ValidationFailed
-from model.inputs.contracts.stamp import validate_folder_stamped
 from model.inputs.tables import read_clinics, read_municipalities, read_persons
 
 #: Sub-folder of a run folder that ``data_checks.ipynb`` writes.
@@ -72,6 +71,8 @@ def validate_data(data: Path, year: int) -> dict[str, Any]:
     whose bytes passed the same checks before is not checked again
     (:func:`model.inputs.contracts.stamp.validate_folder_stamped`).
     """
+    from model.inputs.contracts.stamp import validate_folder_stamped  # pandera and DuckDB: only to validate
+
     report = validate_folder_stamped(Path(data), [year], tables=REPORT_TABLES, planning_year=int(year) + 1)
     summary = validation_summary(report)
     if not summary["ok"]:

@@ -32,12 +32,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
-import hashlib
 import io
-import os
-import pickle
 import re
-import tempfile
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.artifacts import caching_enabled, sha256_file, user_cache
+from model.artifacts import content_key, kept
 from model.inputs.contracts.decoding import decode_bytes, sniff_delimiter
 from model.inputs.contracts.report import Failure
 from model.inputs.contracts.spec import ERROR
@@ -182,80 +178,23 @@ def _cell_text(value: Any, number_format: str | None = None) -> Cell:
     return Cell(str(value), raw=value)
 
 
-#: parsed workbooks of this process (pickled: every call gets its own copy), by the key of :func:`_sheets_key`
-_PARSED: dict[str, bytes] = {}
-#: how many parsed workbooks the cache folder keeps (the newest by use)
-SHEETS_KEEP = 2000
-
-
-def _sheets_key(path: Path) -> str | None:
-    """The cache key of a workbook's parse: its bytes, the openpyxl version and this module's source."""
-    if not caching_enabled():
-        return None
-    import openpyxl
-
-    h = hashlib.sha256()
-    h.update(sha256_file(path).encode())
-    h.update(openpyxl.__version__.encode())
-    h.update(Path(__file__).read_bytes())
-    return h.hexdigest()
-
-
 def read_xlsx(path: Path) -> tuple[dict[str, Sheet], list[str]]:
     """All sheets of a workbook as text cells; returns ({sheet title: sheet}, titles in order).
 
-    Parsing a workbook is the slow part of reading a capacity report (openpyxl, about 0.2 s each), and
+    Parsing a workbook is the slow part of reading a capacity report (openpyxl, about 0.1 s each), and
     the reports are read again by every year, verb and kernel that needs them; the parse is therefore kept
     by the content of the file (with this module's code and openpyxl's version) in this process and in the
-    user's cache folder (:func:`model.artifacts.user_cache` ``("sheets")``, written atomically, best effort;
-    ``FORDELINGSMODEL_NO_CACHE=1`` turns it off).  A changed byte is parsed again.
+    user's cache folder (:func:`model.artifacts.kept`, part ``sheets``; ``FORDELINGSMODEL_NO_CACHE=1`` turns
+    it off).  A changed byte is parsed again.
     """
+    import openpyxl
+
     path = Path(path)
-    key = _sheets_key(path)
-    blob = None
-    if key is not None:
-        blob = _PARSED.get(key) or _load_parse(key)
-    if blob is None:
-        blob = pickle.dumps(_parse_xlsx(path), protocol=5)
-        if key is not None:
-            _save_parse(key, blob)
-    try:
-        sheets, titles = pickle.loads(blob)
-    except (EOFError, pickle.UnpicklingError, AttributeError, ValueError, TypeError, ImportError):
-        blob = pickle.dumps(_parse_xlsx(path), protocol=5)  # a damaged entry of the cache folder
-        if key is not None:
-            _save_parse(key, blob)
-        sheets, titles = pickle.loads(blob)
-    if key is not None:
-        _PARSED[key] = blob
+    key = content_key(path, openpyxl.__version__, Path(__file__).read_bytes())
+    sheets, titles = kept("sheets", key, lambda: _parse_xlsx(path))
     for sh in sheets.values():  # the same bytes under another name: the sheets name this file
         sh.file = path.name
     return sheets, titles
-
-
-def _load_parse(key: str) -> bytes | None:
-    f = user_cache("sheets") / f"{key}.pickle"
-    try:
-        blob = f.read_bytes()
-        os.utime(f)  # newest by use
-        return blob
-    except OSError:
-        return None
-
-
-def _save_parse(key: str, blob: bytes) -> None:
-    root = user_cache("sheets")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=root)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, root / f"{key}.pickle")
-        entries = sorted(root.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        for old in entries[SHEETS_KEEP:]:
-            old.unlink(missing_ok=True)
-    except OSError:
-        return
 
 
 def _parse_xlsx(path: Path) -> tuple[dict[str, Sheet], list[str]]:

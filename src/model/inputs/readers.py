@@ -21,8 +21,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from model.inputs.contracts.coercion import coerce_frame
-from model.inputs.contracts.pandas_engine import check_required
+from model.inputs.contracts.coercion import check_required, coerce_frame
 from model.inputs.contracts.reading import parquet_schema_failures, read_frame
 from model.inputs.contracts.report import InputRejected, ValidationReport
 from model.inputs.contracts.spec import load_schema

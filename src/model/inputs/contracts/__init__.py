@@ -101,13 +101,32 @@ The package
 
 from __future__ import annotations
 
-from model.inputs.contracts.coercion import coerce_table
-from model.inputs.contracts.duckdb_engine import DUCKDB_MEMORY_LIMIT
-from model.inputs.contracts.folder import TABLE_ALIASES, validate_file, validate_folder
-from model.inputs.contracts.pandas_engine import load_table, to_pandera, validate_table
-from model.inputs.contracts.reading import read_table
-from model.inputs.contracts.report import Failure, InputRejected, ValidationReport
-from model.inputs.contracts.spec import DEFAULT_MAX_EXAMPLES, FOLDER_TABLES, ROW_CONVENTION, load_schema, schema_dir, schema_names
+import importlib
+
+#: where each public name lives; a submodule is imported when one of its names is first used, so that
+#: reading a table (``coercion``, ``reading``) does not import pandera and DuckDB (about 0.2 s), which
+#: only validation needs
+_WHERE = {
+    "coerce_table": "coercion", "DUCKDB_MEMORY_LIMIT": "duckdb_engine", "TABLE_ALIASES": "folder",
+    "validate_file": "folder", "validate_folder": "folder", "load_table": "pandas_engine",
+    "to_pandera": "pandas_engine", "validate_table": "pandas_engine", "read_table": "reading",
+    "Failure": "report", "InputRejected": "report", "ValidationReport": "report",
+    "DEFAULT_MAX_EXAMPLES": "spec", "FOLDER_TABLES": "spec", "ROW_CONVENTION": "spec", "load_schema": "spec",
+    "schema_dir": "spec", "schema_names": "spec",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __all__ = [
     "Failure",

@@ -164,3 +164,17 @@ def coerce_frame(df: pd.DataFrame, schema: Mapping, file: str, report: Validatio
     typed = pd.DataFrame(out, index=pd.RangeIndex(len(df)), copy=False)
     return typed, bad
 
+
+def check_required(typed, schema, file, report, bad):
+    """Required fields: every missing value of a typed column is a failure (the type failures in ``bad``
+    are not counted twice)."""
+    for fdef in schema["fields"]:
+        name = fdef["name"]
+        if name not in typed.columns or not (fdef.get("constraints") or {}).get("required"):
+            continue
+        miss = typed[name].isna().to_numpy(bool, copy=True)
+        if name in bad:
+            miss &= ~bad[name]  # already reported as a type failure
+        if miss.any():
+            report.add_rows(file, name, "required: value missing", np.flatnonzero(miss),
+                            lambda p: [None] * len(p), severity=severity_of(fdef, "required"))

@@ -23,7 +23,7 @@ import pyarrow
 import pyarrow.compute
 
 from model.errors import ConfigError
-from model.inputs.contracts.coercion import coerce_frame
+from model.inputs.contracts.coercion import check_required, coerce_frame
 from model.inputs.contracts.decoding import to_text
 from model.inputs.contracts.duck import quiet_connect
 from model.inputs.contracts.reading import read_frame
@@ -159,19 +159,6 @@ def key_codes(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
         if i < len(cols) - 1:
             key = pd.factorize(key)[0].astype(np.int64)
     return key
-
-
-def check_required(typed, schema, file, report, bad):
-    for fdef in schema["fields"]:
-        name = fdef["name"]
-        if name not in typed.columns or not (fdef.get("constraints") or {}).get("required"):
-            continue
-        miss = typed[name].isna().to_numpy(bool, copy=True)
-        if name in bad:
-            miss &= ~bad[name]  # already reported as a type failure
-        if miss.any():
-            report.add_rows(file, name, "required: value missing", np.flatnonzero(miss),
-                            lambda p: [None] * len(p), severity=severity_of(fdef, "required"))
 
 
 def duplicate_candidates(sub: pd.DataFrame, notnull: np.ndarray) -> np.ndarray:

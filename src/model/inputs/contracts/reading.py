@@ -21,6 +21,7 @@ import pyarrow
 import pyarrow.compute
 import pyarrow.parquet as pq
 
+from model.artifacts import content_key, kept
 from model.inputs.contracts.decoding import danish_conventions, decode_bytes, sniff_delimiter
 from model.inputs.contracts.report import InputRejected, ValidationReport
 from model.inputs.contracts.spec import WARNING, field_map, load_schema, severity_of
@@ -143,16 +144,49 @@ def read_parquet(path: Path, schema: Mapping, report: ValidationReport, file: st
 def read_xlsx(path: Path, name: str) -> pd.DataFrame:
     """The contract's sheet of a workbook, cells as Python objects, headings
     in row 1. For ``capacity_report_annex<n>`` the sheet named "Bilag <n>"
-    (or "Annex <n>") is used when there is one, else the first sheet."""
-    sheet: str | int = 0
+    (or "Annex <n>") is used when there is one, else the first sheet.
+
+    The workbook is loaded once for all its sheets (:func:`workbook_frames`)."""
+    frames, titles = workbook_frames(path)
+    sheet = titles[0] if titles else None
     m = re.search(r"annex(\d)$", name)
     if m:
+        for title in titles:
+            if re.fullmatch(rf"\s*(bilag|annex)\s*{m.group(1)}\s*", title, flags=re.IGNORECASE):
+                sheet = title
+    if sheet is None:
+        raise ValueError("the workbook has no sheet")
+    if isinstance(frames[sheet], Exception):
+        raise frames[sheet]
+    return frames[sheet]
+
+
+def workbook_frames(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Every sheet of a workbook as read by ``pandas.read_excel`` (cells as Python objects, headings in row
+    1, blank text as None) and the sheet titles in order.
+
+    Kept by the file's content (with this module's code and the pandas and openpyxl versions) in this
+    process and in the user's cache folder (:func:`model.artifacts.kept`, part ``workbooks``): validating a
+    folder reads each capacity report's two annexes, and a later validation of the same bytes reads none.
+    """
+    import openpyxl
+
+    def blank_as_none(df: pd.DataFrame) -> pd.DataFrame:
+        return df.map(lambda v: None if isinstance(v, str) and v.strip() == "" else v)
+
+    def build() -> tuple[dict[str, pd.DataFrame | Exception], list[str]]:
+        frames: dict[str, pd.DataFrame | Exception] = {}
         with pd.ExcelFile(path) as book:
-            for title in book.sheet_names:
-                if re.fullmatch(rf"\s*(bilag|annex)\s*{m.group(1)}\s*", title, flags=re.IGNORECASE):
-                    sheet = title
-    df = pd.read_excel(path, sheet_name=sheet, dtype=object, header=0)
-    return df.map(lambda v: None if isinstance(v, str) and v.strip() == "" else v)
+            titles = list(book.sheet_names)
+            for t in titles:
+                try:
+                    frames[t] = blank_as_none(pd.read_excel(book, sheet_name=t, dtype=object, header=0))
+                except Exception as exc:  # a sheet that cannot be read fails only when it is asked for
+                    frames[t] = ValueError(f"sheet {t!r}: {exc}")
+        return frames, titles
+
+    key = content_key(path, pd.__version__, openpyxl.__version__, Path(__file__).read_bytes())
+    return kept("workbooks", key, build)
 
 
 def read_frame(path: str | Path, name: str, report: ValidationReport, *, years: Iterable[int] | None = None,

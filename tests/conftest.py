@@ -39,16 +39,28 @@ def synthetic_data(tmp_path_factory) -> Callable[..., Path]:
     (unless asked for), run once per session for each set of arguments; the arguments are kept in the
     folder's ``.complete`` (JSON), so a test can generate the same folder again."""
 
+    # the workers of a side-by-side run (pytest-xdist) share one folder per set of arguments: the first to ask
+    # generates it under a lock, the others wait and read it
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+
     def make(**kw) -> Path:
+        import fcntl
+
         args = {"services": False, **kw}
         if "years" in args:
             args["years"] = list(args["years"])
         key = "_".join(f"{k}-{'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in sorted(args.items()))
-        root = tmp_path_factory.getbasetemp() / f"synthetic_{key}"
+        root = base / f"synthetic_{key}"
         done = root / ".complete"
-        if not done.exists():
-            synthetic.generate(root, **args)
-            done.write_text(json.dumps(args))
+        with open(base / f".synthetic_{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not done.exists():
+                if root.exists():
+                    shutil.rmtree(root)  # a generation that did not finish
+                synthetic.generate(root, **args)
+                done.write_text(json.dumps(args))
         return root
 
     return make

@@ -112,8 +112,12 @@ def test_every_notebook_runs_as_opened_with_data(tmp_path, panel_dir, evaluation
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "default").symlink_to(panel_dir)  # 20,000 citizens, 2021-2025
     (tmp_path / "data" / "evaluation").symlink_to(evaluation_data)
+    import time
+
     for name in ORDER:
+        t0 = time.perf_counter()
         nb, err = run_as_opened(nbdir / name, timeout=900)
+        print(f"{name}: {time.perf_counter() - t0:.1f} s")
         assert err is None, f"{name} failed in cell {err['cell']}: {err['ename']}: {err['evalue']}"
     run = tmp_path / "runs" / "notebook"
     assert (run / "manifest.json").is_file() and (run / "checks").is_dir()

@@ -599,24 +599,15 @@ def load_evaluation(run_dir: str | Path) -> dict[str, Any]:
 EVALUATION_TABLES = ("persons", "clinics", "municipalities", "population_projection", "fee_index")
 
 
-def _validate_without_reports(data: Path, years: list[int]) -> Any:
-    """:func:`model.inputs.contracts.stamp.validate_folder_stamped` on the tables the evaluation reads
-    (:data:`EVALUATION_TABLES`), the capacity reports left out.
-
-    The reports are validated by :func:`load_capacity_reports` (the annex rules row by row, the schedule and
-    the submission dates); ``services.parquet`` is not read by the evaluation (``python -m model validate``
-    checks it).  A folder whose bytes passed the same checks before is not checked again (the stamp).
-    """
-    return validate_folder_stamped(data, years=years, tables=EVALUATION_TABLES)
-
-
 def validation_job(data: str, years: list[int]) -> tuple[dict[str, Any], Any]:
     """Validate in a worker process: (:func:`model.analyses.data_checks.validation_summary`, the report itself).
 
-    The data tables of the fit year and ``years``, the capacity reports left
-    out (:func:`_validate_without_reports`).
+    The tables the evaluation reads (:data:`EVALUATION_TABLES`) for the fit year and ``years``, stamped
+    (:func:`model.inputs.contracts.stamp.validate_folder_stamped`: a folder whose bytes passed the same checks
+    before is not checked again).  The capacity reports are validated by :func:`load_capacity_reports`;
+    ``services.parquet`` is not read by the evaluation (``python -m model validate`` checks it).
     """
-    report = _validate_without_reports(Path(data), years)
+    report = validate_folder_stamped(Path(data), years=years, tables=EVALUATION_TABLES)
     if hasattr(report, "source"):
         report.source = data
     summary = validation_summary(report)

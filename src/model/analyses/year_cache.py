@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.artifacts import sha256_file
+from model.artifacts import caching_enabled, sha256_file, user_cache
 from model.core.cells import YearData
 
 #: How many prepared years the cache keeps (the newest by use).
@@ -49,15 +49,13 @@ _SCALARS = ("year", "price_factor", "muni_codes", "clinic_ids", "has_contact_fee
 
 
 def cache_dir() -> Path:
-    """The folder of prepared years."""
-    base = os.environ.get("FORDELINGSMODEL_CACHE")
-    if base:
-        return Path(base) / "years"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fordelingsmodel" / "years"
+    """The folder of prepared years (:func:`model.artifacts.user_cache` ``("years")``)."""
+    return user_cache("years")
 
 
 def enabled() -> bool:
-    return os.environ.get("FORDELINGSMODEL_NO_CACHE", "") in ("", "0")
+    """False when ``FORDELINGSMODEL_NO_CACHE`` is set (:func:`model.artifacts.caching_enabled`)."""
+    return caching_enabled()
 
 
 @cache

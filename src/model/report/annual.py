@@ -20,7 +20,6 @@ parameters.  The report's tables are in :mod:`model.report.annual_tables`.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,7 +34,7 @@ from model.errors import ConfigError, InputError
 from model.inputs.panel import panel_years
 from model.report.html import data_banner, nav_html
 from model.report.method import DOCS, DOCUMENTS, render_docs
-from model.report.notebooks import KERNEL_NAME, NOTEBOOKS, Chain, one_line, render
+from model.report.notebooks import KERNEL_NAME, NOTEBOOKS, Chain, one_line, render, say_since
 
 #: Analysis notebooks run by :func:`render_report`, in order, then the report notebook.
 ANALYSIS_NOTEBOOKS = ("fit.ipynb", "data_checks.ipynb", "stability.ipynb", "sensitivity.ipynb")
@@ -88,10 +87,7 @@ def report_pages(notebooks: tuple[str, ...], languages: tuple[str, ...] = ("en",
     return tuple((PAGE_LABELS[f], f) for f in files if f in PAGE_LABELS)
 
 
-def _say(t0: float, text: str) -> None:
-    """One progress line, written whole (notebooks run side by side report from their own threads)."""
-    sys.stdout.write(f"[{time.perf_counter() - t0:7.1f} s] {text}\n")
-    sys.stdout.flush()
+_say = say_since  # progress lines of the render
 
 
 def analysis_notebooks(data: str | Path, year: int) -> tuple[str, ...]:

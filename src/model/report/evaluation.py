@@ -38,7 +38,7 @@ from model.config import ModelConfig, parse_settings, settings_text
 from model.errors import ConfigError, InputError, ValidationFailed
 from model.inputs.panel import panel_years
 from model.report.html import data_banner
-from model.report.notebooks import KERNEL_NAME, NOTEBOOKS, Chain, render
+from model.report.notebooks import KERNEL_NAME, NOTEBOOKS, Chain, render, say_since
 from model.report.parameters import require_data
 from model.report.release import stress_headline_table, stress_steps_table, supply_table
 
@@ -111,7 +111,7 @@ def render_evaluation(data: str | Path, fit_year: int = 2025, years: Iterable[in
     timings: dict[str, Any] = {}
 
     def say(text: str) -> None:
-        print(f"[{time.perf_counter() - t0:7.1f} s] {text}", flush=True)
+        say_since(t0, text)
 
     chain = Chain(out=out, notebooks=(NOTEBOOK,), parameters={NOTEBOOK: params}, html={NOTEBOOK: "evaluation_2028.html"},
                   titles={NOTEBOOK: TITLE}, source=Path(notebooks) if notebooks is not None else NOTEBOOKS,

@@ -262,6 +262,13 @@ def run_notebook(nb_path: str | Path, out_path: str | Path, parameters: Mapping[
         raise notebook_failed(nb_path.name, cell, line, type(e).__name__, one_line(str(e)), kept, count) from e
 
 
+def say_since(t0: float, text: str) -> None:
+    """One progress line ``[seconds since t0] text``, written whole (notebooks run side by side report from
+    their own threads)."""
+    sys.stdout.write(f"[{time.perf_counter() - t0:7.1f} s] {text}\n")
+    sys.stdout.flush()
+
+
 def one_line(text: str, limit: int = 400) -> str:
     """``text`` on one line for a message: terminal colour codes dropped, whitespace collapsed, cut at ``limit``."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(text or ""))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.artifacts import sha256_file
+from model.artifacts import sha256_file, user_cache
 from model.inputs.contracts.folder import _capacity_report_sheets, _selected_tables, validate_folder
 from model.inputs.contracts.report import ValidationReport
 from model.inputs.contracts.spec import FOLDER_TABLES, cached_schema, schema_dir
@@ -78,10 +78,7 @@ class StampedReport:
 def stamp_dir() -> Path:
     """The cache folder of stamps: ``$FORDELINGSMODEL_CACHE/validation``, else ``$XDG_CACHE_HOME`` or
     ``~/.cache``, then ``fordelingsmodel/validation``."""
-    base = os.environ.get("FORDELINGSMODEL_CACHE")
-    if base:
-        return Path(base) / "validation"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fordelingsmodel" / "validation"
+    return user_cache("validation")
 
 
 def _package_version() -> str:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow
 import pyarrow.parquet as pq
@@ -56,6 +57,9 @@ from model.inputs.contracts.spec import ERROR, WARNING, as_list, cached_schema, 
 #: Memory DuckDB may use for validation (it spills beyond that); the
 #: environment variable ``MODEL_VALIDATE_MEMORY_LIMIT`` overrides it.
 DUCKDB_MEMORY_LIMIT = "1500MB"
+#: Up to this many rows the hashes of a key are checked for repeats by sorting them in numpy (8 bytes a
+#: row in memory); beyond, DuckDB groups them (within ``memory_limit``, spilling).
+SORT_HASHES_MAX_ROWS = 20_000_000
 
 class DuckSession:
     """A DuckDB connection for validation: ``memory_limit``, a temporary
@@ -308,28 +312,22 @@ def _sql_validate_parquet_checks(db: DuckSession, path: Path, name: str, report:
                 counts[i] = int(db.one(f"SELECT coalesce({expr}, 0) FROM {name_}")[0])
                 continue
         rest.append(i)
-    screened = 0
     if rest and table.n_rows:
-        screened = int(db.one(f"SELECT count(*) FROM {view} WHERE "
-                              + " OR ".join(checks[i].pred for i in rest))[0])
-    if not screened:
+        # one scan counting every rule; the filter keeps the aggregation to the failing rows
+        res = db.one(f"SELECT {', '.join(f'count(*) FILTER (WHERE {checks[i].pred})' for i in rest)} "
+                     f"FROM {view} WHERE " + " OR ".join(f"({checks[i].pred})" for i in rest))
+        counts.update({i: int(v or 0) for i, v in zip(rest, res)})
+    else:
         counts.update({i: 0 for i in rest})
 
-    # 4. examples (and counts of step 3's rules) only for what failed
-    wanted = [i for i in range(len(checks)) if (counts.get(i, 0) > 0 and not checks[i].note)
-              or (screened and i in rest)]
+    # 4. examples only for what failed, read from the failing rows alone
+    wanted = [i for i in range(len(checks)) if counts.get(i, 0) > 0 and not checks[i].note]
     examples: dict[int, list] = {}
     if wanted:
-        aggs = []
-        for i in wanted:
-            if i in rest:
-                aggs.append(f"count(*) FILTER (WHERE {checks[i].pred})")
-            aggs.append(examples_sql(checks[i].values, "__row", report.max_examples, checks[i].pred))
-        res = list(db.one(f"SELECT {', '.join(aggs)} FROM {view}"))
-        for i in wanted:
-            if i in rest:
-                counts[i] = int(res.pop(0))
-            examples[i] = res.pop(0) or []
+        aggs = [examples_sql(checks[i].values, "__row", report.max_examples, checks[i].pred) for i in wanted]
+        res = list(db.one(f"SELECT {', '.join(aggs)} FROM {view} WHERE "
+                          + " OR ".join(f"({checks[i].pred})" for i in wanted)))
+        examples = {i: r or [] for i, r in zip(wanted, res)}
 
     n_type = sum(1 for ch in checks if ch.note or ch.rule.startswith("type: "))
     for i, ch in enumerate(checks):
@@ -373,8 +371,19 @@ def _sql_unique(db: DuckSession, t: SqlTable, cols: Sequence[str], report: Valid
     keys = ", ".join(sql_ident(c) for c in cols)
     notnull = " AND ".join(f"{sql_ident(c)} IS NOT NULL" for c in cols)
     cand = db.name("dup_hashes")
-    db.run(f"CREATE TEMP TABLE {cand} AS SELECT h FROM (SELECT hash({keys}) AS h FROM {t.view} "
-           f"WHERE {notnull}) GROUP BY h HAVING count(*) > 1")
+    if t.n_rows <= SORT_HASHES_MAX_ROWS:
+        # sorting the hashes in numpy takes a third of the CPU of DuckDB's GROUP BY
+        h = np.sort(db.con.execute(f"SELECT hash({keys}) AS h FROM {t.view} WHERE {notnull}").fetchnumpy()["h"])
+        dup = h[1:][h[1:] == h[:-1]]
+        del h
+        if not len(dup):
+            return
+        db.con.register(f"{cand}_np", pd.DataFrame({"h": np.unique(dup)}))
+        db.run(f"CREATE TEMP TABLE {cand} AS SELECT h FROM {cand}_np")
+        db.con.unregister(f"{cand}_np")
+    else:
+        db.run(f"CREATE TEMP TABLE {cand} AS SELECT h FROM (SELECT hash({keys}) AS h FROM {t.view} "
+               f"WHERE {notnull}) GROUP BY h HAVING count(*) > 1")
     try:
         if db.one(f"SELECT count(*) FROM {cand}")[0] == 0:
             return

@@ -556,6 +556,8 @@ __all__ = [
 
 
 _DIGESTS: dict[tuple, str] = {}
+_DIGEST_LOCKS: dict[tuple, threading.Lock] = {}
+_DIGEST_LOCKS_LOCK = threading.Lock()
 
 
 def user_cache(part: str) -> Path:
@@ -641,11 +643,15 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     key = (str(Path(path).resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     if key in _DIGESTS:
         return _DIGESTS[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(chunk):
-            h.update(b)
-    _DIGESTS[key] = h.hexdigest()
+    with _DIGEST_LOCKS_LOCK:
+        lock = _DIGEST_LOCKS.setdefault(key, threading.Lock())
+    with lock:  # two threads asking for the same file (validation and reading side by side) hash it once
+        if key not in _DIGESTS:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                while b := f.read(chunk):
+                    h.update(b)
+            _DIGESTS[key] = h.hexdigest()
     return _DIGESTS[key]
 
 

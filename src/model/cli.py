@@ -26,6 +26,7 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from model.config import parse_years
@@ -119,12 +120,21 @@ def cmd_fit(a: argparse.Namespace) -> int:
     config = config.with_settings(settings)
     data = Path(a.data)
     t0 = time.perf_counter()
-    if not a.no_validate:
-        _validate_or_exit(data, [config.year], config.planning_year, model_tables=True)
-    t_val = time.perf_counter() - t0
-    # the persons read as Arrow arrays straight into atoms (no pandas frame of persons)
-    inputs = read_year(data, config.year, insurance_group=config.insurance_group, hashes=True,
-                       planning_year=config.planning_year)
+
+    def load():
+        # the persons read as Arrow arrays straight into atoms (no pandas frame of persons)
+        return read_year(data, config.year, insurance_group=config.insurance_group, hashes=True,
+                         planning_year=config.planning_year)
+
+    if a.no_validate:
+        t_val, inputs = 0.0, load()
+    else:
+        # read while validating (DuckDB and Arrow release the GIL); the year is used only if validation passes
+        with ThreadPoolExecutor(1, thread_name_prefix="read-year") as pool:
+            pending = pool.submit(load)
+            _validate_or_exit(data, [config.year], config.planning_year, model_tables=True)
+            t_val = time.perf_counter() - t0
+            inputs = pending.result()
     t_load = time.perf_counter() - t0 - t_val
     run = run_model(inputs, config, variant=a.variant)
     run.timings = {"validate": round(t_val, 3), "load": round(t_load, 3), **run.timings}

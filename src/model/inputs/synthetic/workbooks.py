@@ -28,11 +28,38 @@ def _deterministic_xlsx(data: bytes, stamp: str) -> bytes:
             if info.filename == "docProps/core.xml":
                 content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
                                  rb"\g<1>" + stamp.encode() + rb"\g<2>", content)
+            elif info.filename.startswith("xl/worksheets/sheet") and b"<dimension" not in content:
+                content = _with_dimension(content)
             zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o644 << 16
             zout.writestr(zi, content)
     return out.getvalue()
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _with_dimension(sheet: bytes) -> bytes:
+    """A worksheet's XML with the ``<dimension ref="A1:..."/>`` element Excel writes before the rows.
+
+    openpyxl's write-only mode leaves it out; a reader then has to parse the whole sheet to learn its
+    size before reading it (openpyxl's read-only mode does), twice the work for every reader."""
+    rows = [int(r) for r in re.findall(rb'<row r="(\d+)"', sheet)]
+    cols = [_column_number(c) for c in re.findall(rb'<c r="([A-Z]+)\d+"', sheet)]
+    if not rows or not cols:
+        return sheet
+    from openpyxl.utils import get_column_letter
+
+    ref = f"A1:{get_column_letter(max(cols))}{max(rows)}".encode()
+    dim = b'<dimension ref="' + ref + b'" />'
+    m = re.search(rb"</sheetPr>|<sheetPr[^>]*/>", sheet)
+    at = m.end() if m else re.search(rb"<worksheet[^>]*>", sheet).end()
+    return sheet[:at] + dim + sheet[at:]
 
 
 _HEADS1 = ["Ydernummer", "Praksisbetegnelse", "Adresse", "Praksiskommune", "Praksiskommunekode", "Postnummer",

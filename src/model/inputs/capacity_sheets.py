@@ -146,6 +146,7 @@ class Cell:
     text: str
     numeric: bool = False  # the spreadsheet stored a number (not text)
     raw: Any = None
+    error: bool = False  # an error value (#DIV/0!, #REF!, ...): its text is kept, pandas reads it as missing
 
 
 @dataclass
@@ -155,9 +156,11 @@ class Sheet:
     rows: list[tuple[int, list[Cell]]]  # (row number as the user sees it, cells)
 
 
-def _cell_text(value: Any, number_format: str | None = None) -> Cell:
+def _cell_text(value: Any, number_format: str | None = None, data_type: str | None = None) -> Cell:
     if value is None:
         return Cell("")
+    if data_type == "e":
+        return Cell(str(value), raw=value, error=True)
     if isinstance(value, bool):
         return Cell("TRUE" if value else "FALSE", raw=value)
     if isinstance(value, (int, float, np.integer, np.floating)):
@@ -205,6 +208,7 @@ def _parse_xlsx(path: Path) -> tuple[dict[str, Sheet], list[str]]:
     try:
         sheets: dict[str, Sheet] = {}
         for ws in wb.worksheets:
+            ws.reset_dimensions()  # a declared size can be wrong: read the rows there are (as pandas does)
             rows = []
             for r in ws.iter_rows():
                 cells = []
@@ -212,7 +216,7 @@ def _parse_xlsx(path: Path) -> tuple[dict[str, Sheet], list[str]]:
                 for c in r:
                     if rownum is None and getattr(c, "row", None) is not None:
                         rownum = c.row
-                    cells.append(_cell_text(c.value, getattr(c, "number_format", None)))
+                    cells.append(_cell_text(c.value, getattr(c, "number_format", None), getattr(c, "data_type", None)))
                 if rownum is None:
                     rownum = (rows[-1][0] + 1) if rows else 1
                 rows.append((rownum, cells))

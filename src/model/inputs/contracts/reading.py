@@ -14,6 +14,7 @@ import io
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -162,31 +163,98 @@ def read_xlsx(path: Path, name: str) -> pd.DataFrame:
 
 
 def workbook_frames(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Every sheet of a workbook as read by ``pandas.read_excel`` (cells as Python objects, headings in row
-    1, blank text as None) and the sheet titles in order.
+    """Every sheet of a workbook as ``pandas.read_excel(..., dtype=object, header=0)`` reads it (cells as
+    Python objects, headings in row 1, blank text as None) and the sheet titles in order.
 
-    Kept by the file's content (with this module's code and the pandas and openpyxl versions) in this
-    process and in the user's cache folder (:func:`model.artifacts.kept`, part ``workbooks``): validating a
-    folder reads each capacity report's two annexes, and a later validation of the same bytes reads none.
+    The workbook is parsed once, by :func:`model.inputs.capacity_sheets.read_xlsx`, the parse the capacity
+    reports are read from (openpyxl; kept by content in this process and the user's cache folder); pandas
+    then makes the frames from those cells with its own Excel parser (:class:`_ParsedWorkbook`), so the
+    frames equal ``read_excel``'s. The frames are kept too (:func:`model.artifacts.kept`, part ``workbooks``).
     """
     import openpyxl
+
+    from model.inputs import capacity_sheets
 
     def blank_as_none(df: pd.DataFrame) -> pd.DataFrame:
         return df.map(lambda v: None if isinstance(v, str) and v.strip() == "" else v)
 
     def build() -> tuple[dict[str, pd.DataFrame | Exception], list[str]]:
+        sheets, titles = capacity_sheets.read_xlsx(path)
+        book = _ParsedWorkbook(sheets, titles)
         frames: dict[str, pd.DataFrame | Exception] = {}
-        with pd.ExcelFile(path) as book:
-            titles = list(book.sheet_names)
-            for t in titles:
-                try:
-                    frames[t] = blank_as_none(pd.read_excel(book, sheet_name=t, dtype=object, header=0))
-                except Exception as exc:  # a sheet that cannot be read fails only when it is asked for
-                    frames[t] = ValueError(f"sheet {t!r}: {exc}")
+        for t in titles:
+            try:
+                frames[t] = blank_as_none(book.parse(sheet_name=t, dtype=object, header=0))
+            except Exception as exc:  # a sheet that cannot be read fails only when it is asked for
+                frames[t] = ValueError(f"sheet {t!r}: {exc}")
         return frames, titles
 
-    key = content_key(path, pd.__version__, openpyxl.__version__, Path(__file__).read_bytes())
+    key = content_key(path, pd.__version__, openpyxl.__version__, Path(__file__).read_bytes(),
+                      Path(capacity_sheets.__file__).read_bytes())
     return kept("workbooks", key, build)
+
+
+def _parsed_reader_class() -> type:
+    """pandas' openpyxl reader over sheets already parsed (:class:`model.inputs.capacity_sheets.Sheet`).
+
+    Only the reading of cells is replaced (:meth:`get_sheet_data`, as pandas' own: numbers whole become
+    int, errors missing, trailing blanks trimmed, rows padded); the headings, missing values and
+    duplicate names are pandas' ``read_excel`` code (``BaseExcelReader.parse``)."""
+    from pandas.io.excel._openpyxl import OpenpyxlReader
+
+    class ParsedWorkbook(OpenpyxlReader):
+        def __init__(self, sheets: Mapping, titles: list[str]):  # nothing to open: the cells are parsed
+            self._sheets, self._titles = sheets, titles
+
+        @property
+        def sheet_names(self) -> list[str]:
+            return list(self._titles)
+
+        def get_sheet_by_name(self, name: str):
+            self.raise_if_bad_sheet_by_name(name)
+            return self._sheets[name]
+
+        def get_sheet_data(self, sheet, file_rows_needed: int | None = None) -> list[list]:
+            data: list[list] = []
+            last = -1
+            for i, (_, cells) in enumerate(sheet.rows):
+                row = [_cell_value(c) for c in cells]
+                while row and isinstance(row[-1], str) and row[-1] == "":
+                    row.pop()
+                if row:
+                    last = i
+                data.append(row)
+                if file_rows_needed is not None and len(data) >= file_rows_needed:
+                    break
+            data = data[:last + 1]
+            if data:
+                width = max(len(r) for r in data)
+                data = [r + [""] * (width - len(r)) for r in data]
+            return data
+
+    return ParsedWorkbook
+
+
+def _cell_value(c) -> Any:
+    """A parsed cell as pandas' openpyxl reader gives it (``OpenpyxlReader._convert_cell``)."""
+    if c.raw is None:
+        return ""
+    if c.error:
+        return np.nan
+    if c.numeric:
+        v = int(c.raw)
+        return v if v == c.raw else float(c.raw)
+    return c.raw
+
+
+def _ParsedWorkbook(sheets: Mapping, titles: list[str]):
+    global _PARSED_READER
+    if _PARSED_READER is None:
+        _PARSED_READER = _parsed_reader_class()
+    return _PARSED_READER(sheets, titles)
+
+
+_PARSED_READER: type | None = None
 
 
 def read_frame(path: str | Path, name: str, report: ValidationReport, *, years: Iterable[int] | None = None,

@@ -100,18 +100,12 @@ def test_every_notebook_opened_in_a_fresh_clone_says_what_to_run_first(tmp_path)
 # a clone with data: every notebook completes
 
 
-@pytest.fixture(scope="module")
-def evaluation_data(synthetic_data) -> Path:
-    """2025 (the fit year) and the two later years with the regions' capacity reports over time."""
-    return synthetic_data(persons=5_000, years=(2025, 2026, 2027), seed=11)
-
-
 @pytest.mark.slow
-def test_every_notebook_runs_as_opened_with_data(tmp_path, panel_dir, evaluation_data):
+def test_every_notebook_runs_as_opened_with_data(tmp_path, panel_dir, history_data):
     nbdir = _clone(tmp_path)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "default").symlink_to(panel_dir)  # 20,000 citizens, 2021-2025
-    (tmp_path / "data" / "evaluation").symlink_to(evaluation_data)
+    (tmp_path / "data" / "evaluation").symlink_to(history_data)  # 2025 (the fit year), 2026-2027
     import time
 
     for name in ORDER:

@@ -86,16 +86,29 @@ def _contact_counts(rng: np.random.Generator, base: np.ndarray, age: np.ndarray,
     return counts, unit
 
 
-def _service_lines(rng: np.random.Generator, base: np.ndarray, n_scans: np.ndarray, scan_unit: int,
-                   counts: np.ndarray, unit: np.ndarray):
+def _service_draws(rng: np.random.Generator, n: int, counts: np.ndarray, n_scans: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The random numbers of :func:`_service_lines` for a block of ``n`` persons, drawn in its order: a week
+    per contact, a week and an ultrasound code per scan (the draws of a block depend only on its counts)."""
+    kt = np.int64 if n * 53 * 16 >= 2 ** 31 else np.int32
+    n_c, n_s = int(counts.sum()), int(n_scans.sum())
+    return (rng.integers(1, 53, size=n_c, dtype=kt), rng.integers(1, 53, size=n_s, dtype=kt),
+            rng.integers(0, len(ULTRASOUND_CODES), size=n_s, dtype=kt))
+
+
+def _service_lines(rng: np.random.Generator | tuple[np.ndarray, ...], base: np.ndarray, n_scans: np.ndarray,
+                   scan_unit: int, counts: np.ndarray, unit: np.ndarray):
     """Service lines of a block of persons: (row, week, code index, count, fee in øre), sorted.
 
     The contacts of :func:`_contact_counts` (``counts``, fee ``unit`` per
     type) each in a random week, a capitation/remainder line (code 8080) that
     makes the lines sum to the gross fee without local services (``base``,
-    øre) exactly, and the ultrasound scans on top.
+    øre) exactly, and the ultrasound scans on top. ``rng``: the generator, or
+    the block's draws already made (:func:`_service_draws`), so that blocks can be
+    computed side by side with the same lines.
     """
     n = len(base)
+    draws = _service_draws(rng, n, counts, n_scans) if isinstance(rng, np.random.Generator) else rng
+    week_c, week_s, code_s = draws
     nominal = counts @ unit
     remainder = base - nominal
     tot = counts.sum(axis=1)
@@ -107,12 +120,11 @@ def _service_lines(rng: np.random.Generator, base: np.ndarray, n_scans: np.ndarr
     rows_s = np.repeat(np.arange(n, dtype=kt) * (53 * 16), n_scans)
     cap_rows = np.flatnonzero(remainder > 0)
     key = np.concatenate([
-        rows_c + rng.integers(1, 53, size=len(rows_c), dtype=kt) * 16 + code_c,
-        rows_s + rng.integers(1, 53, size=len(rows_s), dtype=kt) * 16 + 5
-        + rng.integers(0, len(ULTRASOUND_CODES), size=len(rows_s), dtype=kt),
+        rows_c + week_c * 16 + code_c,
+        rows_s + week_s * 16 + 5 + code_s,
         (cap_rows.astype(kt) * 53 + 1) * 16 + _CAPITATION_CODE_IDX,
     ])
-    del rows_c, code_c, rows_s
+    del rows_c, code_c, rows_s, draws, week_c, week_s, code_s
     key.sort(kind="stable")  # runs of ascending rows: the stable sort (radix/timsort) is several times faster
     if len(key):
         starts = np.concatenate([[0], np.flatnonzero(key[1:] != key[:-1]) + 1])
@@ -134,28 +146,45 @@ def _write_services_year(writer: _BackgroundWriter, rng: np.random.Generator, ye
     """Write one year's service lines in chunks of persons; returns ``{"lines", "contacts"}`` counts.
 
     ``fees`` are :func:`model.inputs.synthetic.use._fees`' arrays (øre) with
-    ``contacts`` and ``unit``; ``clinic_codes`` index ``clinic_dict``."""
+    ``contacts`` and ``unit``; ``clinic_codes`` index ``clinic_dict``. The random
+    numbers of each chunk are drawn here, chunk after chunk; the lines of the
+    chunks are computed side by side (numpy releases the GIL) and written in
+    order, so the file is the same whatever the number of threads."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     n = len(pid_str)
     n_lines = 0
     n_contacts = 0
     code_dict = pa.array(list(_SERVICE_CODE_LIST), type=pa.string())
-    for start in range(0, n, _SERVICE_CHUNK_PERSONS):
-        stop = min(n, start + _SERVICE_CHUNK_PERSONS)
-        row, week, code, cnt, fee, tot = _service_lines(rng, fees["base"][start:stop], fees["n_scans"][start:stop],
-                                                        fees["scan_unit"], fees["contacts"][start:stop], fees["unit"])
-        n_contacts += int(tot.sum())
-        if not len(row):
-            continue
-        g = row + start
-        tbl = pa.table({
-            "person_id": pid_str.take(pa.array(g)),
-            "clinic_id": pa.DictionaryArray.from_arrays(pa.array(clinic_codes[g].astype(np.int16)), clinic_dict),
-            "year": pa.array(np.full(len(row), year, dtype=np.int16)),
-            "week": pa.array(week.astype(np.int8)),
-            "service_code": pa.DictionaryArray.from_arrays(pa.array(code.astype(np.int8)), code_dict),
-            "count": pa.array(cnt.astype(np.int16)),
-            "fee": pa.array(fee / 100.0),
-        }, schema=_service_schema())
-        writer.write(tbl)
-        n_lines += len(row)
+
+    def lines(start: int, stop: int, draws: tuple[np.ndarray, ...]):
+        return _service_lines(draws, fees["base"][start:stop], fees["n_scans"][start:stop], fees["scan_unit"],
+                              fees["contacts"][start:stop], fees["unit"])
+
+    chunks = [(start, min(n, start + _SERVICE_CHUNK_PERSONS)) for start in range(0, n, _SERVICE_CHUNK_PERSONS)]
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="service-lines") as pool:
+        for i in range(len(chunks)):
+            while len(pending) < 3 and i + len(pending) < len(chunks):  # at most three chunks in memory
+                start, stop = chunks[i + len(pending)]
+                draws = _service_draws(rng, stop - start, fees["contacts"][start:stop], fees["n_scans"][start:stop])
+                pending.append((start, pool.submit(lines, start, stop, draws)))
+            start, fut = pending.popleft()
+            row, week, code, cnt, fee, tot = fut.result()
+            n_contacts += int(tot.sum())
+            if not len(row):
+                continue
+            g = row + start
+            tbl = pa.table({
+                "person_id": pid_str.take(pa.array(g)),
+                "clinic_id": pa.DictionaryArray.from_arrays(pa.array(clinic_codes[g].astype(np.int16)), clinic_dict),
+                "year": pa.array(np.full(len(row), year, dtype=np.int16)),
+                "week": pa.array(week.astype(np.int8)),
+                "service_code": pa.DictionaryArray.from_arrays(pa.array(code.astype(np.int8)), code_dict),
+                "count": pa.array(cnt.astype(np.int16)),
+                "fee": pa.array(fee / 100.0),
+            }, schema=_service_schema())
+            writer.write(tbl)
+            n_lines += len(row)
     return {"lines": n_lines, "contacts": n_contacts}

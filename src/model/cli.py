@@ -475,6 +475,44 @@ def _output_guard(a: argparse.Namespace):
     return nullcontext()
 
 
+#: glibc's malloc settings of a command-line process (:func:`_reuse_freed_memory`).
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 34)}
+
+
+def _reuse_freed_memory() -> None:
+    """Start the command-line process again with glibc told to keep freed memory for the next arrays.
+
+    The verbs allocate and free arrays of a national year (about 50 MB each) many times. By default glibc
+    maps each large block fresh and unmaps it when it is freed, so every new array costs a page fault per
+    4 KB: on the virtual machines this was measured on, about 1 ms of system time per MB. With the mmap
+    and trim thresholds raised (:data:`MALLOC_ENV`) large blocks come from the heap and freed ones are
+    reused; the memory goes back to the system when the process ends. Measured on the national ``synth``:
+    34.3 s -> 28.6 s, system time 10.9 s -> 5.6 s, the same peak memory. glibc reads the settings when a
+    process starts (set later with ``mallopt``, half the gain), so the process executes itself once more
+    with them, before any work (about 0.05 s); the kernels and processes it starts inherit them.
+
+    Only for ``python -m model`` and the ``fordelingsmodel`` command on Linux with glibc; never over the
+    user's own ``MALLOC_*`` settings; ``FORDELINGSMODEL_MALLOC=system`` keeps glibc's defaults.
+    """
+    import os
+    import platform
+
+    if (not sys.platform.startswith("linux") or os.environ.get("FORDELINGSMODEL_MALLOC") == "system"
+            or any(k.startswith("MALLOC_") for k in os.environ) or not getattr(sys, "orig_argv", None)):
+        return
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    started_as = spec.name if spec is not None else Path(sys.argv[0]).name
+    if started_as not in ("model.__main__", "fordelingsmodel") or platform.libc_ver()[0] != "glibc":
+        return
+    os.environ.update(MALLOC_ENV)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, sys.orig_argv)
+    except OSError:  # could not start again: go on with glibc's defaults
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run a verb; returns the exit code (see :mod:`model.errors`).
 
@@ -489,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from model.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_SYSTEM, ModelError
 
+    if argv is None:  # a command-line process
+        _reuse_freed_memory()
     args = build_parser().parse_args(argv)
     if args.func in (cmd_stability, cmd_sensitivity):
         _blas_single_thread()  # before anything loads numpy

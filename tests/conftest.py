@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -92,16 +93,51 @@ def small_report(synthetic_data, tmp_path_factory) -> tuple[Path, Path]:
     data = synthetic_data(persons=3_000, years=(2024, 2025), seed=20250630)
     out = tmp_path_factory.mktemp("small_report") / "2025"
     t0 = time.perf_counter()
-    annual.render_report(2025, data, out=out, timeout=300)
+    cwd = os.getcwd()
+    annual.render_report(2025, data, out=out, timeout=300)  # notebooks side by side (threads)
+    assert os.getcwd() == cwd, "the render changed the process's working folder"
     print(f"small-data render: {time.perf_counter() - t0:.1f} s")
     return data, out
+
+
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:?\d{2}|Z)?")
+_COMMIT = re.compile(r"\b[0-9a-f]{40}\b|\(not in a git checkout\)")
+
+
+def without_timestamps(text: str) -> str:
+    """Times removed, and the git commit (a commit made while the tests run would change it; an installed
+    package has none)."""
+    return _COMMIT.sub("<commit>", _STAMP.sub("<time>", text))
+
+
+@pytest.fixture(scope="session")
+def same_render() -> Callable[[Path, Path], None]:
+    """``(a, b)``: asserts that two renders of the annual report from the same inputs and settings hold the
+    same run tables (byte for byte), the same pages (times and commit aside) and the same manifest inputs
+    and configuration."""
+
+    def check(a: Path, b: Path) -> None:
+        tables = sorted(p.relative_to(a) for p in (a / "run").rglob("*.csv"))
+        assert tables and tables == sorted(p.relative_to(b) for p in (b / "run").rglob("*.csv"))
+        for t in tables:
+            assert (a / t).read_bytes() == (b / t).read_bytes(), t
+        pages = sorted(p.name for p in a.glob("*.html"))
+        assert pages == sorted(p.name for p in b.glob("*.html"))
+        for page in pages:
+            assert without_timestamps((a / page).read_text(encoding="utf-8")) == \
+                without_timestamps((b / page).read_text(encoding="utf-8")), page
+        ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
+        assert ma["inputs"] == mb["inputs"] and ma["config"] == mb["config"]
+
+    return check
 
 
 # ---------------------------------------------------------------------------
 # running the tests side by side (pytest-xdist: ``make test`` runs ``pytest -n auto``)
 
 #: Test files that share a session fixture too costly to build twice run on one worker (as one unit).
-GROUPS = {"tests/report/test_render.py": "small_report", "tests/report/test_disclosure.py": "small_report"}
+GROUPS = {"tests/report/test_render.py": "small_report", "tests/report/test_disclosure.py": "small_report",
+          "tests/test_install.py": "small_report"}
 #: The slowest units, started first so that no worker is left with a long one at the end (seconds, measured).
 HEAVY = {"small_report": 90, "tests/report/test_as_opened.py": 65, "tests/report/test_publication.py": 45,
          "tests/analyses/test_evaluation.py": 40, "tests/inputs/test_one_reader.py": 40,

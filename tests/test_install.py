@@ -55,13 +55,14 @@ def outside(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def data(synthetic_data) -> Path:
-    return synthetic_data(persons=2_000, years=(2024, 2025))
+def data(small_report) -> Path:
+    """3,000 synthetic citizens in 2024-2025: the data of the session's ``small_report`` (tests/conftest.py)."""
+    return small_report[0]
 
 
-def run(installed: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    """``python <args>`` with only the install on PYTHONPATH, from ``cwd``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MODEL_TRACEBACK")}
+def run(installed: Path, cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python <args>`` with only the install on PYTHONPATH, from ``cwd`` (``env``: more variables)."""
+    env = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MODEL_TRACEBACK")}, **(env or {})}
     env["PYTHONPATH"] = str(installed)
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=900)
 
@@ -93,10 +94,15 @@ def test_validate_and_fit_from_the_install(installed, outside, data):
 
 
 @pytest.mark.slow
-def test_report_from_the_install(installed, outside, data):
+def test_report_from_the_install_equals_the_report_rendered_in_place(installed, outside, small_report, same_render):
+    """The whole report from the install (its notebooks, docs and data), with the notebooks one after the other,
+    equals the session's render in this checkout, with the notebooks side by side: the same tables byte for
+    byte and the same pages (a render is reproducible, whatever the number of notebooks at once)."""
+    data, in_place = small_report
     out = outside / "report"
-    # one language is enough to show that the installed package finds its notebooks, docs and data
     r = run(installed, outside, "-m", "model", "report", "--year", "2025", "--data", str(data), "--out", str(out),
-            "--language", "da", "--no-previous-year")
+            env={"FORDELINGSMODEL_WORKERS": "1"})
     assert r.returncode == 0, r.stdout + r.stderr
-    assert {"annual_report.da.html", "fit.html", "method.html", "method.da.html"} <= {p.name for p in out.glob("*.html")}
+    assert {"annual_report.html", "annual_report.da.html", "fit.html", "method.html", "method.da.html"} <= \
+        {p.name for p in out.glob("*.html")}
+    same_render(in_place, out)

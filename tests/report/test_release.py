@@ -28,6 +28,18 @@ def test_release_gate_section(runs):
     assert refit["Message"].str.startswith("not run").all()  # no data folder given: said, not passed
 
 
+def test_a_previous_year_fitted_by_the_render_is_not_refitted(runs, panel_dir, monkeypatch):
+    """The report's render fitted the previous year itself (``previous_computed``): that fit is its own refit."""
+    from model.analyses import release_gate
+
+    monkeypatch.setattr(release_gate, "refit_previous", lambda *a, **k: pytest.fail("refitted a second time"))
+    md, table = release_gate_section(runs[2025], runs[2024], data_dir=panel_dir, previous_fitted_now=True)
+    refit = table[table["Check"] == "refit_previous"]
+    assert len(refit) == 1 and refit["Status"].tolist() == ["pass"]
+    assert refit["Message"].iloc[0] == "the 2024 fit was computed for this report by this code from the same data " \
+                                       "folder: it is its own refit"
+
+
 def test_supply_table_month_by_month():
     rows = pd.DataFrame({"reporting_date": ["2027-01-01", "2027-01-01", "2027-02-01", "2027-02-01"],
                          "municipality_code": ["101", "201"] * 2, "health_council": ["A", "B"] * 2,

@@ -367,13 +367,16 @@ def gate_config(run_config: ModelConfig, settings: Any = None) -> ModelConfig:
 
 
 def check_release(run_dir: str | Path, previous_dir: str | Path | None = None, data_dir: str | Path | None = None,
-                  settings: Any = None) -> ReleaseGate:
+                  settings: Any = None, previous_fitted_now: bool = False) -> ReleaseGate:
     """Run every check of the gate on the fit in ``run_dir``; return :class:`ReleaseGate`.
 
     ``previous_dir``: the previous year's run folder (sign flips, capacity
     moves, the refit); ``data_dir``: a data folder holding the previous year
     (the refit on the current code); ``settings``: gate thresholds to change
     (``release_*`` fields).  Checks that cannot run warn, never pass.
+    ``previous_fitted_now``: the previous run was fitted moments ago by this
+    code from this data (a report's render that computed it): it is its own
+    refit, and the refit passes without fitting it a second time.
     """
     run = read_run(run_dir)
     config = gate_config(run["config"], settings)
@@ -395,7 +398,10 @@ def check_release(run_dir: str | Path, previous_dir: str | Path | None = None, d
         rows += check_sign_flips(run["coefficients"], prev["coefficients"], config, prev_year)
         rows += check_capacity_moves(run["capacity_by_health_council"], prev["capacity_by_health_council"], config,
                                      prev_year)
-        if data_dir is None:
+        if previous_fitted_now:
+            rows.append(_row("refit_previous", False, config, message=f"the {prev_year} fit was computed for this "
+                             "report by this code from the same data folder: it is its own refit"))
+        elif data_dir is None:
             rows.append(_not_run("refit_previous", "no data folder (--data) to refit the previous year on"))
         elif prev_year not in panel_years(Path(data_dir) / "persons.parquet"):
             rows.append(_not_run("refit_previous", f"the data folder holds no persons of {prev_year}"))

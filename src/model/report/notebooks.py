@@ -28,7 +28,9 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -91,13 +93,36 @@ def project_kernel_manager():
     global _KERNEL_MANAGER
     if _KERNEL_MANAGER is None:
         from jupyter_client.manager import AsyncKernelManager
+        from traitlets import CaselessStrEnum, default
 
         class ProjectKernelManager(AsyncKernelManager):
+            # Unix sockets named after the kernel's connection file, not TCP ports: a port is picked by
+            # binding to 0 and releasing it before the kernel binds it, and another process starting a kernel
+            # at the same moment (notebooks side by side, test workers) can take it ("Address already in
+            # use": the kernel dies and its notebook waits a minute for it)
+            transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc" if os.name == "posix" else "tcp",
+                                        config=True)
+
+            @default("ip")
+            def _ip_default(self) -> str:
+                if self.transport == "ipc":  # a socket path of this kernel's own (jupyter_client's default is shared)
+                    return os.path.join(tempfile.gettempdir(), f"fordelingsmodel-kernel-{uuid.uuid4().hex[:16]}")
+                return super()._ip_default()
+
             @property
             def kernel_spec(self):
                 if self._kernel_spec is None and self.kernel_name == KERNEL_NAME:
                     self._kernel_spec = project_kernel_spec()
                 return super().kernel_spec
+
+            async def _async_interrupt_kernel(self) -> None:
+                # jupyter_client interrupts every kernel before shutting it down; a kernel whose notebook has
+                # finished is idle and logs "ERROR | KeyboardInterrupt caught in kernel" on the render's
+                # console. The shutdown request alone stops it (a busy one too: it is handled on the
+                # kernel's control thread, and a kernel that does not answer is killed).
+                if self.shutting_down:
+                    return
+                await super()._async_interrupt_kernel()
 
         _KERNEL_MANAGER = ProjectKernelManager
     return _KERNEL_MANAGER

@@ -21,13 +21,14 @@ from model.config import ModelConfig
 
 
 def release_gate_section(run_dir: str | Path, previous_dir: str | Path | None = None, data_dir: str | Path | None = None,
-                         settings: Any = None) -> tuple[str, pd.DataFrame]:
+                         settings: Any = None, previous_fitted_now: bool = False) -> tuple[str, pd.DataFrame]:
     """The publication gate on ``run_dir`` (against ``previous_dir``) for a report: (Markdown verdict, table).
 
     The table has one row per check row: Check, Item, Status, Blocking, Message.  Without ``data_dir`` the refit
-    of the previous year is not run (the table says so).
+    of the previous year is not run (the table says so); with ``previous_fitted_now`` (the render fitted the
+    previous year itself) it is not run twice (see :func:`model.analyses.release_gate.check_release`).
     """
-    gate = check_release(run_dir, previous_dir, data_dir, settings=settings)
+    gate = check_release(run_dir, previous_dir, data_dir, settings=settings, previous_fitted_now=previous_fitted_now)
     c = gate.checks
     against = f" against {gate.previous_year}" if gate.previous_year else ""
     counts = {s: int((c["status"] == s).sum()) for s in ("pass", "warn", "fail")}

@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
+import functools
 import io
 import re
 import unicodedata
@@ -115,6 +116,12 @@ _NUMERIC_HEADINGS = ("Antal udmøntede kapaciteter", "Antal ledige kapaciteter")
 
 
 def empty_annex(headings: Sequence[str]) -> pd.DataFrame:
+    """An annex table with no rows: the columns of ``headings`` with their types (a copy of one made once)."""
+    return _empty_annex(tuple(headings)).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _empty_annex(headings: tuple[str, ...]) -> pd.DataFrame:
     cols = [HEADING_TO_COLUMN[h] for h in headings]
     df = pd.DataFrame({c: pd.Series([], dtype="str") for c in cols})
     for c in ("allocated_capacities", "vacant_capacities"):
@@ -245,6 +252,7 @@ def read_csv(path: Path, sheet: str) -> Sheet:
 # checking one annex sheet
 
 
+@functools.lru_cache(maxsize=4096)
 def _norm_heading(h: str) -> str:
     s = unicodedata.normalize("NFKC", h).casefold()
     s = s.replace("æ", "ae").replace("ø", "o").replace("å", "aa")
@@ -252,6 +260,13 @@ def _norm_heading(h: str) -> str:
 
 
 def _closest(heading: str, candidates: Sequence[str]) -> tuple[str | None, float]:
+    """The candidate heading closest to ``heading`` and the similarity (1.0: equal once normalised). The reports
+    repeat the same heading rows, so the answers are remembered."""
+    return _closest_cached(heading, tuple(candidates))
+
+
+@functools.lru_cache(maxsize=4096)
+def _closest_cached(heading: str, candidates: tuple[str, ...]) -> tuple[str | None, float]:
     n = _norm_heading(heading)
     best, score = None, 0.0
     for c in candidates:

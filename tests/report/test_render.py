@@ -430,3 +430,25 @@ def test_cell_timeout_names_the_cell(tmp_path):
                             timeout=2, failed_dir=tmp_path / "failed")
     assert e.value.cell == 2 and e.value.ename == "CellTimeoutError" and "`import time`" in str(e.value)
     assert (tmp_path / "failed" / "slow.failed.ipynb").is_file()
+
+
+def test_pages_equal_nbconvert_html_exporter(report):
+    """The report's exporter skips nbconvert's BeautifulSoup pass (alt text, tabindex) and does it on the text:
+    the same page as ``HTMLExporter`` once both are parsed, for every notebook of the report."""
+    import nbformat
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    kw = dict(template_name="lab", template_file="report_offline.html.j2", extra_template_paths=[str(rhtml.TEMPLATES)],
+              exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, exclude_anchor_links=True,
+              mathjax_url="", require_js_url="")
+    executed = sorted((report / "notebooks").glob("*.ipynb"))
+    assert len(executed) >= 5
+    for path in executed:
+        nb, _ = rhtml.clean_for_html(nbformat.read(path, as_version=4))
+        nb.cells.append(nbformat.v4.new_markdown_cell('<img src="data:image/png;base64,AAAA">'))  # no alt text
+        pages = [e(**kw).from_notebook_node(nb, resources={"metadata": {"name": "x"}, "banner": "", "nav": ""})[0]
+                 for e in (HTMLExporter, rhtml._report_exporter_class())]
+        stock, ours = (str(BeautifulSoup(p, features="html.parser")) for p in pages)
+        assert ours == stock, path.name
+        assert 'tabindex="0"' in pages[1] and "No description has been provided for this image" in pages[1]

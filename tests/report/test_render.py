@@ -182,7 +182,7 @@ def test_html_has_no_code(report, page):
     body = body_of((report / page).read_text(encoding="utf-8"))
     assert "jp-InputPrompt" not in body and "jp-OutputPrompt" not in body
     assert "jp-InputArea-editor" not in body and 'class="highlight' not in body
-    code_cells = re.findall(r'<div class="jp-Cell jp-CodeCell[^"]*"', body)
+    code_cells = re.findall(r'<div (?:id="[^"]*" )?class="jp-Cell jp-CodeCell[^"]*"', body)
     assert code_cells and all("jp-mod-noInput" in c for c in code_cells)
     for snippet in ("import ", "rdisp.show_table", "ModelConfig().replace", "plt.show"):
         assert snippet not in body, snippet

@@ -108,6 +108,10 @@ def cmd_ingest(a: argparse.Namespace) -> int:
     return 0
 
 
+#: From this size of persons.parquet (a few hundred thousand citizens), ``fit`` reads the year while it validates.
+READ_WHILE_VALIDATING_BYTES = 32 * 1024 * 1024
+
+
 def cmd_fit(a: argparse.Namespace) -> int:
     from model.analyses.fit import run_model, write_run
     from model.analyses.panel import read_year
@@ -126,15 +130,20 @@ def cmd_fit(a: argparse.Namespace) -> int:
         return read_year(data, config.year, insurance_group=config.insurance_group, hashes=True,
                          planning_year=config.planning_year)
 
+    persons = data / "persons.parquet"
     if a.no_validate:
         t_val, inputs = 0.0, load()
-    else:
+    elif persons.is_file() and persons.stat().st_size >= READ_WHILE_VALIDATING_BYTES:
         # read while validating (DuckDB and Arrow release the GIL); the year is used only if validation passes
         with ThreadPoolExecutor(1, thread_name_prefix="read-year") as pool:
             pending = pool.submit(load)
             _validate_or_exit(data, [config.year], config.planning_year, model_tables=True)
             t_val = time.perf_counter() - t0
             inputs = pending.result()
+    else:  # a small folder: validation first, so that a folder that fails stops at once
+        _validate_or_exit(data, [config.year], config.planning_year, model_tables=True)
+        t_val = time.perf_counter() - t0
+        inputs = load()
     t_load = time.perf_counter() - t0 - t_val
     run = run_model(inputs, config, variant=a.variant)
     run.timings = {"validate": round(t_val, 3), "load": round(t_load, 3), **run.timings}

@@ -303,23 +303,3 @@ def test_notebook_is_stripped_thin_and_parameterised(name):
             tree = ast.parse(c.source)
             assert not [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
     assert set(pm.inspect_notebook(str(path))) == NOTEBOOKS[name]
-
-
-@pytest.mark.slow
-def test_notebooks_run_on_a_small_panel(panel_dir, tmp_path):
-    import papermill as pm
-
-    from model.report.notebooks import project_kernel_manager
-
-    runs = {"stability.ipynb": {"data_dir": str(panel_dir), "run_dir": "run", "years": "2023-2025", "bootstrap_draws": 20},
-            "sensitivity.ipynb": {"data_dir": str(panel_dir), "run_dir": "run", "variants": "rounding_nearest,no_sex"}}
-    for name, params in runs.items():
-        out = tmp_path / name
-        pm.execute_notebook(str(ROOT / "notebooks" / name), str(out), parameters=params, kernel_name="fordelingsmodel",
-                            language="python", cwd=str(tmp_path), execution_timeout=600, progress_bar=False,
-                            kernel_manager_class=project_kernel_manager())
-        nb = nbformat.read(out, as_version=4)
-        pngs = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-        assert pngs == 1, f"{name}: one figure expected, got {pngs}"
-    assert (tmp_path / "run" / "stability" / "manifest.json").exists()
-    assert (tmp_path / "run" / "sensitivity" / "summary.csv").exists()

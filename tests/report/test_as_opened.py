@@ -113,6 +113,9 @@ def test_every_notebook_runs_as_opened_with_data(tmp_path, panel_dir, history_da
         nb, err = run_as_opened(nbdir / name, timeout=900)
         print(f"{name}: {time.perf_counter() - t0:.1f} s")
         assert err is None, f"{name} failed in cell {err['cell']}: {err['ename']}: {err['evalue']}"
+        if name in ("stability.ipynb", "sensitivity.ipynb"):  # one figure each, shown once
+            pngs = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+            assert pngs == 1, f"{name}: one figure expected, got {pngs}"
     run = tmp_path / "runs" / "notebook"
     assert (run / "manifest.json").is_file() and (run / "checks").is_dir()
     assert (run / "stability" / "manifest.json").is_file() and (run / "sensitivity" / "summary.csv").is_file()

@@ -7,11 +7,13 @@ loaded into pandas. The contract is translated into SQL: a typed view over
 and a "could not be typed" flag where typing can fail), one predicate per
 rule, and then
 
-* one scan of the file computing, for every rule, the number of failing
-  rows and the first ``max_examples`` of them (``count(*) FILTER`` and
-  ``min_by(..., n)``: bounded memory whatever the number of failures);
-* ``primaryKey``/``unique``: the keys are hashed and grouped on the 64-bit
-  hash; only rows whose hash repeats are compared exactly;
+* one scan of the file counting, for every rule, the failing rows
+  (``count(*) FILTER``), and only when some fail a scan of those rows for the
+  first ``max_examples`` of each (``min_by(..., n)``: bounded memory whatever
+  the number of failures);
+* ``primaryKey``/``unique``: the keys are hashed to 64 bits and the hashes
+  sorted (numpy) or grouped (DuckDB, for the largest files); only rows whose
+  hash repeats are compared exactly;
 * ``group_sum_minimum`` rules: a GROUP BY with ``fsum`` (compensated
   summation, as pandas' groupby sum);
 * foreign keys: anti-joins (NOT EXISTS) against the parent table, which is
@@ -203,13 +205,16 @@ def _sql_validate_parquet_checks(db: DuckSession, path: Path, name: str, report:
        on the distinct values, a few thousand instead of 100 million rows;
     3. the other rules (``required`` of the unprofiled columns - skipped
        where the parquet statistics count no missing value -, ``number``
-       ranges and the ``x-rules`` across columns) in one scan that only
-       counts rows breaking any of them;
-    4. only if something failed: one scan fetching, for every failing rule,
-       its count and first ``max_examples`` rows (``min_by``);
-    5. ``unique``/``primaryKey`` (hashes grouped first), the table's own
-       foreign keys and the ``group_sum_minimum`` rules (a GROUP BY of the
-       key, kept for the foreign keys of the same columns).
+       ranges and the ``x-rules`` across columns) in one scan counting the
+       rows that break each of them (filtered to rows that break any, so the
+       counting touches only those);
+    4. only if something failed: one scan of the failing rows fetching, for
+       every failing rule, its first ``max_examples`` rows (``min_by``);
+    5. ``unique``/``primaryKey`` (the keys' 64-bit hashes sorted in numpy up
+       to :data:`SORT_HASHES_MAX_ROWS` rows, grouped in DuckDB beyond; only
+       repeated hashes are compared exactly), the table's own foreign keys
+       and the ``group_sum_minimum`` rules (a GROUP BY of the key, kept for
+       the foreign keys of the same columns).
     """
     schema = cached_schema(name)
     if not path.exists():

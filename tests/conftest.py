@@ -139,10 +139,11 @@ def same_render() -> Callable[[Path, Path], None]:
 GROUPS = {"tests/report/test_render.py": "small_report", "tests/report/test_disclosure.py": "small_report",
           "tests/test_install.py": "small_report"}
 #: The slowest units, started first so that no worker is left with a long one at the end (seconds, measured).
-HEAVY = {"small_report": 90, "tests/report/test_as_opened.py": 65, "tests/report/test_publication.py": 45,
-         "tests/analyses/test_evaluation.py": 40, "tests/inputs/test_one_reader.py": 40,
-         "tests/inputs/test_capacity_reports.py": 35, "tests/test_install.py": 30, "tests/analyses/test_sensitivity.py": 25,
-         "tests/analyses/test_stability.py": 20, "tests/test_output_safety.py": 20}
+HEAVY = {"small_report": 80, "tests/report/test_as_opened.py": 60, "tests/inputs/test_one_reader.py": 37,
+         "tests/report/test_publication.py": 26, "tests/analyses/test_evaluation.py": 23,
+         "tests/analyses/test_sensitivity.py": 15, "tests/analyses/test_stability.py": 14,
+         "tests/test_output_safety.py": 12, "tests/inputs/test_schema.py": 11, "tests/report/test_explorer.py": 10,
+         "tests/inputs/test_capacity_reports.py": 10}
 
 
 def unit_of(nodeid: str) -> str:

@@ -439,9 +439,7 @@ def test_pages_equal_nbconvert_html_exporter(report):
     from bs4 import BeautifulSoup
     from nbconvert import HTMLExporter
 
-    kw = dict(template_name="lab", template_file="report_offline.html.j2", extra_template_paths=[str(rhtml.TEMPLATES)],
-              exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, exclude_anchor_links=True,
-              mathjax_url="", require_js_url="")
+    kw = rhtml.EXPORTER_OPTIONS
     executed = sorted((report / "notebooks").glob("*.ipynb"))
     assert len(executed) >= 5
     for path in executed:

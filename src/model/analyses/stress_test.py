@@ -403,15 +403,13 @@ def stress_models(yd: cells.YearData, models: list[StressModel], clinic: str | N
     u = random_keys(yd.persons, base.config.stress_seed)
     chosen = stressed_clinics(base, sample, base.config.stress_seed)
     rows, council_rows, details, chain_seconds = [], [], [], []
-    random_rank = None
+    random_rank = ranking(yd, base.gain, u, "random")  # the order of u within clinics: the same for every model
     for m in models:
         ct = stressed_clinics(m)
         ct = ct[ct["clinic_id"].isin(chosen["clinic_id"])].reset_index(drop=True)
         t = time.perf_counter()
-        # one sort per mode (the random order is the same for every model: its patients are the same)
-        rankings = {mode: random_rank if mode == "random" and random_rank is not None else ranking(yd, m.gain, u, mode)
-                    for mode in MODES}
-        random_rank = rankings.get("random")
+        # one sort per mode and model, reused by every share
+        rankings = {mode: random_rank if mode == "random" else ranking(yd, m.gain, u, mode) for mode in MODES}
         cs, ca = stress_clinics(yd, m, u, ct, rankings)
         timings[f"vectorised_{m.name}"] = round(time.perf_counter() - t, 3)
         rows.append(cs)

@@ -16,6 +16,7 @@ command line import this package's report modules without converting anything.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import sys
 from pathlib import Path
@@ -169,36 +170,39 @@ def _name_only(html: str) -> str:
 #: An image without alternative text, and an output or input area that nbconvert makes focusable (``tabindex``).
 _IMG_NO_ALT = re.compile(r"<img(?![^>]*\balt=)")
 _FOCUSABLE = re.compile(r'(<div class="[^"]*\bjp-(?:OutputArea-output|Cell-inputWrapper)\b[^"]*")')
-_EXPORTER = None
+#: The exporter's options for a reviewer's page: the offline template, no code, no prompts, no anchor links.
+EXPORTER_OPTIONS = dict(
+    template_name="lab", template_file="report_offline.html.j2", extra_template_paths=[str(TEMPLATES)],
+    exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+    exclude_anchor_links=True, mathjax_url="", require_js_url="",
+)
 
 
+@functools.cache
 def _report_exporter_class():
     """nbconvert's ``HTMLExporter`` without its last step, a BeautifulSoup parse and re-serialisation of the whole
     page (0.4 s of a page's 0.7 s) that only gives images without one an ``alt`` text and makes the input and
     output areas focusable (``tabindex="0"``); those two are done here on the page's text. The steps before are
     ``HTMLExporter.from_notebook_node``'s own (nbconvert pinned in pyproject.toml; a test compares the pages)."""
-    global _EXPORTER
-    if _EXPORTER is None:
-        from nbconvert import HTMLExporter
-        from nbconvert.exporters.templateexporter import TemplateExporter
-        from nbconvert.filters.highlight import Highlight2HTML
-        from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
-        class ReportHTMLExporter(HTMLExporter):
-            def from_notebook_node(self, nb, resources=None, **kw):
-                langinfo = nb.metadata.get("language_info", {})
-                lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
-                self.register_filter("highlight_code", self.filters.get(
-                    "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
-                resources = self._init_resources(resources)
-                self.register_filter("filter_data_type", WidgetsDataTypeFilter(
-                    notebook_metadata=self._nb_metadata, parent=self, resources=resources))
-                html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
-                html = _IMG_NO_ALT.sub('<img alt="No description has been provided for this image"', html)
-                return _FOCUSABLE.sub(r'\1 tabindex="0"', html), resources
+    class ReportHTMLExporter(HTMLExporter):
+        def from_notebook_node(self, nb, resources=None, **kw):
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            self.register_filter("highlight_code", self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+            resources = self._init_resources(resources)
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            html = _IMG_NO_ALT.sub('<img alt="No description has been provided for this image"', html)
+            return _FOCUSABLE.sub(r'\1 tabindex="0"', html), resources
 
-        _EXPORTER = ReportHTMLExporter
-    return _EXPORTER
+    return ReportHTMLExporter
 
 
 def to_html(executed_nb: str | Path | Any, html_path: str | Path, title: str, banner: str | None = None,
@@ -221,11 +225,7 @@ def to_html(executed_nb: str | Path | Any, html_path: str | Path, title: str, ba
     nb = executed_nb if not isinstance(executed_nb, (str, Path)) else nbformat.read(executed_nb, as_version=4)
     nb, stderr = clean_for_html(nb)
     nb.metadata["title"] = title
-    exporter = _report_exporter_class()(
-        template_name="lab", template_file="report_offline.html.j2", extra_template_paths=[str(TEMPLATES)],
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-        exclude_anchor_links=True, mathjax_url="", require_js_url="",
-    )
+    exporter = _report_exporter_class()(**EXPORTER_OPTIONS)
     resources = {"metadata": {"name": title}, "banner": banner or "", "nav": nav or ""}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     body = _URL_COMMENT.sub("", body)

@@ -96,7 +96,7 @@ def project_kernel_manager():
         from traitlets import CaselessStrEnum, default
 
         class ProjectKernelManager(AsyncKernelManager):
-            # Unix sockets named after the kernel's connection file, not TCP ports: a port is picked by
+            # Unix sockets in the temporary folder, one path per kernel, not TCP ports: a port is picked by
             # binding to 0 and releasing it before the kernel binds it, and another process starting a kernel
             # at the same moment (notebooks side by side, test workers) can take it ("Address already in
             # use": the kernel dies and its notebook waits a minute for it)
@@ -256,7 +256,7 @@ def run_notebook(nb_path: str | Path, out_path: str | Path, parameters: Mapping[
             # by side (threads of one process) would change under each other
             cwd=None, resources={"metadata": {"path": str(Path(cwd).resolve())}},
             progress_bar=False, log_output=False,
-            # the kernel's own log: keep errors, drop the warning about local TCP transport
+            # the kernel's own log: errors only
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
             kernel_manager_class=project_kernel_manager(),
         )

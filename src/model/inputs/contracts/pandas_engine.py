@@ -25,7 +25,7 @@ import pyarrow.compute
 from model.errors import ConfigError
 from model.inputs.contracts.coercion import check_required, coerce_frame
 from model.inputs.contracts.decoding import to_text
-from model.inputs.contracts.duck import quiet_connect
+from model.inputs.contracts.duck import quiet_connect, repeated_hashes
 from model.inputs.contracts.reading import read_frame
 from model.inputs.contracts.report import InputRejected, ValidationReport, py_value
 from model.inputs.contracts.spec import (
@@ -178,8 +178,7 @@ def duplicate_candidates(sub: pd.DataFrame, notnull: np.ndarray) -> np.ndarray:
     finally:
         con.close()
     h = np.asarray(h)[notnull]
-    srt = np.sort(h)
-    repeated = np.unique(srt[1:][srt[1:] == srt[:-1]])
+    repeated = repeated_hashes(h)
     if len(repeated) == 0:
         return np.empty(0, dtype=np.int64)
     return np.flatnonzero(notnull)[np.isin(h, repeated)]

@@ -10,6 +10,7 @@ objects. What reading finds goes into a :class:`~.report.ValidationReport`.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -168,7 +169,7 @@ def workbook_frames(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
 
     The workbook is parsed once, by :func:`model.inputs.capacity_sheets.read_xlsx`, the parse the capacity
     reports are read from (openpyxl; kept by content in this process and the user's cache folder); pandas
-    then makes the frames from those cells with its own Excel parser (:class:`_ParsedWorkbook`), so the
+    then makes the frames from those cells with its own Excel parser (:func:`_parsed_reader_class`), so the
     frames equal ``read_excel``'s. The frames are kept too (:func:`model.artifacts.kept`, part ``workbooks``).
     """
     import openpyxl
@@ -180,7 +181,7 @@ def workbook_frames(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
 
     def build() -> tuple[dict[str, pd.DataFrame | Exception], list[str]]:
         sheets, titles = capacity_sheets.read_xlsx(path)
-        book = _ParsedWorkbook(sheets, titles)
+        book = _parsed_reader_class()(sheets, titles)
         frames: dict[str, pd.DataFrame | Exception] = {}
         for t in titles:
             try:
@@ -194,6 +195,7 @@ def workbook_frames(path: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
     return kept("workbooks", key, build)
 
 
+@functools.cache
 def _parsed_reader_class() -> type:
     """pandas' openpyxl reader over sheets already parsed (:class:`model.inputs.capacity_sheets.Sheet`).
 
@@ -245,16 +247,6 @@ def _cell_value(c) -> Any:
         v = int(c.raw)
         return v if v == c.raw else float(c.raw)
     return c.raw
-
-
-def _ParsedWorkbook(sheets: Mapping, titles: list[str]):
-    global _PARSED_READER
-    if _PARSED_READER is None:
-        _PARSED_READER = _parsed_reader_class()
-    return _PARSED_READER(sheets, titles)
-
-
-_PARSED_READER: type | None = None
 
 
 def read_frame(path: str | Path, name: str, report: ValidationReport, *, years: Iterable[int] | None = None,

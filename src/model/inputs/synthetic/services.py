@@ -95,19 +95,18 @@ def _service_draws(rng: np.random.Generator, n: int, counts: np.ndarray, n_scans
             rng.integers(0, len(ULTRASOUND_CODES), size=n_s, dtype=kt))
 
 
-def _service_lines(rng: np.random.Generator | tuple[np.ndarray, ...], base: np.ndarray, n_scans: np.ndarray,
+def _service_lines(draws: tuple[np.ndarray, ...], base: np.ndarray, n_scans: np.ndarray,
                    scan_unit: int, counts: np.ndarray, unit: np.ndarray):
     """Service lines of a block of persons: (row, week, code index, count, fee in øre), sorted.
 
     The contacts of :func:`_contact_counts` (``counts``, fee ``unit`` per
     type) each in a random week, a capitation/remainder line (code 8080) that
     makes the lines sum to the gross fee without local services (``base``,
-    øre) exactly, and the ultrasound scans on top. ``rng``: the generator, or
-    the block's draws already made (:func:`_service_draws`), so that blocks can be
-    computed side by side with the same lines.
+    øre) exactly, and the ultrasound scans on top. ``draws``: the block's
+    random numbers (:func:`_service_draws`, drawn beforehand so that blocks can
+    be computed side by side with the same lines).
     """
     n = len(base)
-    draws = _service_draws(rng, n, counts, n_scans) if isinstance(rng, np.random.Generator) else rng
     week_c, week_s, code_s = draws
     nominal = counts @ unit
     remainder = base - nominal

@@ -37,23 +37,17 @@ def _deterministic_xlsx(data: bytes, stamp: str) -> bytes:
     return out.getvalue()
 
 
-def _column_number(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ch - 64
-    return n
-
-
 def _with_dimension(sheet: bytes) -> bytes:
     """A worksheet's XML with the ``<dimension ref="A1:..."/>`` element Excel writes before the rows.
 
     openpyxl's write-only mode leaves it out; a reader then has to parse the whole sheet to learn its
     size before reading it (openpyxl's read-only mode does), twice the work for every reader."""
+    from openpyxl.utils import column_index_from_string, get_column_letter
+
     rows = [int(r) for r in re.findall(rb'<row r="(\d+)"', sheet)]
-    cols = [_column_number(c) for c in re.findall(rb'<c r="([A-Z]+)\d+"', sheet)]
+    cols = [column_index_from_string(c.decode()) for c in re.findall(rb'<c r="([A-Z]+)\d+"', sheet)]
     if not rows or not cols:
         return sheet
-    from openpyxl.utils import get_column_letter
 
     ref = f"A1:{get_column_letter(max(cols))}{max(rows)}".encode()
     dim = b'<dimension ref="' + ref + b'" />'
